@@ -1,0 +1,22 @@
+"""Exception types whose messages a user can act on; the CLI prints them on one line."""
+
+
+class TweetlingError(Exception):
+    """Base class: anything raised as this is shown to the user without a traceback."""
+
+
+class InputError(TweetlingError):
+    """Malformed input: the message names the file, the record or line and the field."""
+
+    def __init__(self, where: str, problem: str):
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{where}: {problem}")
+
+
+class SourceError(TweetlingError):
+    """A network source failed: unknown or private account, bad token, unreachable host."""
+
+
+class InsufficientDataError(TweetlingError):
+    """Too little kept text to train on."""

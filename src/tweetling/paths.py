@@ -1,0 +1,66 @@
+"""Where tweetling keeps its files: one home folder, overridable with TWEETLING_HOME."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from .errors import TweetlingError
+
+# Handles from X, Mastodon (user@host) and Bluesky (a domain) all fit here; anything else
+# could escape a folder once the name becomes part of a path.
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}$")
+
+
+def home() -> Path:
+    root = Path(os.environ.get("TWEETLING_HOME") or Path.home() / ".tweetling")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def db_path() -> Path:
+    return home() / "tweetling.db"
+
+
+def datasets_dir() -> Path:
+    return home() / "datasets"
+
+
+def bots_dir() -> Path:
+    return home() / "bots"
+
+
+def models_dir() -> Path:
+    return home() / "models"
+
+
+def checked_name(name: str, what: str = "account name") -> str:
+    """Return NAME if it is safe to use inside a path, else raise."""
+    if not _NAME.match(name) or ".." in name:
+        raise TweetlingError(
+            f"invalid {what} {name!r}: use letters, digits and _ . @ - (at most 100 characters)"
+        )
+    return name
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path beside TARGET; it replaces TARGET only if the block succeeds."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_text_atomic(target: Path, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")

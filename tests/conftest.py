@@ -1,0 +1,25 @@
+"""Shared fixtures: an isolated TWEETLING_HOME and the real tweet data, when present."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_TWEETS = REPO.parent / "shared" / "data" / "tweets"
+SAMPLE_ARCHIVE = REPO / "examples" / "sample-archive.zip"
+
+
+@pytest.fixture
+def tweetling_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("TWEETLING_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def shared_tweets() -> Path:
+    if not SHARED_TWEETS.exists():
+        pytest.skip("../shared/data/tweets is absent")
+    return SHARED_TWEETS
