@@ -23,3 +23,11 @@ def shared_tweets() -> Path:
     if not SHARED_TWEETS.exists():
         pytest.skip("../shared/data/tweets is absent")
     return SHARED_TWEETS
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder of a tiny random GPT-2 (2 layers, 32 dims) and its tokenizer; build once per session."""
+    from tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))

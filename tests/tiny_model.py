@@ -1,0 +1,40 @@
+"""A tiny randomly initialised GPT-2 with a byte-level BPE tokenizer trained here, for fast tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TEXTS = [
+    "My dream is to build a small robot that waters the plants.",
+    "Coffee first, then the world. Maybe.",
+    "Just shipped a new release of the garden app, with dark mode!",
+    "Why do birds sing so loudly at five in the morning?",
+    "Reading a book about tides and the moon tonight.",
+    "The best ideas arrive on long walks by the river.",
+] * 4
+
+
+def build_tiny_model(folder: Path, vocab_size: int = 300) -> Path:
+    """Write a 2-layer GPT-2 and its tokenizer to FOLDER (a `save_pretrained` folder)."""
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(TEXTS, vocab_size=vocab_size, min_frequency=1,
+                            special_tokens=["<|endoftext|>"])
+    bpe.save_model(str(folder))
+    tokenizer = GPT2TokenizerFast(
+        vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"),
+        eos_token="<|endoftext|>", bos_token="<|endoftext|>", unk_token="<|endoftext|>",
+    )
+    tokenizer.save_pretrained(folder)
+    config = GPT2Config(
+        vocab_size=len(tokenizer), n_positions=128, n_embd=32, n_layer=2, n_head=2,
+        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    return folder
