@@ -50,7 +50,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 @dataclass(frozen=True)
 class UpsertResult:
     added: int
-    updated: int
+    updated: int  # known posts whose stored fields changed
 
 
 def _now() -> str:
@@ -131,13 +131,15 @@ class Store:
                 if cursor.rowcount:
                     added += 1
                     continue
-                self.db.execute(
-                    "UPDATE posts SET account = ?, created_at = COALESCE(?, created_at), text = ?,"
-                    " kind = ?, lang = COALESCE(?, lang), raw = COALESCE(?, raw)"
-                    " WHERE source = ? AND post_id = ?",
+                cursor = self.db.execute(
+                    "UPDATE posts SET account = ?1, created_at = COALESCE(?2, created_at), text = ?3,"
+                    " kind = ?4, lang = COALESCE(?5, lang), raw = COALESCE(?6, raw)"
+                    " WHERE source = ?7 AND post_id = ?8 AND (account IS NOT ?1"
+                    " OR created_at IS NOT COALESCE(?2, created_at) OR text IS NOT ?3 OR kind IS NOT ?4"
+                    " OR lang IS NOT COALESCE(?5, lang) OR raw IS NOT COALESCE(?6, raw))",
                     (*row, post.source, post.post_id),
                 )
-                updated += 1
+                updated += cursor.rowcount
         return UpsertResult(added, updated)
 
     def posts(self, account: str) -> list[Post]:

@@ -1,0 +1,162 @@
+"""Cleaning rules and the data table; the defaults reproduce huggingtweets exactly."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+from .errors import InsufficientDataError
+from .posts import Post
+
+# huggingtweets' thresholds, in characters of kept text per account.
+MIN_CHARS = 6_000
+WARN_CHARS = 40_000
+
+_URL = re.compile(r"\s?https?:\S+")
+_LEADING_MENTIONS = re.compile(r"^(?:\s*@\w+)+\s*")
+_BORING_MARKS = ("http", "@", "#")
+
+
+@dataclass(frozen=True)
+class CleanOptions:
+    """What to keep and how to clean it. Defaults match huggingtweets."""
+
+    keep_replies: bool = True  # huggingtweets kept replies
+    strip_reply_mentions: bool = False  # drop the leading "@a @b" of replies
+    keep_newlines: bool = False  # huggingtweets joined lines with spaces
+    drop_duplicates: bool = False  # drop exact repeats of an already kept post
+    languages: tuple[str, ...] = ()  # keep only these languages (posts without one are kept)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "languages": list(self.languages)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CleanOptions":
+        return cls(**{**data, "languages": tuple(data.get("languages", ()))})
+
+
+@dataclass
+class Table:
+    """The per-account counts of huggingtweets' model card, plus one row per option turned on."""
+
+    downloaded: int = 0
+    retweets: int = 0
+    replies: int | None = None  # dropped replies, when keep_replies is off
+    other_language: int | None = None
+    short: int = 0
+    duplicates: int | None = None
+    kept: int = 0
+    kept_chars: int = 0
+
+    def rows(self) -> list[tuple[str, int]]:
+        """(label, count) in the order huggingtweets shows them, options included when on."""
+        labels = [("Posts downloaded", self.downloaded), ("Retweets", self.retweets),
+                  ("Replies dropped", self.replies), ("Other languages", self.other_language),
+                  ("Short posts", self.short), ("Duplicates", self.duplicates),
+                  ("Posts kept", self.kept)]
+        return [(label, count) for label, count in labels if count is not None]
+
+    def to_dict(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+@dataclass
+class Cleaned:
+    """The kept texts of one account and how every downloaded post was accounted for."""
+
+    account: str
+    texts: list[str] = field(default_factory=list)
+    post_ids: list[str] = field(default_factory=list)  # "source:post_id" of each kept text
+    table: Table = field(default_factory=Table)
+
+
+def fix_text(text: str) -> str:
+    """Undo the HTML escaping of post texts (&amp; &lt; &gt; and the rest)."""
+    return html.unescape(text)
+
+
+def strip_urls(text: str) -> str:
+    return _URL.sub("", text)
+
+
+def clean_text(text: str, keep_newlines: bool = False) -> str:
+    """huggingtweets' clean_tweet: remove URLs, squeeze spaces, join lines unless kept."""
+    text = strip_urls(text)
+    text = re.sub(" +", " ", text)
+    if keep_newlines:
+        text = "\n".join(line.strip() for line in text.splitlines())
+        text = re.sub(r"\n{3,}", "\n\n", text)
+    else:
+        text = " ".join(text.split())
+    return text.strip()
+
+
+def is_retweet(post: Post) -> bool:
+    return post.kind == "retweet" or post.text.startswith("RT @")
+
+
+def is_short(text: str) -> bool:
+    """huggingtweets' boring_tweet: fewer than 3 words free of http, @ and #."""
+    plain_words = [w for w in text.split() if not any(mark in w.lower() for mark in _BORING_MARKS)]
+    return len(plain_words) < 3
+
+
+def strip_leading_mentions(text: str) -> str:
+    return _LEADING_MENTIONS.sub("", text)
+
+
+def clean_posts(account: str, posts: Iterable[Post], options: CleanOptions = CleanOptions()) -> Cleaned:
+    """Apply the rules to one account's posts, counting each post where it was dropped."""
+    table = Table(
+        replies=None if options.keep_replies else 0,
+        other_language=0 if options.languages else None,
+        duplicates=0 if options.drop_duplicates else None,
+    )
+    result = Cleaned(account, table=table)
+    seen: set[str] = set()
+    for post in posts:
+        table.downloaded += 1
+        if is_retweet(post):
+            table.retweets += 1
+            continue
+        if post.kind == "reply" and not options.keep_replies:
+            table.replies += 1
+            continue
+        if options.languages and post.lang and post.lang not in options.languages:
+            table.other_language += 1
+            continue
+        text = fix_text(post.text)
+        if options.strip_reply_mentions and post.kind == "reply":
+            text = strip_leading_mentions(text)
+        if is_short(text):
+            table.short += 1
+            continue
+        text = clean_text(text, options.keep_newlines)
+        if options.drop_duplicates:
+            if text in seen:
+                table.duplicates += 1
+                continue
+            seen.add(text)
+        result.texts.append(text)
+        result.post_ids.append(f"{post.source}:{post.post_id}")
+    table.kept = len(result.texts)
+    table.kept_chars = sum(len(text) for text in result.texts)
+    return result
+
+
+def check_sufficient(cleaned: Cleaned) -> str | None:
+    """Raise when an account has too little text to train on; return a warning when it is thin."""
+    chars = cleaned.table.kept_chars
+    if chars < MIN_CHARS:
+        raise InsufficientDataError(
+            f"account {cleaned.account!r} has {chars:,} characters of kept text "
+            f"({cleaned.table.kept} posts); at least {MIN_CHARS:,} are needed to train"
+        )
+    if chars < WARN_CHARS:
+        return (
+            f"account {cleaned.account!r} has only {chars:,} characters of kept text "
+            f"({cleaned.table.kept} posts); {WARN_CHARS:,} or more give better bots"
+        )
+    return None

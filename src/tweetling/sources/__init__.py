@@ -1,0 +1,1 @@
+"""Where posts come from: one module per source, each yields Post."""
