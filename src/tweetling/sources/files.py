@@ -1,0 +1,214 @@
+"""Posts from CSV, JSONL and plain-text files, as exported by twint, snscrape, tweepy or by hand.
+
+CSV columns and JSONL fields are matched by the names those tools use; the least a file needs
+is a text column (`id,created_at,text` is the documented minimal form). Records without an id
+get one derived from a hash of account, record number and text, so importing a file again
+updates the same posts instead of adding copies.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from ..errors import InputError, TweetlingError
+from ..paths import checked_name
+from ..posts import Kind, Post
+from . import is_set, parse_date
+
+# Field names per role, in order of preference.
+TEXT_FIELDS = ("full_text", "rawContent", "text", "tweet", "content")
+ID_FIELDS = ("id_str", "id")
+ACCOUNT_FIELDS = ("username", "screen_name", "user_screen_name", "user")
+LANG_FIELDS = ("lang", "language")
+RETWEET_FIELDS = ("retweeted_status", "retweetedTweet", "retweet", "is_retweet")
+REPLY_FIELDS = (
+    "in_reply_to_status_id_str", "in_reply_to_status_id", "in_reply_to_user_id_str",
+    "in_reply_to_user_id", "in_reply_to_screen_name", "inReplyToTweetId", "inReplyToUser",
+    "reply_to", "is_reply",
+)
+QUOTE_FIELDS = ("quoted_status_id_str", "quoted_status_id", "is_quote_status", "quotedTweet",
+                "quote_url", "is_quote")
+# snscrape writes its user object into a CSV cell as a dict repr or a profile URL.
+_HANDLE_IN_DICT = re.compile(r"""['"](?:username|screen_name)['"]\s*:\s*['"]([^'"]+)['"]""")
+
+
+def read_csv(path: Path, account: str | None = None, source: str | None = None) -> Iterator[Post]:
+    """Yield one Post per CSV row; quoted fields may span lines, a UTF-8 BOM is skipped."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        try:
+            header = [name.strip() for name in reader.fieldnames or []]
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise InputError(f"{path.name}:1", f"unreadable CSV header ({error})") from None
+        reader.fieldnames = header
+        _check_header(path.name, header, account)
+        yield from _posts_from_records(_csv_records(path.name, reader), account, source, "column")
+
+
+def _check_header(name: str, header: list[str], account: str | None) -> None:
+    if not any(field in header for field in TEXT_FIELDS):
+        raise InputError(
+            f"{name}:1",
+            f"no text column in header ({', '.join(header) or 'empty'}); expected 'text' "
+            f"(or {', '.join(f for f in TEXT_FIELDS if f != 'text')}), e.g. 'id,created_at,text'",
+        )
+    if account is None and not any(field in header for field in ACCOUNT_FIELDS):
+        raise InputError(f"{name}:1", "no username column to name the account: pass --account NAME")
+
+
+def _csv_records(name: str, reader: csv.DictReader) -> Iterator[tuple[str, dict[str, Any]]]:
+    line = reader.line_num + 1
+    try:
+        for row in reader:
+            where = f"{name}:{line}"
+            if None in row:
+                raise InputError(where, f"{len(row) - 1 + len(row[None])} values but the header has "
+                                        f"{len(row) - 1} columns")
+            missing = [field for field, value in row.items() if value is None]
+            if missing:
+                raise InputError(where, f"column '{missing[0]}': missing value (row too short)")
+            yield where, row
+            line = reader.line_num + 1
+    except csv.Error as error:
+        raise InputError(f"{name}:{line}", f"malformed CSV ({error})") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{name}:{line}", f"not UTF-8 text ({error.reason})") from None
+
+
+def read_jsonl(path: Path, account: str | None = None, source: str | None = None) -> Iterator[Post]:
+    """Yield one Post per JSON object line; blank lines are skipped."""
+    yield from _posts_from_records(_jsonl_records(path), account, source, "field")
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    for number, line in _numbered_lines(path):
+        where = f"{path.name}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(where, f"invalid JSON ({error.msg})") from None
+        if not isinstance(record, dict):
+            raise InputError(where, "expected a JSON object")
+        yield where, record
+
+
+def read_text(path: Path, account: str | None = None, source: str | None = None) -> Iterator[Post]:
+    """Yield one Post per non-blank line; ACCOUNT is required as the file names none."""
+    if not account:
+        raise InputError(path.name, "a text file names no account: pass --account NAME")
+    for number, line in _numbered_lines(path):
+        text = line.strip()
+        yield Post(source or "file", derived_id(account, number, text), account, text,
+                   kind_from_text(text))
+
+
+def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of each non-blank line."""
+    number = 0
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield number, line
+    except UnicodeDecodeError as error:
+        raise InputError(f"{path.name}:{number + 1}", f"not UTF-8 text ({error.reason})") from None
+
+
+def _posts_from_records(records: Iterable[tuple[str, dict[str, Any]]], account: str | None,
+                        source: str | None, word: str) -> Iterator[Post]:
+    """Posts of one account: a record naming another account than the first is an error."""
+    first_handle = None
+    for number, (where, record) in enumerate(records, start=1):
+        handle = account or _record_handle(record, where, word)
+        if first_handle is None:
+            first_handle = handle
+        elif handle != first_handle:
+            raise InputError(where, f"{word} '{_first_key(record, ACCOUNT_FIELDS)}': {handle!r} differs "
+                                    f"from {first_handle!r} above; one account per file, or pass --account")
+        yield post_from_record(record, where, handle, source, number, word)
+
+
+def post_from_record(record: dict[str, Any], where: str, account: str, source: str | None,
+                     number: int, word: str = "field") -> Post:
+    """A Post from one CSV row or JSON object; WORD ("column"/"field") is how errors name keys."""
+    text_key = _first_key(record, TEXT_FIELDS)
+    text = record.get(text_key) if text_key else None
+    if not isinstance(text, str):
+        raise InputError(where, f"missing {word} 'text' (or {', '.join(TEXT_FIELDS[:2])}, ...)")
+    id_key = _first_key(record, ID_FIELDS)
+    if id_key is None:
+        post_id, default_source = derived_id(account, number, text), "file"
+    elif is_set(record[id_key]) and re.fullmatch(r"\d+", str(record[id_key]).strip()):
+        post_id, default_source = str(record[id_key]).strip(), "x"
+    else:
+        raise InputError(where, f"{word} '{id_key}': expected a numeric tweet id, got {record[id_key]!r}")
+    lang_key = _first_key(record, LANG_FIELDS)
+    lang = record[lang_key] if lang_key and is_set(record[lang_key]) else None
+    return Post(source or default_source, post_id, account, text, _record_kind(record, text),
+                _record_date(record, where, word), lang, record)
+
+
+def derived_id(account: str, number: int, text: str) -> str:
+    """A stable id for a record without one: the same file imported again gives the same ids."""
+    return hashlib.sha256(f"{account}\n{number}\n{text}".encode()).hexdigest()[:20]
+
+
+def _first_key(record: dict[str, Any], names: tuple[str, ...]) -> str | None:
+    return next((name for name in names if name in record), None)
+
+
+def _record_handle(record: dict[str, Any], where: str, word: str) -> str:
+    key = _first_key(record, ACCOUNT_FIELDS)
+    if key is None:
+        raise InputError(where, f"missing {word} 'username': pass --account NAME")
+    value = record[key]
+    if isinstance(value, dict):
+        value = value.get("username") or value.get("screen_name")
+    elif isinstance(value, str) and _HANDLE_IN_DICT.search(value):
+        value = _HANDLE_IN_DICT.search(value).group(1)
+    handle = str(value or "").strip().rstrip("/").rsplit("/", 1)[-1].lstrip("@")
+    try:
+        return checked_name(handle)
+    except TweetlingError as error:
+        raise InputError(where, f"{word} '{key}': {error}") from None
+
+
+def _record_date(record: dict[str, Any], where: str, word: str) -> str | None:
+    """created_at, snscrape's date, or twint's date + time (+ timezone)."""
+    if is_set(record.get("date")) and is_set(record.get("time")):
+        key = "date"
+        value = " ".join(str(record[k]) for k in ("date", "time", "timezone") if is_set(record.get(k)))
+    else:
+        key = _first_key(record, ("created_at", "date"))
+        value = record.get(key) if key else None
+    if not is_set(value):
+        return None
+    try:
+        return parse_date(value)
+    except (ValueError, OverflowError):
+        raise InputError(where, f"{word} '{key}': cannot parse date {str(value)!r}") from None
+
+
+def _record_kind(record: dict[str, Any], text: str) -> Kind:
+    if any(is_set(record.get(field)) for field in RETWEET_FIELDS) or text.startswith("RT @"):
+        return "retweet"
+    if any(field in record for field in REPLY_FIELDS):
+        if any(is_set(record.get(field)) for field in REPLY_FIELDS):
+            return "reply"
+    elif text.startswith("@"):
+        return "reply"
+    if any(is_set(record.get(field)) for field in QUOTE_FIELDS):
+        return "quote"
+    return "original"
+
+
+def kind_from_text(text: str) -> Kind:
+    """The kind a bare text shows: "RT @" starts a retweet, "@" a reply."""
+    if text.startswith("RT @"):
+        return "retweet"
+    return "reply" if text.startswith("@") else "original"

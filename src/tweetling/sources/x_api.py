@@ -1,0 +1,142 @@
+"""X API v2: an account's recent posts with an app's bearer token (a paid API; archives are free).
+
+https://docs.x.com/x-api/users/get-posts — user lookup by username, then the user's posts
+newest to oldest with pagination_token; since_id asks only for newer posts. The API returns
+at most the 3,200 most recent posts of an account.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import SourceError, TweetlingError
+from ..posts import Kind, Post, Profile
+from .http import HttpClient, HttpStatusError, JsonReply, Page, RemoteAccount, utc_iso
+
+DEFAULT_BASE_URL = "https://api.x.com/2"
+TOKEN_ENVS = ("X_BEARER_TOKEN", "TWITTER_BEARER_TOKEN")
+_USERNAME = re.compile(r"^@?([A-Za-z0-9_]{1,15})$")
+_TWEET_FIELDS = "created_at,lang,referenced_tweets,in_reply_to_user_id,note_tweet"
+_KINDS: dict[str, Kind] = {"retweeted": "retweet", "replied_to": "reply", "quoted": "quote"}
+_KIND_ORDER = ("retweet", "reply", "quote")  # a reply that quotes is a reply
+
+
+def account_name(handle: str) -> str:
+    match = _USERNAME.match(handle.strip())
+    if not match:
+        raise TweetlingError(f"invalid X username {handle!r}: 1 to 15 letters, digits or _")
+    return match.group(1)
+
+
+def default_base_url(handle: str) -> str:
+    return DEFAULT_BASE_URL
+
+
+class XApiSource:
+    source = "x"
+    page_size = 100  # the API's maximum max_results
+    min_page_size = 5  # ... and its minimum
+    filters_newer = True  # since_id
+
+    def __init__(self, handle: str, account: str, client: HttpClient):
+        self.username = account_name(handle)
+        self.account = account
+        self.client = client
+        self.user_id: str | None = None
+
+    def lookup(self) -> RemoteAccount:
+        reply = self._get(
+            f"/users/by/username/{self.username}",
+            {"user.fields": "name,description,profile_image_url,public_metrics"},
+        )
+        self._raise_errors(reply.data)
+        try:
+            user = reply.data["data"]
+            self.user_id = str(user["id"])
+            profile = Profile(
+                name=self.account,
+                source=self.source,
+                display_name=user.get("name"),
+                avatar_url=user.get("profile_image_url"),
+                bio=user.get("description") or None,
+                source_id=self.user_id,
+            )
+            return RemoteAccount(profile, (user.get("public_metrics") or {}).get("tweet_count"))
+        except (KeyError, TypeError, AttributeError) as error:
+            raise SourceError(f"{self.client.host}: unexpected user lookup reply ({error!r})") from None
+
+    def page(self, cursor: str | None, newer_than: str | None, limit: int) -> Page:
+        if self.user_id is None:
+            raise RuntimeError("XApiSource.lookup() must run before page()")
+        reply = self._get(
+            f"/users/{self.user_id}/tweets",
+            {
+                "max_results": limit,
+                "tweet.fields": _TWEET_FIELDS,
+                "expansions": "referenced_tweets.id",
+                "pagination_token": cursor,
+                "since_id": newer_than,
+            },
+        )
+        if reply.data.get("errors"):  # an empty page has neither data nor errors
+            self._raise_errors(reply.data)
+        try:
+            posts = [self._post(tweet) for tweet in reply.data.get("data") or []]
+            next_token = (reply.data.get("meta") or {}).get("next_token")
+        except (KeyError, TypeError, AttributeError) as error:
+            raise SourceError(f"{self.client.host}: unexpected timeline reply ({error!r})") from None
+        return Page(posts, next_token if posts else None)
+
+    def _post(self, tweet: dict[str, Any]) -> Post:
+        kinds = {_KINDS.get(ref.get("type")) for ref in tweet.get("referenced_tweets") or []}
+        kind: Kind = next((k for k in _KIND_ORDER if k in kinds), "original")  # type: ignore[assignment]
+        note = tweet.get("note_tweet") or {}
+        return Post(
+            source=self.source,
+            post_id=str(tweet["id"]),
+            account=self.account,
+            text=note.get("text") or tweet["text"],
+            kind=kind,
+            created_at=utc_iso(tweet.get("created_at")),
+            lang=tweet.get("lang"),
+            raw=tweet,
+        )
+
+    def _get(self, path: str, params: dict[str, Any]) -> JsonReply:
+        try:
+            reply = self.client.get_json(path, params)
+        except HttpStatusError as error:
+            raise self._explain(error) from None
+        if not isinstance(reply.data, dict):
+            raise SourceError(f"{self.client.host}: the reply to {path} is not a JSON object")
+        return reply
+
+    def _raise_errors(self, body: dict[str, Any]) -> None:
+        """X answers 200 with an `errors` list, and no `data`, for unknown or hidden accounts."""
+        if body.get("data"):
+            return
+        errors = body.get("errors") or [{}]
+        title, detail = errors[0].get("title", ""), errors[0].get("detail", "")
+        who = f"@{self.username}"
+        if "suspended" in detail.lower():
+            raise SourceError(f"x: {who} is suspended")
+        if title == "Not Found Error":
+            raise SourceError(f"x: no account {who}")
+        if title == "Authorization Error":
+            raise SourceError(f"x: {who} is protected; only approved followers can see the posts")
+        raise SourceError(f"x: unexpected reply for {who}: {title or 'no data'} {detail}".rstrip())
+
+    def _explain(self, error: HttpStatusError) -> SourceError:
+        body = error.body if isinstance(error.body, dict) else {}
+        detail = body.get("detail") or body.get("title") or ""
+        if error.status == 401:
+            return SourceError(
+                f"x: the API rejected the bearer token (HTTP 401); check {' or '.join(TOKEN_ENVS)}"
+            )
+        if error.status in (402, 403):
+            return SourceError(
+                f"x: the token's app may not read this endpoint (HTTP {error.status}"
+                f"{': ' + detail if detail else ''}); check its access level at developer.x.com"
+            )
+        return SourceError(f"x: {error}{': ' + detail if detail else ''}")

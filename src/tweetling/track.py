@@ -1,0 +1,254 @@
+"""Experiment tracking behind one small interface: MLflow in a local SQLite store (default),
+Weights & Biases when configured, or nothing. Secrets never reach a tracker."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from . import paths
+from .errors import TweetlingError
+
+BACKENDS = ("mlflow", "wandb", "none")
+EXPERIMENT = "tweetling"
+# Whole name parts: "bearer_token" and "api-key" are secrets, "max_tokens" and "keep" are not.
+_SECRET_NAME = re.compile(r"(?:^|[._\-])(?:token|key|secret|password|passwd|credentials?|auth)(?:$|[._\-])",
+                          re.IGNORECASE)
+
+
+class Run(Protocol):
+    id: str | None
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
+    def log_dict(self, data: dict, name: str) -> None: ...
+    def log_artifact(self, path: Path) -> None: ...
+    def set_tags(self, tags: dict[str, str]) -> None: ...
+    def end(self, status: str = "FINISHED") -> None: ...
+
+
+def backend_name(choice: str | None = None) -> str:
+    """CHOICE, else wandb when WANDB_API_KEY is set, else mlflow."""
+    if choice is None:
+        return "wandb" if os.environ.get("WANDB_API_KEY") else "mlflow"
+    if choice not in BACKENDS:
+        raise TweetlingError(f"unknown tracking backend {choice!r}; use one of {', '.join(BACKENDS)}")
+    return choice
+
+
+def public_params(params: dict, prefix: str = "") -> dict[str, str]:
+    """PARAMS flattened to "a.b" keys, without secret-looking names or values of secret env variables."""
+    secrets = {value for name, value in os.environ.items() if _SECRET_NAME.search(name) and len(value) >= 8}
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if _SECRET_NAME.search(str(key)):
+            continue
+        if isinstance(value, dict):
+            flat.update(public_params(value, f"{name}."))
+            continue
+        text = str(value)
+        if any(secret in text for secret in secrets):
+            continue
+        flat[re.sub(r"[^\w\-. /]", "_", name)] = text[:500]
+    return flat
+
+
+def start_run(kind: str, name: str, params: dict, tags: dict[str, str] | None = None,
+              backend: str | None = None, resume_id: str | None = None) -> Run:
+    """Open a run of KIND ("prepare" or "train"); RESUME_ID continues an earlier run."""
+    backend = backend_name(backend)
+    tags = {"tweetling.kind": kind, **(tags or {})}
+    if backend == "none":
+        return NoRun()
+    if backend == "wandb":
+        return WandbRun(kind, name, public_params(params), tags, resume_id)
+    return MlflowRun(kind, name, public_params(params), tags, resume_id)
+
+
+class NoRun:
+    id = None
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+    def log_dict(self, data: dict, name: str) -> None:
+        pass
+
+    def log_artifact(self, path: Path) -> None:
+        pass
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        pass
+
+    def end(self, status: str = "FINISHED") -> None:
+        pass
+
+
+def tracking_uri() -> str:
+    return f"sqlite:///{paths.home() / 'mlflow.db'}"
+
+
+def _mlflow_client():
+    # mlflow logs schema migrations at INFO on first use; keep the CLI and tests quiet.
+    for logger in ("mlflow", "alembic"):
+        logging.getLogger(logger).setLevel(logging.WARNING)
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri())
+
+
+def _experiment_id(client) -> str:
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifacts = (paths.home() / "mlartifacts").as_uri()
+    return client.create_experiment(EXPERIMENT, artifact_location=artifacts)
+
+
+class MlflowRun:
+    def __init__(self, kind: str, name: str, params: dict[str, str], tags: dict[str, str],
+                 resume_id: str | None = None):
+        from mlflow.entities import Param
+
+        self.client = _mlflow_client()
+        if resume_id:
+            self.id = resume_id
+            self.client.update_run(resume_id, status="RUNNING")
+            return
+        run = self.client.create_run(_experiment_id(self.client), run_name=name, tags=tags)
+        self.id = run.info.run_id
+        items = [Param(key, value) for key, value in params.items()]
+        for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+            self.client.log_batch(self.id, params=items[start:start + 100])
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(self.id, metrics=[Metric(k, float(v), now, step or 0) for k, v in metrics.items()])
+
+    def log_dict(self, data: dict, name: str) -> None:
+        self.client.log_dict(self.id, data, name)
+
+    def log_artifact(self, path: Path) -> None:
+        self.client.log_artifact(self.id, str(path))
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(self.id, key, value)
+
+    def end(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.id, status=status)
+
+
+class WandbRun:
+    def __init__(self, kind: str, name: str, params: dict[str, str], tags: dict[str, str],
+                 resume_id: str | None = None):
+        try:
+            import wandb
+        except ImportError:
+            raise TweetlingError("W&B tracking needs wandb: pip install 'tweetling[wandb]', or use --track mlflow") from None
+        self.wandb = wandb
+        self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", EXPERIMENT), name=name, job_type=kind,
+                              config=params, tags=[f"{k}={v}" for k, v in tags.items()],
+                              id=resume_id, resume="allow" if resume_id else None)
+        self.id = self.run.id
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        self.run.log(metrics, step=step)
+
+    def log_dict(self, data: dict, name: str) -> None:
+        self.run.summary.update({f"{Path(name).stem}.{k}": v for k, v in public_params(data).items()})
+
+    def log_artifact(self, path: Path) -> None:
+        artifact = self.wandb.Artifact(name=Path(path).name.replace(".", "-"), type=self.run.job_type)
+        artifact.add_file(str(path))
+        self.run.log_artifact(artifact)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        self.run.tags = tuple(self.run.tags or ()) + tuple(f"{k}={v}" for k, v in tags.items())
+
+    def end(self, status: str = "FINISHED") -> None:
+        self.run.finish(exit_code=0 if status == "FINISHED" else 1)
+
+
+def dataset_tags(manifest: dict) -> dict[str, str]:
+    """Tags that link raw data → dataset → model: the dataset's hash and its source posts' hash."""
+    tags = {"dataset.name": manifest["name"], "dataset.hash": manifest["hash"]}
+    if manifest.get("source_ids"):
+        tags["dataset.source_ids"] = manifest["source_ids"]
+    return tags
+
+
+def record_prepare(manifest: dict, backend: str | None = None) -> str | None:
+    """Record a prepare run for a dataset MANIFEST: its options, counts and the manifest itself."""
+    params = {key: manifest[key] for key in ("accounts", "seed", "valid_fraction", "options", "table",
+                                             "train_count", "valid_count") if key in manifest}
+    run = start_run("prepare", f"prepare {manifest['name']}", params, dataset_tags(manifest), backend)
+    run.log_dict(manifest, "manifest.json")
+    run.end()
+    return run.id
+
+
+def prepare_run_id(manifest: dict) -> str | None:
+    """The MLflow prepare run of this dataset: named in its manifest, or found by its hash."""
+    if manifest.get("prepare_run_id"):
+        return manifest["prepare_run_id"]
+    if not (paths.home() / "mlflow.db").exists():
+        return None
+    client = _mlflow_client()
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        f"tags.`tweetling.kind` = 'prepare' and tags.`dataset.hash` = '{manifest['hash']}'",
+        max_results=1, order_by=["attributes.start_time DESC"],
+    )
+    return runs[0].info.run_id if runs else None
+
+
+@dataclass
+class RunSummary:
+    id: str
+    kind: str
+    name: str
+    status: str
+    started: str
+    duration_s: float | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def recent_runs(limit: int = 20) -> list[RunSummary]:
+    """The newest runs of the local MLflow store, newest first ([] when there is none yet)."""
+    from datetime import datetime
+
+    if not (paths.home() / "mlflow.db").exists():
+        return []
+    client = _mlflow_client()
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return []
+    runs = client.search_runs([experiment.experiment_id], max_results=limit,
+                              order_by=["attributes.start_time DESC"])
+    summaries = []
+    for run in runs:
+        info, data = run.info, run.data
+        end = info.end_time
+        summaries.append(RunSummary(
+            id=info.run_id,
+            kind=data.tags.get("tweetling.kind", ""),
+            name=info.run_name or "",
+            status=info.status,
+            started=datetime.fromtimestamp(info.start_time / 1000).isoformat(sep=" ", timespec="seconds"),
+            duration_s=(end - info.start_time) / 1000 if end else None,
+            metrics=dict(data.metrics),
+            tags={k: v for k, v in data.tags.items() if not k.startswith("mlflow.")},
+        ))
+    return summaries

@@ -1,0 +1,415 @@
+"""The three-step bot maker in the browser (Gradio Blocks): 1. data, 2. train, 3. generate.
+
+The step functions below take and return plain values, so tests call them without a browser;
+`build_app` lays them out and wires them to the page.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read at import: never phone home
+
+import json
+import random
+import re
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+
+from .. import paths
+from ..clean import CleanOptions
+from ..dataset import MAX_ACCOUNTS, Dataset, PrepareConfig, clean_accounts
+from ..errors import InsufficientDataError, TweetlingError
+from ..fetch import FetchOptions, fetch
+from ..generate import Bot, Generations, bot_dir
+from ..importer import import_path
+from ..models import DEFAULT_BASE
+from ..pipeline import prepare_dataset
+from ..store import Store
+from . import render
+from .jobs import JobRunner, JobStatus
+
+MAX_PROMPT_CHARS = 200
+MAX_SAMPLES = 20
+DEFAULT_SAMPLES = 10
+DEFAULT_PROMPT = "My dream is"
+DEFAULT_MAX_POSTS = 3200  # what the X API let huggingtweets download per account
+SAMPLE_POSTS = 8  # kept posts shown after the data step
+UPLOAD_TYPES = [".zip", ".js", ".csv", ".jsonl", ".ndjson", ".txt"]
+STORED = "Already in the store"
+SOURCES = {"Mastodon": "mastodon", "Bluesky": "bluesky", "X API": "x", STORED: "store"}
+METHODS = ["full", "lora"]
+RECIPES = ["default", "huggingtweets"]
+
+Progress = Callable[..., Any]  # gr.Progress, or any callable taking (fraction, desc=...)
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Where the app listens and what it accepts."""
+
+    host: str = "127.0.0.1"  # local only, unless the user asks otherwise
+    port: int = 7860
+    max_upload_mb: int = 512  # an X archive without media is far smaller; with media, upload tweets.js
+    base_model: str = DEFAULT_BASE  # the "Base model" field's default: the embedded SmolLM2-135M
+
+
+def _no_progress(*args: Any, **kwargs: Any) -> None:
+    """Progress sink for calls made outside a Gradio event (tests, scripts)."""
+
+
+def user_errors(step: Callable) -> Callable:
+    """Show a TweetlingError as a readable message on the page instead of a bare "Error"."""
+
+    @wraps(step)
+    def wrapper(*args, **kwargs):
+        try:
+            return step(*args, **kwargs)
+        except TweetlingError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+
+    return wrapper
+
+
+# --- step 1: data -----------------------------------------------------------------------------
+
+def parse_handles(text: str) -> list[str]:
+    """Handles separated by commas, spaces or new lines; at most three."""
+    handles = [h for h in re.split(r"[,\s]+", text or "") if h]
+    if len(handles) > MAX_ACCOUNTS:
+        raise TweetlingError(f"enter at most {MAX_ACCOUNTS} handles (a blend), not {len(handles)}")
+    return handles
+
+
+def collect_accounts(store: Store, upload: str | None, source: str, handles: list[str],
+                     max_posts: int, progress: Progress = _no_progress) -> tuple[list[str], list[str]]:
+    """Import the upload and fetch (or look up) each handle; return the account names and what happened."""
+    accounts, events = [], []
+    if upload:
+        progress(None, desc="importing the upload")
+        result = import_path(store, upload)
+        accounts.append(result.account)
+        events.append(f"{result.account}: imported {result.added:,} new posts, {result.updated:,} updated")
+    for handle in handles:
+        if source == "store":
+            account = paths.checked_name(handle.lstrip("@"))
+            if not store.count_posts(account):
+                raise TweetlingError(f"no posts for {account!r} in the store: choose a source to download them")
+            accounts.append(account)
+            continue
+        target = f"{source}:{handle}"
+
+        def on_progress(fetched: int, expected: int | None, handle: str = handle) -> None:
+            progress((fetched, expected) if expected else None, desc=f"downloading {handle}: {fetched:,} posts")
+
+        result = fetch(store, target, FetchOptions(max_posts=max_posts), on_progress=on_progress)
+        accounts.append(result.account)
+        events.append(f"{result.account}: downloaded {result.added:,} new posts")
+    if not accounts:
+        raise TweetlingError("upload an X archive or a file of posts, or enter up to three handles")
+    if len(accounts) > MAX_ACCOUNTS:
+        raise TweetlingError(f"a bot blends at most {MAX_ACCOUNTS} accounts; this would make {len(accounts)}")
+    return accounts, events
+
+
+def sample_posts(dataset: Dataset, k: int = SAMPLE_POSTS, seed: int = 0) -> list[str]:
+    examples = dataset.train + dataset.valid
+    return [e.text for e in random.Random(seed).sample(examples, min(k, len(examples)))]
+
+
+@user_errors
+def load_data(upload: str | None, source_label: str, handles_text: str, max_posts: float | None,
+              drop_replies: bool, keep_newlines: bool, drop_duplicates: bool,
+              progress: Progress = gr.Progress()) -> tuple[str, str, str, str | None, str, str]:
+    """Step 1: gather posts, prepare the dataset; show the data table, sample posts and warnings.
+
+    Returns (table, samples, notes, dataset path or None, the train step's dataset line, bot name).
+    """
+    source = SOURCES.get(source_label)
+    if source is None:
+        raise TweetlingError(f"unknown source {source_label!r}")
+    handles = parse_handles(handles_text)
+    max_posts = int(max_posts or DEFAULT_MAX_POSTS)
+    if max_posts < 1:
+        raise TweetlingError("the number of posts to download must be at least 1")
+    options = CleanOptions(keep_replies=not drop_replies, keep_newlines=keep_newlines,
+                           drop_duplicates=drop_duplicates)
+    with Store() as store:
+        accounts, events = collect_accounts(store, upload, source, handles, max_posts, progress)
+        progress(None, desc="cleaning and splitting")
+        try:
+            dataset = prepare_dataset(accounts, PrepareConfig(clean=options))
+        except InsufficientDataError as error:  # still show the table, so the user sees why
+            tables = {c.account: c.table.to_dict() for c in clean_accounts(store, accounts, options)}
+            gr.Warning(str(error))
+            return (render.data_table(tables), "", render.notes([*events, str(error)], "warning"), None,
+                    "Not enough data yet: go back to step 1.", "")
+    for warning in dataset.warnings:
+        gr.Warning(warning)
+    summary = (f"dataset {dataset.name}: {len(dataset.train):,} training and "
+               f"{len(dataset.valid):,} validation posts")
+    return (
+        render.data_table(dataset.manifest["table"]),
+        "<h4>A sample of kept posts</h4>" + render.post_list(sample_posts(dataset), "tl-samples"),
+        render.notes(events + [summary]) + render.notes(dataset.warnings, "warning"),
+        str(dataset.path),
+        f"<p id='tl-dataset'>Ready: {render.esc(summary)}.</p>",
+        dataset.name,
+    )
+
+
+# --- step 2: train ----------------------------------------------------------------------------
+
+RUNNER = JobRunner()  # one training at a time for the whole server
+
+
+def training_work(dataset_path: str, name: str, base_model: str, method: str, recipe: str,
+                  max_steps: int) -> Callable:
+    """The job that trains a bot, reporting each step to the runner (which cancels it by raising)."""
+    from ..train import TrainConfig, train
+
+    config = TrainConfig(base_model=base_model, method=method, recipe=recipe, max_steps=max_steps or None)
+
+    def work(control) -> str:
+        def on_progress(update) -> None:
+            control.report(step=update.step, total=update.total, loss=update.loss,
+                           tokens_per_s=update.tokens_per_s, eta_s=update.eta_s)
+
+        return str(train(dataset_path, name=name, config=config, on_progress=on_progress).path)
+
+    return work
+
+
+@user_errors
+def start_training(dataset_path: str | None, bot_name: str, base_model: str, method: str, recipe: str,
+                   max_steps: float | None) -> tuple[str, gr.Timer]:
+    """Step 2: start training in the background; the page polls its progress."""
+    if not dataset_path:
+        raise TweetlingError("get data in step 1 first")
+    name = paths.checked_name((bot_name or "").strip(), "bot name")
+    if not (base_model or "").strip():
+        raise TweetlingError("enter a base model")
+    if method not in METHODS or recipe not in RECIPES:
+        raise TweetlingError(f"choose a method ({', '.join(METHODS)}) and a recipe ({', '.join(RECIPES)})")
+    steps = int(max_steps or 0)
+    if steps < 0:
+        raise TweetlingError("the number of steps cannot be negative")
+    status = RUNNER.start(name, training_work(dataset_path, name, base_model.strip(), method, recipe, steps))
+    return render.training_status(status), gr.Timer(active=True)
+
+
+def cancel_training() -> str:
+    if not RUNNER.cancel():
+        gr.Info("No training is running.")
+    return render.training_status(RUNNER.status())
+
+
+def poll_training(seen_finish: float | None) -> tuple:
+    """The live progress; once a job ends, refresh the bot list (selecting the new bot) and gallery."""
+    status = RUNNER.status()
+    active = status is not None and status.active
+    if status is None or active or status.finished_at == seen_finish:
+        return render.training_status(status), gr.Timer(active=active), gr.skip(), gr.skip(), seen_finish
+    new_bot = Path(status.result).name if status.result else None
+    return (render.training_status(status), gr.Timer(active=False), bot_choices(new_bot), gallery(),
+            status.finished_at)
+
+
+def page_load() -> tuple:
+    """What a fresh page shows: the current job (still polled if running), the bots, the gallery."""
+    status = RUNNER.status()
+    return (render.training_status(status), gr.Timer(active=status is not None and status.active),
+            bot_choices(), gallery(), status.finished_at if status else None)
+
+
+# --- step 3: generate -------------------------------------------------------------------------
+
+def list_bots() -> list[dict]:
+    """Metadata of every trained bot under TWEETLING_HOME/bots, newest first."""
+    bots = []
+    root = paths.bots_dir()
+    for meta_file in root.glob("*/tweetling.json") if root.exists() else []:
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a bot being written or damaged is left out of the gallery, not fatal to it
+        bots.append({**meta, "name": meta_file.parent.name})
+    return sorted(bots, key=lambda meta: meta.get("created_at") or "", reverse=True)
+
+
+def bot_names() -> list[str]:
+    return [meta["name"] for meta in list_bots()]
+
+
+class BotCache:
+    """The last bot loaded stays in memory: repeated generations skip loading the model."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._bot: Bot | None = None
+
+    def get(self, name: str) -> Bot:
+        folder = bot_dir(name)
+        meta_file = folder / "tweetling.json"
+        key = (folder.resolve(), meta_file.stat().st_mtime_ns if meta_file.exists() else None)
+        with self._lock:
+            if key != self._key:
+                self._bot, self._key = None, None  # free the old model before loading the next
+                self._bot, self._key = Bot.load(folder), key
+            return self._bot
+
+
+BOTS = BotCache()
+
+
+def check_generate_inputs(bot: str | None, prompt: str, n: float | None) -> int:
+    """The limits of the generate step; returns the number of posts as an int."""
+    if not bot:
+        raise TweetlingError("choose a bot first (train one in step 2)")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise TweetlingError(f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
+    if n is None or int(n) != n or not 1 <= n <= MAX_SAMPLES:
+        raise TweetlingError(f"the number of posts must be a whole number from 1 to {MAX_SAMPLES}")
+    return int(n)
+
+
+def drop_summary(result: Generations) -> str:
+    dropped = {"empty": result.dropped_empty, "duplicates": result.dropped_duplicate,
+               "copies of training posts": result.dropped_memorized}
+    dropped_text = ", ".join(f"{count} {why}" for why, count in dropped.items() if count)
+    return f"{len(result.outputs)} of {result.sampled} samples kept" + (
+        f" (dropped: {dropped_text})" if dropped_text else "")
+
+
+@user_errors
+def generate_step(bot: str | None, prompt: str, n: float | None, seed: float | None,
+                  progress: Progress = gr.Progress()) -> tuple[str, str, str | None, str]:
+    """Step 3: sample posts from a bot; returns (posts, summary, predictions image, share links)."""
+    prompt = prompt or ""
+    count = check_generate_inputs(bot, prompt, n)
+    progress(None, desc="loading the bot")
+    loaded = BOTS.get(bot)
+    progress(None, desc="writing posts")
+    result = loaded.generate(prompt, n=count, seed=None if seed is None else int(seed))
+    posts = render.post_list(result.texts, "tl-generated", empty="Every sample was dropped; try again.")
+    return posts, render.notes([drop_summary(result)]), None, ""
+
+
+@user_errors
+def download_bot(bot: str | None) -> str:
+    """The bot folder as a zip file to download."""
+    if not bot:
+        raise TweetlingError("choose a bot first")
+    folder = bot_dir(bot)
+    out = Path(tempfile.mkdtemp(prefix="tweetling-download-")) / folder.name
+    return shutil.make_archive(str(out), "zip", root_dir=folder)
+
+
+def bot_choices(selected: str | None = None) -> dict:
+    names = bot_names()
+    return gr.update(choices=names, value=selected if selected in names else (names[0] if names else None))
+
+
+def gallery() -> str:
+    return render.bot_cards(list_bots())
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+# System fonts: the default theme would fetch its fonts from Google.
+THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                       font_mono=["ui-monospace", "monospace"])
+
+
+def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
+    with gr.Blocks(title="tweetling", analytics_enabled=False) as app:
+        gr.Markdown("# tweetling\nTurn someone's posts into a bot that writes in their voice, in three steps.")
+        dataset_path = gr.State(None)
+        seen_finish = gr.State(None)  # when the last finished job was shown, to refresh the bot list once
+        timer = gr.Timer(1.0, active=False)
+        with gr.Tabs() as tabs:
+            with gr.Tab("1. Data", id="data"):
+                with gr.Row():
+                    upload = gr.File(label="Upload an X archive (.zip) or a file of posts",
+                                     file_types=UPLOAD_TYPES, elem_id="tl-upload")
+                    with gr.Column():
+                        source = gr.Radio(list(SOURCES), value="Mastodon", label="…or download from")
+                        handles = gr.Textbox(label=f"Handles (up to {MAX_ACCOUNTS}, separated by commas)",
+                                             placeholder="@user@mastodon.social, user.bsky.social")
+                        max_posts = gr.Number(DEFAULT_MAX_POSTS, label="Most posts per account", precision=0,
+                                              minimum=1)
+                with gr.Accordion("Cleaning options", open=False):
+                    drop_replies = gr.Checkbox(label="Drop replies")
+                    keep_newlines = gr.Checkbox(label="Keep line breaks")
+                    drop_duplicates = gr.Checkbox(label="Drop repeated posts")
+                load_button = gr.Button("Get data", variant="primary", elem_id="tl-load")
+                data_notes = gr.HTML()
+                data_table = gr.HTML()
+                samples = gr.HTML()
+            with gr.Tab("2. Train", id="train"):
+                dataset_line = gr.HTML("<p id='tl-dataset'>Get data in step 1 first.</p>")
+                with gr.Row():
+                    bot_name = gr.Textbox(label="Bot name", elem_id="tl-bot-name")
+                    base_model = gr.Textbox(config.base_model, label="Base model (name, folder or Hub id)",
+                                            elem_id="tl-base-model")
+                with gr.Row():
+                    method = gr.Radio(METHODS, value=METHODS[0], label="Method")
+                    recipe = gr.Radio(RECIPES, value=RECIPES[0], label="Recipe")
+                    max_steps = gr.Number(0, label="Stop after steps (0: the recipe's epochs)", precision=0,
+                                          minimum=0, elem_id="tl-max-steps")
+                with gr.Row():
+                    train_button = gr.Button("Train", variant="primary", elem_id="tl-train")
+                    cancel_button = gr.Button("Cancel", variant="stop", elem_id="tl-cancel")
+                train_status = gr.HTML(render.training_status(None))
+            with gr.Tab("3. Generate", id="generate"):
+                with gr.Row():
+                    bot = gr.Dropdown(label="Bot", elem_id="tl-bot")
+                    prompt = gr.Textbox(DEFAULT_PROMPT, label=f"Prompt (up to {MAX_PROMPT_CHARS} characters)",
+                                        max_length=MAX_PROMPT_CHARS, elem_id="tl-prompt")
+                with gr.Row():
+                    n = gr.Slider(1, MAX_SAMPLES, value=DEFAULT_SAMPLES, step=1, label="Posts")
+                    seed = gr.Number(None, label="Seed (empty: random)", precision=0)
+                generate_button = gr.Button("Generate", variant="primary", elem_id="tl-generate")
+                generated = gr.HTML()
+                generate_notes = gr.HTML()
+                predictions = gr.Image(label="Predictions", type="filepath", interactive=False,
+                                       elem_id="tl-predictions")
+                share = gr.HTML()
+                with gr.Row():
+                    download_button = gr.Button("Download the bot folder", elem_id="tl-download")
+                    download = gr.File(label="Bot folder (.zip)", interactive=False, elem_id="tl-download-file")
+                gr.Markdown("### Bots already trained")
+                bot_gallery = gr.HTML()
+
+        load_button.click(
+            load_data, [upload, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates],
+            [data_table, samples, data_notes, dataset_path, dataset_line, bot_name],
+        )
+        train_button.click(start_training, [dataset_path, bot_name, base_model, method, recipe, max_steps],
+                           [train_status, timer])
+        cancel_button.click(cancel_training, None, train_status)
+        poll_outputs = [train_status, timer, bot, bot_gallery, seen_finish]
+        timer.tick(poll_training, [seen_finish], poll_outputs, show_progress="hidden", concurrency_limit=None)
+        app.load(page_load, None, poll_outputs, show_progress="hidden")
+        generate_button.click(generate_step, [bot, prompt, n, seed], [generated, generate_notes, predictions, share],
+                              concurrency_limit=1, concurrency_id="generate")
+        download_button.click(download_bot, bot, download)
+    return app
+
+
+def serve(config: ServeConfig = ServeConfig(), *, block: bool = True) -> gr.Blocks:
+    """Start the app on config.host:config.port; with block=False, return once it listens."""
+    app = build_app(config)
+    app.queue(default_concurrency_limit=1)
+    app.launch(server_name=config.host, server_port=config.port, share=False, ssr_mode=False,
+               max_file_size=f"{config.max_upload_mb}mb", theme=THEME, css=render.CSS,
+               prevent_thread_lock=not block, quiet=True)
+    return app

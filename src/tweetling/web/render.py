@@ -1,0 +1,121 @@
+"""HTML fragments of the web app. Every user-controlled string passes through `esc`.
+
+Remote images (avatars) are never linked: the page loads nothing from outside the local server.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any, Iterable
+
+from ..clean import Table
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def data_table(tables: dict[str, dict]) -> str:
+    """huggingtweets' data table, one column per account, as an HTML table."""
+    counts = {account: Table(**row) for account, row in tables.items()}
+    labels = list(dict.fromkeys(label for table in counts.values() for label, _ in table.rows()))
+    head = "".join(f"<th>{esc(account)}</th>" for account in counts)
+    body = "".join(
+        f"<tr><th scope='row'>{esc(label)}</th>"
+        + "".join(f"<td>{dict(table.rows()).get(label, 0):,}</td>" for table in counts.values())
+        + "</tr>"
+        for label in labels
+    )
+    return f"<table class='tl-table' id='tl-data-table'><tr><th></th>{head}</tr>{body}</table>"
+
+
+def post_list(texts: Iterable[str], css_id: str, empty: str = "") -> str:
+    items = "".join(f"<li>{esc(text)}</li>" for text in texts)
+    if not items:
+        return f"<p class='tl-muted' id='{css_id}'>{esc(empty)}</p>" if empty else ""
+    return f"<ol class='tl-posts' id='{css_id}'>{items}</ol>"
+
+
+def notes(lines: Iterable[str], kind: str = "info") -> str:
+    items = "".join(f"<li>{esc(line)}</li>" for line in lines)
+    return f"<ul class='tl-notes tl-{kind}'>{items}</ul>" if items else ""
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def training_status(status: Any | None) -> str:
+    """The live panel of a job: a bar, steps, loss, speed, ETA; or how it ended."""
+    if status is None:
+        return "<div class='tl-muted' id='tl-train-status'>No training yet.</div>"
+    progress = status.progress
+    step, total = progress.get("step", 0), progress.get("total") or 0
+    fields = [f"step {step:,} / {total:,}" if total else f"step {step:,}"]
+    if progress.get("loss") is not None:
+        fields.append(f"loss {progress['loss']:.3f}")
+    if progress.get("tokens_per_s"):
+        fields.append(f"{progress['tokens_per_s']:,.0f} tokens/s")
+    end = status.finished_at or time.time()
+    fields.append(f"elapsed {duration(end - status.started_at)}")
+    if status.active:
+        fields.append(f"ETA {duration(progress.get('eta_s'))}")
+    headline = {
+        "running": "Training", "cancelling": "Cancelling (saving what was learned so far)…",
+        "done": "Done", "failed": "Failed", "cancelled": "Cancelled",
+    }[status.state]
+    bar = f"<progress max='{max(total, 1)}' value='{min(step, max(total, 1))}'></progress>"
+    message = f"<p class='tl-error'>{esc(status.message)}</p>" if status.message else ""
+    return (
+        f"<div id='tl-train-status' data-state='{status.state}'>"
+        f"<strong>{esc(headline)}: {esc(status.name)}</strong>{bar}"
+        f"<p>{' · '.join(esc(field) for field in fields)}</p>{message}</div>"
+    )
+
+
+def share_links(links: dict[str, str]) -> str:
+    anchors = " ".join(
+        f"<a href='{esc(url)}' target='_blank' rel='noopener noreferrer'>Share on {esc(name)}</a>"
+        for name, url in links.items()
+    )
+    return f"<p class='tl-share' id='tl-share'>{anchors}</p>" if anchors else ""
+
+
+def bot_cards(bots: list[dict]) -> str:
+    """The gallery of trained bots: who they imitate and how well they fit (validation loss)."""
+    if not bots:
+        return "<p class='tl-muted' id='tl-gallery'>No bots yet: train one in step 2.</p>"
+    cards = []
+    for meta in bots:
+        profiles = meta.get("profiles") or {}
+        people = ", ".join(
+            f"{(profiles.get(a) or {}).get('display_name') or a} (@{a})" for a in meta.get("accounts", [])
+        )
+        facts = [meta.get("base_model"), meta.get("method"), meta.get("created_at", "")[:10]]
+        if meta.get("valid_loss") is not None:
+            facts.append(f"valid loss {meta['valid_loss']:.3f}")
+        cards.append(
+            f"<div class='tl-card'><strong>{esc(meta['name'])}</strong>"
+            f"<div>{esc(people)}</div>"
+            f"<div class='tl-muted'>{esc(' · '.join(str(f) for f in facts if f))}</div></div>"
+        )
+    return f"<div class='tl-gallery' id='tl-gallery'>{''.join(cards)}</div>"
+
+
+CSS = """
+.tl-table { border-collapse: collapse; margin: 0.5em 0; }
+.tl-table th, .tl-table td { padding: 0.25em 0.9em; border-bottom: 1px solid var(--border-color-primary); }
+.tl-table td { text-align: right; font-variant-numeric: tabular-nums; }
+.tl-posts li { margin: 0.3em 0; }
+.tl-notes.tl-warning li { color: var(--color-accent); }
+.tl-muted { opacity: 0.7; }
+.tl-error { color: #c0392b; }
+#tl-train-status progress { width: 100%; height: 1em; margin: 0.4em 0; }
+.tl-gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 0.6em; }
+.tl-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.6em; }
+"""
