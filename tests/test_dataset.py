@@ -107,3 +107,23 @@ def test_real_csv_counts_match_independent_count(shared_tweets, store):
     retweets = sum(r["text"].startswith("RT @") for r in rows)
     assert table["downloaded"] == len(rows) == 2968 and table["retweets"] == retweets == 30
     assert table["short"] + table["kept"] == len(rows) - retweets
+
+
+def test_prepare_is_tracked_once_per_dataset_version(store):
+    from tweetling import track
+    from tweetling.pipeline import prepare_dataset
+
+    fill(store, "ana", 200)
+    dataset = prepare_dataset(["ana"])
+    prepare_dataset(["ana"])
+    runs = track.recent_runs()
+    assert [r.kind for r in runs] == ["prepare"]
+    assert runs[0].tags["dataset.hash"] == dataset.manifest["hash"]
+    assert track.prepare_run_id(dataset.manifest) == runs[0].id
+
+
+def test_cli_accounts_lists_store(store):
+    fill(store, "ana", 3)
+    store.upsert_account(Profile("ana", "x", display_name="Ana [b]"))
+    result = CliRunner().invoke(cli, ["accounts"])
+    assert result.exit_code == 0 and "ana" in result.output and "Ana [b]" in result.output

@@ -138,7 +138,7 @@ def prepare(accounts: tuple[str, ...], valid_fraction: float, seed: int, no_bala
 
     config = PrepareConfig(clean=clean_options_from(**flags), valid_fraction=valid_fraction,
                            seed=seed, balance=not no_balance)
-    dataset = prepare_dataset(list(accounts), config, track=track)
+    dataset = prepare_dataset(list(accounts), config, track_backend=track)
     print_data_table(dataset.manifest["table"])
     for warning in dataset.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}")
@@ -146,6 +146,21 @@ def prepare(accounts: tuple[str, ...], valid_fraction: float, seed: int, no_bala
         f"dataset [bold]{escape(dataset.name)}[/]: {len(dataset.train):,} train / "
         f"{len(dataset.valid):,} valid posts → {escape(str(dataset.path))}"
     )
+
+
+@cli.command()
+def accounts() -> None:
+    """List the accounts in the store with their post counts."""
+    from rich.table import Table
+
+    from .store import Store
+
+    table = Table("account", "source", "name", "posts")
+    with Store() as store:
+        for profile in store.accounts():
+            table.add_row(escape(profile.name), profile.source, escape(profile.display_name or ""),
+                          f"{store.count_posts(profile.name):,}")
+    console.print(table)
 
 
 # --- network sources: fetch -------------------------------------------------------------------
