@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEMO_HOME ?= $(CURDIR)/.tweetling
 PROMPT ?= My dream is
 
-.PHONY: install demo test clean
+.PHONY: install browser demo test clean
 
 install: $(VENV)/.installed
 
@@ -26,7 +26,12 @@ demo: install
 	TWEETLING_HOME=$(DEMO_HOME) $(BIN)/tweetling train tweetling_sample
 	TWEETLING_HOME=$(DEMO_HOME) $(BIN)/tweetling generate tweetling_sample "$(PROMPT)" -n 10 --seed 0
 
-test: install
+# The web app's browser test drives Debian's chromium; it skips where chromium cannot be installed.
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "chromium not installed: the browser test will be skipped"
+
+test: install browser
 	$(PY) -m pytest -q
 
 clean:

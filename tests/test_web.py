@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
 gr = pytest.importorskip("gradio")
+
+from PIL import Image  # noqa: E402
 
 from conftest import SAMPLE_ARCHIVE  # noqa: E402
 from tiny_bot import build_tiny_bot  # noqa: E402
@@ -27,10 +31,10 @@ def store_posts(account: str, texts: list[str], display_name: str | None = None)
         store.upsert_posts(Post("file", f"{account}-{i}", account, text) for i, text in enumerate(texts))
 
 
-def load(upload=None, source=app.STORED, handles="", **options):
+def load(upload=None, source=app.STORED, handles="", upload_account="", **options):
     flags = {"drop_replies": False, "keep_newlines": False, "drop_duplicates": False, **options}
-    return app.load_data(upload, source, handles, 100, flags["drop_replies"], flags["keep_newlines"],
-                         flags["drop_duplicates"])
+    return app.load_data(upload, upload_account, source, handles, 100, flags["drop_replies"],
+                         flags["keep_newlines"], flags["drop_duplicates"], "none")
 
 
 @pytest.mark.skipif(not SAMPLE_ARCHIVE.exists(), reason="examples/sample-archive.zip is absent")
@@ -82,12 +86,18 @@ def test_data_step_input_errors_are_clear(tweetling_home, handles, message):
 
 
 def test_upload_and_three_handles_is_too_many_accounts(tweetling_home, tmp_path):
-    for name in ("a", "b", "c"):
-        store_posts(name, ["some words to keep here"])
-    upload = tmp_path / "d.jsonl"
-    upload.write_text('{"account": "d", "text": "one two three four"}\n')
+    upload = tmp_path / "d.txt"
+    upload.write_text("one two three four\n")
     with pytest.raises(gr.Error, match="at most 3 accounts"):
         load(str(upload), handles="a b c")
+    assert Store().count_posts() == 0  # refused before importing anything
+
+
+def test_upload_of_a_text_file_takes_the_account_name_given(tweetling_home, tmp_path):
+    upload = tmp_path / "posts.txt"
+    upload.write_text("".join(f"line {i} of a plain text file of posts\n" for i in range(400)))
+    table, *_, bot_name = load(str(upload), upload_account="plain")
+    assert "<th>plain</th>" in table and bot_name == "plain"
 
 
 @pytest.mark.parametrize("bot, prompt, n, message", [
@@ -109,14 +119,23 @@ def tiny_bot(tweetling_home, tiny_model):
     return build_tiny_bot(tiny_model, tweetling_home / "bots" / "jack", profiles=profiles)
 
 
-def test_generate_writes_posts_that_start_with_the_prompt(tiny_bot):
-    posts, summary, image, share = app.generate_step("jack", "My dream is", 4, 0)
+def test_generate_writes_posts_with_share_links_and_a_predictions_image(tiny_bot):
+    posts, summary, image = app.generate_step("jack", "My dream is", 6, 0)
 
-    items = posts.split("<li>")[1:]
-    assert items and all(item.startswith("My dream is") for item in items)
-    assert "of 4 samples kept" in summary
-    assert app.generate_step("jack", "My dream is", 4, 0)[0] == posts  # same seed, same posts
+    texts = re.findall(r"<span class='tl-post'>(.*?)</span>", posts)
+    assert texts and all(text.startswith("My dream is") for text in texts)
+    assert posts.count("https://x.com/intent/post?text=My%20dream%20is") == len(texts)
+    assert posts.count("https://mastodon.social/share?text=") == len(texts)
+    assert f"{len(texts)} of 6 samples kept" in summary
+    with Image.open(image) as picture:
+        assert picture.format == "PNG" and picture.width == 1200
+    assert app.generate_step("jack", "My dream is", 6, 0)[0] == posts  # same seed, same posts
     assert app.BOTS.get("jack") is app.BOTS.get("jack")  # loaded once
+
+
+def test_a_negative_seed_means_random(tiny_bot):
+    first, second = (app.generate_step("jack", "My dream is", 3, -1)[0] for _ in range(2))
+    assert first != second
 
 
 def test_gallery_lists_bots_with_escaped_names(tiny_bot):
@@ -190,3 +209,32 @@ def test_training_status_shows_steps_loss_and_eta():
     release.set()
     runner.wait(5)
     assert "step 5 / 20" in panel and "loss 3.250" in panel and "ETA 1:15" in panel and "1,200 tokens/s" in panel
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_training_runs_one_at_a_time_cancels_safely_and_resumes(tweetling_home, tiny_model):
+    store_posts("ada", [f"ada writes about gardens, bees and compost, note {i}" for i in range(150)])
+    *_, dataset_path, _, _ = load(handles="ada")
+    runner = app.RUNNER
+
+    app.start_training(dataset_path, "ada", str(tiny_model), "full", "default", 1, False, "none")
+    wait_for(lambda: runner.status().progress.get("step", 0) >= 1)
+    with pytest.raises(gr.Error, match="already running"):
+        app.start_training(dataset_path, "other", str(tiny_model), "full", "default", 0)
+    app.cancel_training()
+    status = runner.wait(60)
+    assert status.state == "cancelled" and "checkpoint saved" in status.message
+    assert (tweetling_home / "bots" / "ada.checkpoint.pt").exists() and app.bot_names() == []
+
+    app.start_training(dataset_path, "ada", str(tiny_model), "full", "default", 1, True, "none")
+    status = runner.wait(120)
+    assert status.state == "done", status.message
+    assert status.progress["step"] == status.progress["total"] and status.progress["loss"] > 0
+    panel, _, bots, cards, seen = app.poll_training(None)
+    assert "Done" in panel and bots["value"] == "ada" and "ada" in cards and seen == status.finished_at

@@ -23,9 +23,9 @@ def build_tiny_model(folder: Path, vocab_size: int = 300) -> Path:
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(TEXTS, vocab_size=vocab_size, min_frequency=1,
                             special_tokens=["<|endoftext|>"])
-    bpe.save_model(str(folder))
+    # transformers 5 ignores vocab_file/merges_file here (empty vocabulary): pass the trained object.
     tokenizer = GPT2TokenizerFast(
-        vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"),
+        tokenizer_object=bpe._tokenizer,
         eos_token="<|endoftext|>", bos_token="<|endoftext|>", unk_token="<|endoftext|>",
     )
     tokenizer.save_pretrained(folder)

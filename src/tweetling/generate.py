@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from . import paths
+from . import bots
 from .errors import TweetlingError
 
 
@@ -126,22 +126,6 @@ def select(prompt: str, continuations: list[str], *, keep_newlines: bool, index:
     return result
 
 
-def bot_dir(name_or_path: str | Path) -> Path:
-    """A bot folder given as a path, or the folder of a bot name under TWEETLING_HOME/bots."""
-    path = Path(name_or_path)
-    if (path / "config.json").exists() or (path / "adapter_config.json").exists():
-        return path
-    folder = paths.bots_dir() / paths.checked_name(str(name_or_path), "bot name")
-    if not folder.is_dir():
-        raise TweetlingError(f"no bot named {str(name_or_path)!r}; train one with `tweetling train`")
-    return folder
-
-
-def read_metadata(folder: Path) -> dict:
-    meta_file = folder / "tweetling.json"
-    return json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else {}
-
-
 def training_texts(meta: dict) -> list[str]:
     """The bot's training posts, when its dataset folder is still on disk."""
     train_file = Path(meta.get("dataset", {}).get("path") or "/nonexistent") / "train.jsonl"
@@ -189,11 +173,11 @@ class Bot:
     def load(cls, name_or_path: str | Path) -> "Bot":
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        path = bot_dir(name_or_path)
+        path = bots.resolve(name_or_path)
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path)
         model.eval()
-        return cls(path, model, tokenizer, read_metadata(path))
+        return cls(path, model, tokenizer, bots.read_metadata(path))
 
     @property
     def accounts(self) -> list[str]:
@@ -206,7 +190,7 @@ class Bot:
     @property
     def prefix(self) -> str:
         """What goes before the prompt: the EOS token that separated posts in training."""
-        params = (self.model.config.task_specific_params or {}).get("text-generation", {})
+        params = (getattr(self.model.config, "task_specific_params", None) or {}).get("text-generation", {})
         return params.get("prefix", self.tokenizer.eos_token or "")
 
     def memorization_index(self, n: int = 8) -> NgramIndex | None:

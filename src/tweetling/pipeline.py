@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from . import track
+from pathlib import Path
+from typing import Callable
+
+from . import track, train
+from .card import WIDGET_PROMPT, write_card
 from .dataset import Dataset, PrepareConfig, prepare
+from .errors import TweetlingError
+from .models import DEFAULT_BASE
+from .preview import write_preview
 from .store import Store
+from .train import ProgressCallback, TrainConfig
 
 
 def prepare_dataset(accounts: list[str], config: PrepareConfig = PrepareConfig(),
@@ -15,3 +23,30 @@ def prepare_dataset(accounts: list[str], config: PrepareConfig = PrepareConfig()
     if track.backend_name(track_backend) != "mlflow" or track.prepare_run_id(dataset.manifest) is None:
         track.record_prepare(dataset.manifest, track_backend)
     return dataset
+
+
+def train_bot(dataset: Dataset, config: TrainConfig = TrainConfig(), base: str = DEFAULT_BASE,
+              out: Path | None = None, *, resume: bool = False, track_backend: str | None = None,
+              on_progress: ProgressCallback | None = None,
+              on_warning: Callable[[str], None] | None = None) -> Path:
+    """Train a bot on DATASET and give its folder the predictions image and model card."""
+    folder = train.train_bot(dataset, config, base, out, resume=resume, track_backend=track_backend,
+                             on_progress=on_progress)
+    for warning in finish_bot(folder):
+        if on_warning:
+            on_warning(warning)
+    return folder
+
+
+def finish_bot(folder: Path, prompt: str = WIDGET_PROMPT, seed: int = 0) -> list[str]:
+    """Draw predictions.png (a sample for PROMPT) and write the model card README.md; the
+    warnings say what could not be made (a bot that only samples empty posts gets no image)."""
+    from .generate import Bot
+
+    warnings = []
+    try:
+        write_preview(Bot.load(folder), prompt, seed=seed)
+    except TweetlingError as error:
+        warnings.append(f"no predictions image: {error}")
+    write_card(folder)
+    return warnings

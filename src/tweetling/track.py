@@ -3,6 +3,7 @@ Weights & Biases when configured, or nothing. Secrets never reach a tracker."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -40,22 +41,36 @@ def backend_name(choice: str | None = None) -> str:
     return choice
 
 
-def public_params(params: dict, prefix: str = "") -> dict[str, str]:
-    """PARAMS flattened to "a.b" keys, without secret-looking names or values of secret env variables."""
-    secrets = {value for name, value in os.environ.items() if _SECRET_NAME.search(name) and len(value) >= 8}
-    flat: dict[str, str] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
+def _secret_values() -> set[str]:
+    return {value for name, value in os.environ.items() if _SECRET_NAME.search(name) and len(value) >= 8}
+
+
+def public_dict(data: dict, secrets: set[str] | None = None) -> dict:
+    """DATA without entries whose name looks like a secret or whose value holds a secret env variable's value."""
+    secrets = _secret_values() if secrets is None else secrets
+    public = {}
+    for key, value in data.items():
         if _SECRET_NAME.search(str(key)):
             continue
         if isinstance(value, dict):
-            flat.update(public_params(value, f"{name}."))
+            value = public_dict(value, secrets)
+        elif any(secret in json.dumps(value, default=str) for secret in secrets):
             continue
-        text = str(value)
-        if any(secret in text for secret in secrets):
-            continue
-        flat[re.sub(r"[^\w\-. /]", "_", name)] = text[:500]
-    return flat
+        public[key] = value
+    return public
+
+
+def public_params(params: dict) -> dict[str, str]:
+    """PARAMS without secrets (`public_dict`), flattened to "a.b" keys with string values."""
+
+    def flatten(data: dict, prefix: str) -> dict[str, str]:
+        flat: dict[str, str] = {}
+        for key, value in data.items():
+            name = re.sub(r"[^\w\-. /]", "_", f"{prefix}{key}")
+            flat.update(flatten(value, f"{name}.") if isinstance(value, dict) else {name: str(value)[:500]})
+        return flat
+
+    return flatten(public_dict(params), "")
 
 
 def start_run(kind: str, name: str, params: dict, tags: dict[str, str] | None = None,
@@ -133,7 +148,7 @@ class MlflowRun:
         self.client.log_batch(self.id, metrics=[Metric(k, float(v), now, step or 0) for k, v in metrics.items()])
 
     def log_dict(self, data: dict, name: str) -> None:
-        self.client.log_dict(self.id, data, name)
+        self.client.log_dict(self.id, public_dict(data), name)
 
     def log_artifact(self, path: Path) -> None:
         self.client.log_artifact(self.id, str(path))

@@ -23,18 +23,19 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from .. import paths
+from .. import bots, paths, preview, share
 from ..clean import CleanOptions
 from ..dataset import MAX_ACCOUNTS, Dataset, PrepareConfig, clean_accounts
 from ..errors import InsufficientDataError, TweetlingError
 from ..fetch import FetchOptions, fetch
-from ..generate import Bot, Generations, bot_dir
+from ..generate import Bot, Generations
 from ..importer import import_path
 from ..models import DEFAULT_BASE
-from ..pipeline import prepare_dataset
+from ..pipeline import prepare_dataset, train_bot
 from ..store import Store
+from ..train import RECIPES, TrainConfig, TrainingInterrupted, TrainProgress, recipe
 from . import render
-from .jobs import JobRunner, JobStatus
+from .jobs import Cancelled, JobControl, JobRunner
 
 MAX_PROMPT_CHARS = 200
 MAX_SAMPLES = 20
@@ -46,7 +47,7 @@ UPLOAD_TYPES = [".zip", ".js", ".csv", ".jsonl", ".ndjson", ".txt"]
 STORED = "Already in the store"
 SOURCES = {"Mastodon": "mastodon", "Bluesky": "bluesky", "X API": "x", STORED: "store"}
 METHODS = ["full", "lora"]
-RECIPES = ["default", "huggingtweets"]
+MAX_EPOCHS = 20
 
 Progress = Callable[..., Any]  # gr.Progress, or any callable taking (fraction, desc=...)
 
@@ -59,6 +60,7 @@ class ServeConfig:
     port: int = 7860
     max_upload_mb: int = 512  # an X archive without media is far smaller; with media, upload tweets.js
     base_model: str = DEFAULT_BASE  # the "Base model" field's default: the embedded SmolLM2-135M
+    track: str | None = None  # where trainings are recorded: mlflow, wandb or none (None: as the CLI decides)
 
 
 def _no_progress(*args: Any, **kwargs: Any) -> None:
@@ -88,13 +90,19 @@ def parse_handles(text: str) -> list[str]:
     return handles
 
 
-def collect_accounts(store: Store, upload: str | None, source: str, handles: list[str],
-                     max_posts: int, progress: Progress = _no_progress) -> tuple[list[str], list[str]]:
+def collect_accounts(store: Store, upload: str | None, upload_account: str | None, source: str,
+                     handles: list[str], max_posts: int,
+                     progress: Progress = _no_progress) -> tuple[list[str], list[str]]:
     """Import the upload and fetch (or look up) each handle; return the account names and what happened."""
+    if not upload and not handles:
+        raise TweetlingError("upload an X archive or a file of posts, or enter up to three handles")
+    if bool(upload) + len(handles) > MAX_ACCOUNTS:
+        raise TweetlingError(f"a bot blends at most {MAX_ACCOUNTS} accounts: the upload and "
+                             f"{len(handles)} handles make {len(handles) + 1}")
     accounts, events = [], []
     if upload:
         progress(None, desc="importing the upload")
-        result = import_path(store, upload)
+        result = import_path(store, upload, account=upload_account or None)
         accounts.append(result.account)
         events.append(f"{result.account}: imported {result.added:,} new posts, {result.updated:,} updated")
     for handle in handles:
@@ -112,10 +120,6 @@ def collect_accounts(store: Store, upload: str | None, source: str, handles: lis
         result = fetch(store, target, FetchOptions(max_posts=max_posts), on_progress=on_progress)
         accounts.append(result.account)
         events.append(f"{result.account}: downloaded {result.added:,} new posts")
-    if not accounts:
-        raise TweetlingError("upload an X archive or a file of posts, or enter up to three handles")
-    if len(accounts) > MAX_ACCOUNTS:
-        raise TweetlingError(f"a bot blends at most {MAX_ACCOUNTS} accounts; this would make {len(accounts)}")
     return accounts, events
 
 
@@ -125,8 +129,9 @@ def sample_posts(dataset: Dataset, k: int = SAMPLE_POSTS, seed: int = 0) -> list
 
 
 @user_errors
-def load_data(upload: str | None, source_label: str, handles_text: str, max_posts: float | None,
-              drop_replies: bool, keep_newlines: bool, drop_duplicates: bool,
+def load_data(upload: str | None, upload_account: str, source_label: str, handles_text: str,
+              max_posts: float | None,
+              drop_replies: bool, keep_newlines: bool, drop_duplicates: bool, track: str | None = None,
               progress: Progress = gr.Progress()) -> tuple[str, str, str, str | None, str, str]:
     """Step 1: gather posts, prepare the dataset; show the data table, sample posts and warnings.
 
@@ -142,10 +147,11 @@ def load_data(upload: str | None, source_label: str, handles_text: str, max_post
     options = CleanOptions(keep_replies=not drop_replies, keep_newlines=keep_newlines,
                            drop_duplicates=drop_duplicates)
     with Store() as store:
-        accounts, events = collect_accounts(store, upload, source, handles, max_posts, progress)
+        accounts, events = collect_accounts(store, upload, (upload_account or "").strip(), source, handles,
+                                            max_posts, progress)
         progress(None, desc="cleaning and splitting")
         try:
-            dataset = prepare_dataset(accounts, PrepareConfig(clean=options))
+            dataset = prepare_dataset(accounts, PrepareConfig(clean=options), track)
         except InsufficientDataError as error:  # still show the table, so the user sees why
             tables = {c.account: c.table.to_dict() for c in clean_accounts(store, accounts, options)}
             gr.Warning(str(error))
@@ -170,38 +176,47 @@ def load_data(upload: str | None, source_label: str, handles_text: str, max_post
 RUNNER = JobRunner()  # one training at a time for the whole server
 
 
-def training_work(dataset_path: str, name: str, base_model: str, method: str, recipe: str,
-                  max_steps: int) -> Callable:
-    """The job that trains a bot, reporting each step to the runner (which cancels it by raising)."""
-    from ..train import TrainConfig, train
+def training_work(dataset_path: str, name: str, base_model: str, config: TrainConfig, resume: bool,
+                  track: str | None) -> Callable[[JobControl], str]:
+    """The job that trains a bot: each reported step may raise Cancelled, which the trainer
+    answers by saving a checkpoint and stopping."""
 
-    config = TrainConfig(base_model=base_model, method=method, recipe=recipe, max_steps=max_steps or None)
+    def work(control: JobControl) -> str:
+        def on_progress(update: TrainProgress) -> None:
+            fields = {"step": update.step, "total": update.total_steps, "tokens_per_s": update.tokens_per_s}
+            if update.event == "step":
+                fields.update(loss=update.loss, eta_s=update.eta_s)
+            elif update.event == "eval":
+                fields.update(valid_loss=update.valid_loss)
+            control.report(**fields)
 
-    def work(control) -> str:
-        def on_progress(update) -> None:
-            control.report(step=update.step, total=update.total, loss=update.loss,
-                           tokens_per_s=update.tokens_per_s, eta_s=update.eta_s)
-
-        return str(train(dataset_path, name=name, config=config, on_progress=on_progress).path)
+        try:
+            return str(train_bot(Dataset.load(dataset_path), config, base_model, bots.default_dir(name),
+                                 resume=resume, track_backend=track, on_progress=on_progress))
+        except TrainingInterrupted as stopped:
+            if not control.cancel_requested.is_set():
+                raise
+            where = "checkpoint saved: tick Continue to resume" if stopped.checkpoint else "no checkpoint yet"
+            raise Cancelled(f"stopped at step {stopped.step} of {stopped.total_steps}; {where}") from None
 
     return work
 
 
 @user_errors
-def start_training(dataset_path: str | None, bot_name: str, base_model: str, method: str, recipe: str,
-                   max_steps: float | None) -> tuple[str, gr.Timer]:
+def start_training(dataset_path: str | None, bot_name: str, base_model: str, method: str, recipe_name: str,
+                   epochs: float | None, resume: bool = False, track: str | None = None) -> tuple[str, gr.Timer]:
     """Step 2: start training in the background; the page polls its progress."""
     if not dataset_path:
         raise TweetlingError("get data in step 1 first")
     name = paths.checked_name((bot_name or "").strip(), "bot name")
-    if not (base_model or "").strip():
+    base_model = (base_model or "").strip()
+    if not base_model:
         raise TweetlingError("enter a base model")
-    if method not in METHODS or recipe not in RECIPES:
-        raise TweetlingError(f"choose a method ({', '.join(METHODS)}) and a recipe ({', '.join(RECIPES)})")
-    steps = int(max_steps or 0)
-    if steps < 0:
-        raise TweetlingError("the number of steps cannot be negative")
-    status = RUNNER.start(name, training_work(dataset_path, name, base_model.strip(), method, recipe, steps))
+    epochs = epochs or 0
+    if int(epochs) != epochs or not 0 <= epochs <= MAX_EPOCHS:
+        raise TweetlingError(f"epochs must be a whole number from 1 to {MAX_EPOCHS} (0: the recipe's)")
+    config = recipe(recipe_name, method=method, epochs=int(epochs) or None)
+    status = RUNNER.start(name, training_work(dataset_path, name, base_model, config, resume, track))
     return render.training_status(status), gr.Timer(active=True)
 
 
@@ -233,19 +248,27 @@ def page_load() -> tuple:
 
 def list_bots() -> list[dict]:
     """Metadata of every trained bot under TWEETLING_HOME/bots, newest first."""
-    bots = []
+    found = []
     root = paths.bots_dir()
-    for meta_file in root.glob("*/tweetling.json") if root.exists() else []:
+    for meta_file in root.glob(f"*/{bots.METADATA_FILE}") if root.exists() else []:
         try:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # a bot being written or damaged is left out of the gallery, not fatal to it
-        bots.append({**meta, "name": meta_file.parent.name})
-    return sorted(bots, key=lambda meta: meta.get("created_at") or "", reverse=True)
+        found.append({**meta, "name": meta_file.parent.name})
+    return sorted(found, key=lambda meta: meta.get("created_at") or "", reverse=True)
 
 
 def bot_names() -> list[str]:
     return [meta["name"] for meta in list_bots()]
+
+
+def bot_folder(name: str) -> Path:
+    """The folder of a bot NAME under TWEETLING_HOME/bots: the page never reads other folders."""
+    folder = bots.default_dir(name)
+    if not (folder / "config.json").exists():
+        raise TweetlingError(f"no bot named {name!r}; train one in step 2")
+    return folder
 
 
 class BotCache:
@@ -257,8 +280,8 @@ class BotCache:
         self._bot: Bot | None = None
 
     def get(self, name: str) -> Bot:
-        folder = bot_dir(name)
-        meta_file = folder / "tweetling.json"
+        folder = bot_folder(name)
+        meta_file = folder / bots.METADATA_FILE
         key = (folder.resolve(), meta_file.stat().st_mtime_ns if meta_file.exists() else None)
         with self._lock:
             if key != self._key:
@@ -286,21 +309,35 @@ def drop_summary(result: Generations) -> str:
                "copies of training posts": result.dropped_memorized}
     dropped_text = ", ".join(f"{count} {why}" for why, count in dropped.items() if count)
     return f"{len(result.outputs)} of {result.sampled} samples kept" + (
-        f" (dropped: {dropped_text})" if dropped_text else "")
+        f" (dropped: {dropped_text})" if dropped_text else "") + f", seed {result.seed}"
+
+
+def predictions_image(bot: Bot, prompt: str, text: str) -> str:
+    """huggingtweets' predictions image for one generated post, as a PNG file to show."""
+    continuation = text[len(prompt.strip()):] if text.startswith(prompt.strip()) else text
+    image = preview.render(preview.authors_of(bot.path, bot.meta), prompt, continuation)
+    target = Path(tempfile.mkdtemp(prefix="tweetling-predictions-")) / "predictions.png"
+    image.save(target, format="PNG")
+    return str(target)
 
 
 @user_errors
 def generate_step(bot: str | None, prompt: str, n: float | None, seed: float | None,
-                  progress: Progress = gr.Progress()) -> tuple[str, str, str | None, str]:
-    """Step 3: sample posts from a bot; returns (posts, summary, predictions image, share links)."""
+                  progress: Progress = gr.Progress()) -> tuple[str, str, str | None]:
+    """Step 3: sample posts; returns (posts with share links, summary, predictions image of the first)."""
     prompt = prompt or ""
     count = check_generate_inputs(bot, prompt, n)
     progress(None, desc="loading the bot")
     loaded = BOTS.get(bot)
     progress(None, desc="writing posts")
-    result = loaded.generate(prompt, n=count, seed=None if seed is None else int(seed))
-    posts = render.post_list(result.texts, "tl-generated", empty="Every sample was dropped; try again.")
-    return posts, render.notes([drop_summary(result)]), None, ""
+    # A drawn seed, shown in the summary, so any result can be written again.
+    seed = random.SystemRandom().randrange(2**31) if seed is None or seed < 0 else int(seed)
+    result = loaded.generate(prompt, n=count, seed=seed)
+    if not result.outputs:
+        return "", render.notes([drop_summary(result), "Every sample was dropped; try again."], "warning"), None
+    posts = [(text, share.share_links(text, loaded.accounts)) for text in result.texts]
+    image = predictions_image(loaded, prompt, result.texts[0])
+    return render.generated_posts(posts), render.notes([drop_summary(result)]), image
 
 
 @user_errors
@@ -308,7 +345,7 @@ def download_bot(bot: str | None) -> str:
     """The bot folder as a zip file to download."""
     if not bot:
         raise TweetlingError("choose a bot first")
-    folder = bot_dir(bot)
+    folder = bot_folder(bot)
     out = Path(tempfile.mkdtemp(prefix="tweetling-download-")) / folder.name
     return shutil.make_archive(str(out), "zip", root_dir=folder)
 
@@ -333,13 +370,16 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
     with gr.Blocks(title="tweetling", analytics_enabled=False) as app:
         gr.Markdown("# tweetling\nTurn someone's posts into a bot that writes in their voice, in three steps.")
         dataset_path = gr.State(None)
+        track = gr.State(config.track)
         seen_finish = gr.State(None)  # when the last finished job was shown, to refresh the bot list once
         timer = gr.Timer(1.0, active=False)
         with gr.Tabs() as tabs:
             with gr.Tab("1. Data", id="data"):
                 with gr.Row():
-                    upload = gr.File(label="Upload an X archive (.zip) or a file of posts",
-                                     file_types=UPLOAD_TYPES, elem_id="tl-upload")
+                    with gr.Column():
+                        upload = gr.File(label="Upload an X archive (.zip) or a file of posts",
+                                         file_types=UPLOAD_TYPES, elem_id="tl-upload")
+                        upload_account = gr.Textbox(label="Account name (for files that name none)")
                     with gr.Column():
                         source = gr.Radio(list(SOURCES), value="Mastodon", label="…or download from")
                         handles = gr.Textbox(label=f"Handles (up to {MAX_ACCOUNTS}, separated by commas)",
@@ -361,10 +401,10 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                     base_model = gr.Textbox(config.base_model, label="Base model (name, folder or Hub id)",
                                             elem_id="tl-base-model")
                 with gr.Row():
-                    method = gr.Radio(METHODS, value=METHODS[0], label="Method")
-                    recipe = gr.Radio(RECIPES, value=RECIPES[0], label="Recipe")
-                    max_steps = gr.Number(0, label="Stop after steps (0: the recipe's epochs)", precision=0,
-                                          minimum=0, elem_id="tl-max-steps")
+                    method = gr.Radio(METHODS, value=METHODS[0], label="Method (LoRA: lighter, full: closer fit)")
+                    recipe_name = gr.Radio(list(RECIPES), value="default", label="Recipe")
+                    epochs = gr.Number(0, label="Epochs (0: the recipe's)", precision=0, elem_id="tl-epochs")
+                    resume = gr.Checkbox(label="Continue a cancelled training")
                 with gr.Row():
                     train_button = gr.Button("Train", variant="primary", elem_id="tl-train")
                     cancel_button = gr.Button("Cancel", variant="stop", elem_id="tl-cancel")
@@ -376,13 +416,12 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                                         max_length=MAX_PROMPT_CHARS, elem_id="tl-prompt")
                 with gr.Row():
                     n = gr.Slider(1, MAX_SAMPLES, value=DEFAULT_SAMPLES, step=1, label="Posts")
-                    seed = gr.Number(None, label="Seed (empty: random)", precision=0)
+                    seed = gr.Number(-1, label="Seed (-1: random)", precision=0)
                 generate_button = gr.Button("Generate", variant="primary", elem_id="tl-generate")
                 generated = gr.HTML()
                 generate_notes = gr.HTML()
-                predictions = gr.Image(label="Predictions", type="filepath", interactive=False,
+                predictions = gr.Image(label="Predictions", type="filepath", interactive=False, height=360,
                                        elem_id="tl-predictions")
-                share = gr.HTML()
                 with gr.Row():
                     download_button = gr.Button("Download the bot folder", elem_id="tl-download")
                     download = gr.File(label="Bot folder (.zip)", interactive=False, elem_id="tl-download-file")
@@ -390,16 +429,18 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 bot_gallery = gr.HTML()
 
         load_button.click(
-            load_data, [upload, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates],
+            load_data,
+            [upload, upload_account, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates, track],
             [data_table, samples, data_notes, dataset_path, dataset_line, bot_name],
         )
-        train_button.click(start_training, [dataset_path, bot_name, base_model, method, recipe, max_steps],
+        train_button.click(start_training,
+                           [dataset_path, bot_name, base_model, method, recipe_name, epochs, resume, track],
                            [train_status, timer])
         cancel_button.click(cancel_training, None, train_status)
         poll_outputs = [train_status, timer, bot, bot_gallery, seen_finish]
         timer.tick(poll_training, [seen_finish], poll_outputs, show_progress="hidden", concurrency_limit=None)
         app.load(page_load, None, poll_outputs, show_progress="hidden")
-        generate_button.click(generate_step, [bot, prompt, n, seed], [generated, generate_notes, predictions, share],
+        generate_button.click(generate_step, [bot, prompt, n, seed], [generated, generate_notes, predictions],
                               concurrency_limit=1, concurrency_id="generate")
         download_button.click(download_bot, bot, download)
     return app

@@ -44,8 +44,8 @@ class JobControl:
         self.cancel_requested = threading.Event()
 
     def report(self, **progress: Any) -> None:
-        """Record progress, then stop the work if a cancel was asked for."""
-        self._runner._update(progress=progress)
+        """Record progress (fields not given keep their last value), then stop the work if a cancel was asked for."""
+        self._runner._merge_progress(progress)
         self.check()
 
     def check(self) -> None:
@@ -102,11 +102,16 @@ class JobRunner:
             if self._status is not None:
                 self._status = replace(self._status, **changes)
 
+    def _merge_progress(self, progress: dict[str, Any]) -> None:
+        with self._lock:
+            if self._status is not None:
+                self._status = replace(self._status, progress={**self._status.progress, **progress})
+
     def _run(self, work: Callable[[JobControl], Any], control: JobControl) -> None:
         try:
             result = work(control)
-        except KeyboardInterrupt:  # Cancelled, or the work's own clean stop on a cancel
-            self._update(state=CANCELLED, finished_at=time.time())
+        except KeyboardInterrupt as stopped:  # Cancelled: the message says what was kept
+            self._update(state=CANCELLED, message=str(stopped), finished_at=time.time())
         except Exception as error:  # the job thread must report every failure, not die silently
             message = str(error) if isinstance(error, TweetlingError) else f"{type(error).__name__}: {error}"
             self._update(state=FAILED, message=message, finished_at=time.time())

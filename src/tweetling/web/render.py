@@ -10,6 +10,7 @@ import time
 from typing import Any, Iterable
 
 from ..clean import Table
+from ..share import ShareLinks
 
 
 def esc(value: Any) -> str:
@@ -30,10 +31,8 @@ def data_table(tables: dict[str, dict]) -> str:
     return f"<table class='tl-table' id='tl-data-table'><tr><th></th>{head}</tr>{body}</table>"
 
 
-def post_list(texts: Iterable[str], css_id: str, empty: str = "") -> str:
+def post_list(texts: Iterable[str], css_id: str) -> str:
     items = "".join(f"<li>{esc(text)}</li>" for text in texts)
-    if not items:
-        return f"<p class='tl-muted' id='{css_id}'>{esc(empty)}</p>" if empty else ""
     return f"<ol class='tl-posts' id='{css_id}'>{items}</ol>"
 
 
@@ -59,6 +58,8 @@ def training_status(status: Any | None) -> str:
     fields = [f"step {step:,} / {total:,}" if total else f"step {step:,}"]
     if progress.get("loss") is not None:
         fields.append(f"loss {progress['loss']:.3f}")
+    if progress.get("valid_loss") is not None:
+        fields.append(f"validation loss {progress['valid_loss']:.3f}")
     if progress.get("tokens_per_s"):
         fields.append(f"{progress['tokens_per_s']:,.0f} tokens/s")
     end = status.finished_at or time.time()
@@ -71,6 +72,8 @@ def training_status(status: Any | None) -> str:
     }[status.state]
     bar = f"<progress max='{max(total, 1)}' value='{min(step, max(total, 1))}'></progress>"
     message = f"<p class='tl-error'>{esc(status.message)}</p>" if status.message else ""
+    if status.state == "done":
+        message = "<p>The bot is ready: write with it in step 3.</p>"
     return (
         f"<div id='tl-train-status' data-state='{status.state}'>"
         f"<strong>{esc(headline)}: {esc(status.name)}</strong>{bar}"
@@ -78,12 +81,15 @@ def training_status(status: Any | None) -> str:
     )
 
 
-def share_links(links: dict[str, str]) -> str:
-    anchors = " ".join(
-        f"<a href='{esc(url)}' target='_blank' rel='noopener noreferrer'>Share on {esc(name)}</a>"
-        for name, url in links.items()
+def generated_posts(posts: list[tuple[str, ShareLinks]]) -> str:
+    """Generated posts, each with links that open it (and its disclosure) as a new post on X or Mastodon."""
+    items = "".join(
+        f"<li><span class='tl-post'>{esc(text)}</span> <span class='tl-share'>"
+        f"<a href='{esc(links.x)}' target='_blank' rel='noopener noreferrer'>share on X</a> · "
+        f"<a href='{esc(links.mastodon)}' target='_blank' rel='noopener noreferrer'>on Mastodon</a></span></li>"
+        for text, links in posts
     )
-    return f"<p class='tl-share' id='tl-share'>{anchors}</p>" if anchors else ""
+    return f"<ol class='tl-posts' id='tl-generated'>{items}</ol>"
 
 
 def bot_cards(bots: list[dict]) -> str:
@@ -112,6 +118,7 @@ CSS = """
 .tl-table th, .tl-table td { padding: 0.25em 0.9em; border-bottom: 1px solid var(--border-color-primary); }
 .tl-table td { text-align: right; font-variant-numeric: tabular-nums; }
 .tl-posts li { margin: 0.3em 0; }
+.tl-share { font-size: 0.85em; opacity: 0.8; }
 .tl-notes.tl-warning li { color: var(--color-accent); }
 .tl-muted { opacity: 0.7; }
 .tl-error { color: #c0392b; }

@@ -1,0 +1,177 @@
+"""Hyperparameter search with Optuna: huggingtweets' sweep space (learning rate, epochs, scheduler,
+warm-up, gradient accumulation) plus full fine-tuning vs LoRA and its rank, minimizing validation
+loss. Studies live in TWEETLING_HOME/sweeps.db, so running the same sweep again continues it;
+the best bot so far is kept in the bot folder."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import bots, paths
+from .dataset import Dataset
+from .errors import TweetlingError
+from .models import DEFAULT_BASE
+from .train import TrainConfig, recipe
+
+
+@dataclass(frozen=True)
+class SweepSpace:
+    """The ranges searched. Gradient accumulation multiplies the batch size: on one device with
+    memory to spare it is the same update as accumulating that many batches."""
+
+    learning_rate: tuple[float, float] = (1e-5, 2e-3)  # log scale
+    epochs: tuple[int, int] = (1, 4)
+    schedulers: tuple[str, ...] = ("linear", "cosine", "constant")
+    warmup_ratio: tuple[float, float] = (0.0, 0.2)
+    gradient_accumulation: tuple[int, ...] = (1, 2, 4)
+    methods: tuple[str, ...] = ("full", "lora")
+    lora_ranks: tuple[int, ...] = (4, 8, 16, 32, 64)  # lora_alpha is twice the rank
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A sweep: TRIALS more trials (and at most TIMEOUT_S seconds) on top of what the study has."""
+
+    trials: int = 20
+    timeout_s: float | None = None
+    base: str = DEFAULT_BASE
+    recipe: str = "default"  # the settings the space leaves alone, and the first trial of a new study
+    space: SweepSpace = field(default_factory=SweepSpace)
+    max_time_s: float | None = None  # training time limit of each trial
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.trials < 1:
+            raise TweetlingError("a sweep needs at least one trial")
+
+
+@dataclass(frozen=True)
+class TrialSummary:
+    number: int
+    state: str  # COMPLETE, FAIL, ...
+    value: float | None  # validation loss
+    params: dict
+    best_value: float | None  # the study's best after this trial
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    study_name: str
+    storage: str
+    trials: int  # in the study, earlier runs included
+    best_trial: int
+    best_value: float
+    best_params: dict
+    best_perplexity: float | None
+    bot: Path
+
+
+TrialCallback = Callable[[TrialSummary], None]
+
+
+def storage_url() -> str:
+    return f"sqlite:///{paths.home() / 'sweeps.db'}"
+
+
+def study_name(dataset: Dataset, base: str) -> str:
+    """One study per dataset version and base model."""
+    return f"{dataset.name}-{dataset.manifest['hash'][:12]}-{base}"
+
+
+def suggest(trial, space: SweepSpace) -> dict:
+    """One point of SPACE, as named parameters (lora_r only for LoRA)."""
+    params = {
+        "learning_rate": trial.suggest_float("learning_rate", *space.learning_rate, log=True),
+        "epochs": trial.suggest_int("epochs", *space.epochs),
+        "lr_scheduler": trial.suggest_categorical("lr_scheduler", list(space.schedulers)),
+        "warmup_ratio": trial.suggest_float("warmup_ratio", *space.warmup_ratio),
+        "gradient_accumulation": trial.suggest_categorical("gradient_accumulation", list(space.gradient_accumulation)),
+        "method": trial.suggest_categorical("method", list(space.methods)),
+    }
+    if params["method"] == "lora":
+        params["lora_r"] = trial.suggest_categorical("lora_r", list(space.lora_ranks))
+    return params
+
+
+def train_config(params: dict, config: SweepConfig) -> TrainConfig:
+    """The recipe with a trial's PARAMS; no periodic checkpoints (a trial is cheap to redo)."""
+    start = recipe(config.recipe)
+    lora_r = params.get("lora_r")
+    return recipe(config.recipe, learning_rate=params["learning_rate"], epochs=params["epochs"],
+                  lr_scheduler=params["lr_scheduler"], warmup_ratio=params["warmup_ratio"],
+                  batch_size=start.batch_size * params["gradient_accumulation"], method=params["method"],
+                  lora_r=lora_r, lora_alpha=2 * lora_r if lora_r else None, max_time_s=config.max_time_s,
+                  checkpoint_every=0, seed=config.seed)
+
+
+def recipe_params(config: SweepConfig) -> dict:
+    """The sweep parameters of CONFIG's recipe: the first trial of a new study, the point to beat."""
+    start = recipe(config.recipe)
+    params = {"learning_rate": start.learning_rate, "epochs": start.epochs, "lr_scheduler": start.lr_scheduler,
+              "warmup_ratio": start.warmup_ratio, "gradient_accumulation": 1, "method": start.method}
+    return {**params, "lora_r": start.lora_r} if start.method == "lora" else params
+
+
+def sweep(dataset: Dataset, config: SweepConfig = SweepConfig(), out: Path | None = None, *,
+          track_backend: str | None = None, on_trial: TrialCallback | None = None) -> SweepResult:
+    """Run CONFIG.trials more trials of the study for DATASET and CONFIG.base; the best bot of
+    the study is kept at OUT (default: bots/<dataset name>-sweep, beside what `train` makes)."""
+    import optuna
+    from optuna.exceptions import ExperimentalWarning
+
+    from .train import train_bot
+
+    if not dataset.valid:
+        raise TweetlingError(f"dataset {dataset.name!r} has no held-out posts to score trials on")
+    out = Path(out) if out else bots.default_dir(f"{dataset.name}-sweep")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=ExperimentalWarning)
+    paths.home().mkdir(parents=True, exist_ok=True)
+    name = study_name(dataset, config.base)
+    study = optuna.create_study(study_name=name, storage=storage_url(), direction="minimize", load_if_exists=True)
+    # A fresh seed per run, or a resumed study would sample its first points again.
+    study.sampler = optuna.samplers.TPESampler(seed=config.seed + len(study.trials), multivariate=True, group=True)
+    if not study.trials:
+        study.enqueue_trial(recipe_params(config))
+
+    def objective(trial) -> float:
+        params = suggest(trial, config.space)
+        trial_dir = out.with_name(f".{out.name}.trial-{trial.number}")
+        try:
+            folder = train_bot(dataset, train_config(params, config), config.base, trial_dir,
+                               track_backend=track_backend)
+            meta = bots.read_metadata(folder)
+            value = meta["valid_loss"]
+            for key in ("valid_perplexity", "tokens_per_s", "wall_time_s"):
+                trial.set_user_attr(key, meta[key])
+            if value < _best_value(study):
+                meta["sweep"] = {"study": name, "storage": storage_url(), "trial": trial.number, "params": params}
+                bots.write_metadata(folder, meta)
+                bots.replace_folder(folder, out)
+            return value
+        finally:
+            shutil.rmtree(trial_dir, ignore_errors=True)
+            (trial_dir.with_name(f"{trial_dir.name}.checkpoint.pt")).unlink(missing_ok=True)
+
+    def report(study, trial) -> None:
+        if on_trial:
+            on_trial(TrialSummary(trial.number, trial.state.name, trial.value, trial.params, _best_value(study, None)))
+
+    study.optimize(objective, n_trials=config.trials, timeout=config.timeout_s, callbacks=[report])
+    best = study.best_trial
+    return SweepResult(study_name=name, storage=storage_url(), trials=len(study.trials), best_trial=best.number,
+                       best_value=best.value, best_params=best.params,
+                       best_perplexity=best.user_attrs.get("valid_perplexity"), bot=out)
+
+
+def _best_value(study, missing: float | None = math.inf) -> float | None:
+    """The study's best validation loss so far, or MISSING before any trial completed."""
+    try:
+        return study.best_value
+    except ValueError:
+        return missing

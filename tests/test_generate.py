@@ -1,0 +1,122 @@
+"""Sampling posts: newline cut, dropped empties and duplicates, the memorization guard, seeds, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+from tiny_bot import TRAIN_POSTS, tiny_bot  # noqa: F401 (fixture)
+
+import tweetling
+from tweetling.cli import cli
+from tweetling.errors import TweetlingError
+from tweetling.generate import Bot, GenerateConfig, NgramIndex, _StopAtNewline, select
+
+COPY = TRAIN_POSTS[0]  # "My dream is to build a small robot that waters the plants every single morning."
+
+
+def test_ngram_index_finds_copies_despite_case_and_punctuation():
+    index = NgramIndex(TRAIN_POSTS, n=8)
+    assert index.is_memorized("MY DREAM is... to build a small robot that waters the plants!!")
+    assert index.overlap("Today: to build a small robot that waters the plants, said no one") == 9
+    assert index.is_memorized("coffee first then the world maybe")  # a whole short post
+    assert not index.is_memorized("My dream is to build a small boat that floats")
+    assert not index.is_memorized("Coffee first")  # a fragment of a short post is no copy
+    assert index.overlap("nothing like the training posts") == 0
+
+
+def test_select_cuts_at_newline_and_drops_empty_and_duplicate_outputs():
+    result = select("My dream is", [" to fly\nand more", "\nonly after", " to fly", "   ", " big"],
+                    keep_newlines=False, index=None)
+    assert result.texts == ["My dream is to fly", "My dream is big"]
+    assert (result.sampled, result.dropped_empty, result.dropped_duplicate) == (5, 2, 1)
+
+
+def test_select_keeps_newlines_when_the_bot_does():
+    result = select("A", [" b\nc"], keep_newlines=True, index=None)
+    assert result.texts == ["A b\nc"]
+
+
+def test_memorized_outputs_are_dropped_or_flagged():
+    index = NgramIndex(TRAIN_POSTS)
+    continuations = [COPY.removeprefix("My dream is"), " to see the sea"]
+    dropped = select("My dream is", continuations, keep_newlines=False, index=index)
+    assert dropped.texts == ["My dream is to see the sea"]
+    assert dropped.dropped_memorized == 1
+    flagged = select("My dream is", continuations, keep_newlines=False, index=index, allow_memorized=True)
+    assert [(g.memorized, g.overlap) for g in flagged.outputs] == [(True, 15), (False, 0)]
+    assert flagged.flagged_memorized == 1 and flagged.dropped_memorized == 0
+
+
+def test_stop_criterion_ends_only_rows_that_just_sampled_a_newline():
+    stop = _StopAtNewline([7, 9], prompt_length=2)
+    ids = torch.tensor([[1, 2, 7], [1, 2, 3], [1, 2, 9]])
+    assert stop(ids, None).tolist() == [True, False, True]
+    assert stop(ids[:, :2], None).tolist() == [False, False, False]  # the prompt itself never stops
+
+
+def test_bot_generates_seeded_batches(tiny_bot):
+    bot = tweetling.Bot.load(tiny_bot)
+    first = bot.generate("My dream is", n=6, seed=3)
+    assert first.sampled == 6
+    assert first.outputs and all(text.startswith("My dream is") and "\n" not in text for text in first.texts)
+    assert bot.generate("My dream is", n=6, seed=3).texts == first.texts
+    assert bot.generate("My dream is", n=6, seed=4).texts != first.texts
+
+
+def test_raw_samples_stop_right_after_the_first_newline(tiny_bot):
+    bot = Bot.load(tiny_bot)
+    samples = bot.sample("Coffee", n=40, seed=0)
+    with_newline = [s for s in samples if "\n" in s]
+    assert with_newline, "the tiny model should sample some newlines within 127 tokens"
+    for sample in with_newline:
+        # Sampling stopped at the token holding the newline: at most the rest of that token follows.
+        assert len(bot.tokenizer(sample.split("\n", 1)[1])["input_ids"]) <= 1
+
+
+def test_bot_drops_a_copied_training_post(tiny_bot, monkeypatch):
+    bot = Bot.load(tiny_bot)
+    fake = [" to build a small robot that waters the plants every single morning.", " new", "", " new"]
+    monkeypatch.setattr(bot, "sample", lambda prompt, n, seed=None, config=None: fake)
+    result = bot.generate("My dream is", n=4)
+    assert result.texts == ["My dream is new"]
+    assert (result.dropped_memorized, result.dropped_duplicate, result.dropped_empty) == (1, 1, 1)
+    flagged = bot.generate("My dream is", n=4, config=GenerateConfig(allow_memorized=True))
+    assert flagged.outputs[0].memorized
+
+
+def test_prompt_longer_than_the_model_is_an_error(tiny_bot):
+    with pytest.raises(TweetlingError, match="prompt is too long"):
+        Bot.load(tiny_bot).generate("word " * 200, n=1)
+
+
+def test_import_tweetling_stays_light():
+    code = "import sys, tweetling; assert 'torch' not in sys.modules; print(tweetling.Bot.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "Bot"
+
+
+def test_cli_generate_json(tiny_bot):
+    result = CliRunner().invoke(cli, ["generate", "jack", "My dream is", "-n", "4", "--seed", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["sampled"] == 4 and data["seed"] == 1
+    assert set(data["dropped"]) == {"empty", "duplicate", "memorized"}
+    assert all(o["text"].startswith("My dream is") for o in data["outputs"])
+
+
+def test_cli_generate_prints_posts_and_counts(tiny_bot):
+    result = CliRunner().invoke(cli, ["generate", str(tiny_bot), "Coffee", "-n", "3", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    assert "Coffee" in result.stdout
+    assert "of 3 samples kept" in result.stderr
+
+
+def test_cli_generate_unknown_bot(tweetling_home):
+    result = CliRunner().invoke(cli, ["generate", "nobody"])
+    assert result.exit_code == 1
+    assert "no bot named 'nobody'" in result.stderr

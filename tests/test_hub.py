@@ -1,0 +1,98 @@
+"""Publishing to the Hub against loopback servers: no token, offline, refused token, a full push."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+
+import pytest
+from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
+from tiny_bot import tiny_bot  # noqa: F401 (fixture)
+from werkzeug import Request, Response
+
+from tweetling.cli import cli
+from tweetling.errors import TweetlingError
+from tweetling.hub import push
+
+TOKEN = "hf_secretsecretsecret"
+
+
+@pytest.fixture(autouse=True)
+def no_saved_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # hides any real `hf auth login` token
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class FakeHub:
+    """Just enough of the Hub's HTTP API for create_repo + upload_folder of small files."""
+
+    def __init__(self, server: HTTPServer):
+        self.server = server
+        self.commits: list[list[dict]] = []
+        self.auth: set[str] = set()
+        server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
+
+    def handle(self, request: Request) -> Response:
+        self.auth.add(request.headers.get("Authorization", ""))
+        path = request.path
+        if path == "/api/repos/create":
+            return self.json({"url": self.server.url_for("/me/jack-bot"), "name": "me/jack-bot"})
+        if path == "/api/validate-yaml":
+            return self.json({"errors": [], "warnings": []})
+        if path.endswith("/preupload/main"):
+            files = json.loads(request.data)["files"]
+            return self.json({"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                                        for f in files]})
+        if path.endswith("/commit/main"):
+            self.commits.append([json.loads(line) for line in request.data.splitlines()])
+            return self.json({"commitUrl": self.server.url_for("/me/jack-bot/commit/1"), "commitOid": "1" * 40})
+        return self.json({"error": "not found"}, 404)
+
+    @staticmethod
+    def json(data: dict, status: int = 200) -> Response:
+        return Response(json.dumps(data), status=status, content_type="application/json")
+
+
+def test_missing_token_is_an_error(tiny_bot):
+    with pytest.raises(TweetlingError, match="no Hugging Face token"):
+        push(tiny_bot, "me/jack-bot")
+
+
+def test_unreachable_hub_is_a_one_line_error_without_the_token(tiny_bot, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    with pytest.raises(TweetlingError, match="cannot reach http://127.0.0.1") as error:
+        push(tiny_bot, "me/jack-bot", token=TOKEN)
+    assert TOKEN not in str(error.value) and "\n" not in str(error.value)
+
+
+def test_refused_token_is_reported_without_the_token(tiny_bot, monkeypatch, httpserver):
+    httpserver.expect_request(re.compile(".*")).respond_with_json({"error": "Invalid credentials"}, status=401)
+    monkeypatch.setenv("HF_ENDPOINT", httpserver.url_for("").rstrip("/"))
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    result = CliRunner().invoke(cli, ["push", "jack", "me/jack-bot"])
+    assert result.exit_code == 1
+    assert "refused the token" in result.stderr and "HTTP 401" in result.stderr
+    assert TOKEN not in result.output
+
+
+def test_push_uploads_the_folder_with_its_card(tiny_bot, monkeypatch, httpserver):
+    hub = FakeHub(httpserver)
+    monkeypatch.setenv("HF_ENDPOINT", httpserver.url_for("").rstrip("/"))
+    (tiny_bot / "checkpoints").mkdir()
+    (tiny_bot / "checkpoints" / "last.pt").write_bytes(b"state")
+    url = push(tiny_bot, "me/jack-bot", token=TOKEN)
+    assert url.endswith("/me/jack-bot")
+    assert hub.auth - {""} == {f"Bearer {TOKEN}"}
+    [commit] = hub.commits
+    uploaded = {op["value"]["path"] for op in commit if op["key"] == "file"}
+    assert {"README.md", "config.json", "model.safetensors", "tweetling.json"} <= uploaded
+    assert not any(path.startswith("checkpoints") for path in uploaded)
+    assert "model='me/jack-bot'" in (tiny_bot / "README.md").read_text()

@@ -1,0 +1,70 @@
+"""Hyperparameter sweeps: Optuna trials on the tiny model, the kept best bot, resume, the CLI."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pytest
+from click.testing import CliRunner
+from test_train import write_dataset
+
+from tweetling import bots
+from tweetling.cli import cli
+from tweetling.dataset import Dataset
+from tweetling.sweep import SweepConfig, SweepSpace, recipe_params, storage_url, study_name, sweep, train_config
+
+# Short trials: at most 2 epochs of the 24 tiny posts.
+SPACE = SweepSpace(learning_rate=(1e-4, 3e-2), epochs=(1, 2), lora_ranks=(2, 4))
+
+
+def config(tiny_model, trials: int) -> SweepConfig:
+    return SweepConfig(trials=trials, base=str(tiny_model), space=SPACE, recipe="default")
+
+
+@pytest.fixture
+def dataset(tmp_path, tweetling_home) -> Dataset:
+    return Dataset.load(write_dataset(tmp_path / "dataset"))
+
+
+def test_trial_params_become_a_train_config():
+    params = {"learning_rate": 3e-4, "epochs": 3, "lr_scheduler": "linear", "warmup_ratio": 0.1,
+              "gradient_accumulation": 4, "method": "lora", "lora_r": 8}
+    trained = train_config(params, SweepConfig(max_time_s=60))
+    assert (trained.learning_rate, trained.epochs, trained.lr_scheduler, trained.warmup_ratio) == (3e-4, 3, "linear", 0.1)
+    assert trained.batch_size == 4 * 16 and trained.method == "lora" and (trained.lora_r, trained.lora_alpha) == (8, 16)
+    assert trained.max_time_s == 60 and trained.checkpoint_every == 0
+    assert recipe_params(SweepConfig()) == {"learning_rate": 2e-4, "epochs": 1, "lr_scheduler": "cosine",
+                                            "warmup_ratio": 0.05, "gradient_accumulation": 1, "method": "full"}
+
+
+def test_sweep_keeps_the_best_bot_and_resumes_the_study(tiny_model, dataset, tweetling_home):
+    seen = []
+    first = sweep(dataset, config(tiny_model, 2), track_backend="none", on_trial=seen.append)
+
+    assert first.trials == 2 and [t.number for t in seen] == [0, 1]
+    assert seen[0].params == recipe_params(SweepConfig())  # the recipe goes first
+    assert all(t.state == "COMPLETE" and math.isfinite(t.value) for t in seen)
+    assert first.best_value == min(t.value for t in seen)
+    assert first.bot == tweetling_home / "bots" / "jack-sweep"
+    meta = bots.read_metadata(first.bot)
+    assert meta["valid_loss"] == pytest.approx(first.best_value)
+    assert meta["sweep"]["trial"] == first.best_trial and meta["sweep"]["study"] == first.study_name
+    assert meta["recipe"]["learning_rate"] == pytest.approx(first.best_params["learning_rate"])
+    assert not [p for p in first.bot.parent.iterdir() if ".trial-" in p.name]  # trial folders are cleaned up
+
+    second = sweep(dataset, config(tiny_model, 1), track_backend="none")
+
+    study = optuna.load_study(study_name=study_name(dataset, str(tiny_model)), storage=storage_url())
+    assert second.trials == len(study.trials) == 3 and second.study_name == first.study_name
+    assert (tweetling_home / "sweeps.db").exists()
+    assert second.best_value == min(t.value for t in study.trials) <= first.best_value
+    assert bots.read_metadata(second.bot)["valid_loss"] == pytest.approx(second.best_value)
+
+
+def test_sweep_cli_prints_the_best_config(tiny_model, dataset, tweetling_home):
+    result = CliRunner().invoke(cli, ["sweep", str(dataset.path), "--base", str(tiny_model), "--trials", "1",
+                                      "--method", "full", "--track", "none"])
+    assert result.exit_code == 0, result.output
+    assert "best trial 0" in result.output and "learning_rate" in result.output and "0.0002" in result.output
+    assert (tweetling_home / "bots" / "jack-sweep" / "config.json").exists()

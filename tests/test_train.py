@@ -1,0 +1,245 @@
+"""Training: recipes, the loop, checkpoints and resume, the bot folder, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from PIL import Image
+from safetensors.torch import load_file
+
+from tiny_model import TEXTS
+from tweetling import bots
+from tweetling.cli import cli
+from tweetling.dataset import Dataset
+from tweetling.errors import TweetlingError
+from tweetling.train import (RECIPES, TrainingInterrupted, checkpoint_path, heldout_perplexity, plan_batches,
+                             recipe, train_bot)
+
+FAST = dict(epochs=2, batch_size=4, learning_rate=1e-2, checkpoint_every=0)
+
+
+def write_dataset(folder: Path, accounts=("jack",), train=TEXTS, valid=TEXTS[:6]) -> Path:
+    """A dataset folder in the documented format, posts spread over ACCOUNTS."""
+    folder.mkdir(parents=True)
+    name = "-".join(accounts)
+    manifest = {"name": name, "hash": "ab" * 32, "accounts": list(accounts), "seed": 42, "valid_fraction": 0.1,
+                "options": {}, "keep_newlines": False, "table": {a: {"kept": len(train)} for a in accounts},
+                "profiles": {a: {"display_name": a.title()} for a in accounts},
+                "train_count": len(train), "valid_count": len(valid), "created_at": "2025-01-01T00:00:00+00:00"}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    for split, texts in (("train", train), ("valid", valid)):
+        lines = [json.dumps({"account": accounts[i % len(accounts)], "text": t}) for i, t in enumerate(texts)]
+        (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Dataset:
+    return Dataset.load(write_dataset(tmp_path / "dataset"))
+
+
+def weights(folder: Path) -> dict:
+    return load_file(folder / "model.safetensors")
+
+
+def test_full_fine_tune_writes_a_bot_that_the_pipeline_loads(tiny_model, dataset, tweetling_home):
+    from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    before = heldout_perplexity(base, tokenizer, [e.text for e in dataset.valid])
+    events = []
+
+    folder = train_bot(dataset, recipe("default", **FAST), str(tiny_model), track_backend="none",
+                       on_progress=events.append)
+
+    assert folder == tweetling_home / "bots" / "jack"
+    meta = bots.read_metadata(folder)
+    assert meta["valid_perplexity"] < before.perplexity / 2  # it learned the posts
+    assert meta["valid_loss"] == pytest.approx(math.log(meta["valid_perplexity"]))
+    assert meta["accounts"] == ["jack"] and meta["method"] == "full" and meta["base_model"] == str(tiny_model)
+    assert meta["dataset"]["hash"] == "ab" * 32 and meta["dataset"]["path"] == str(dataset.path)
+    assert meta["recipe"]["name"] == "default" and meta["recipe"]["learning_rate"] == 1e-2 and meta["seed"] == 42
+    assert {"torch", "transformers", "peft"} <= set(meta["versions"])
+    assert meta["train_tokens"] > 0 and meta["tokens_per_s"] > 0 and meta["wall_time_s"] > 0
+    assert meta["train_loss"] > 0 and len(meta["valid_history"]) == 2  # one validation per epoch
+    steps = [e for e in events if e.event == "step"]
+    assert [e.step for e in steps] == list(range(1, steps[-1].total_steps + 1))
+    assert steps[-1].eta_s == 0 and steps[-1].tokens == meta["train_tokens"]
+    assert [e.epoch for e in events if e.event == "eval"] == [1, 2]
+
+    trained = AutoModelForCausalLM.from_pretrained(folder)
+    assert heldout_perplexity(trained, AutoTokenizer.from_pretrained(folder),
+                              [e.text for e in dataset.valid]).perplexity == pytest.approx(meta["valid_perplexity"])
+    config = json.loads((folder / "config.json").read_text())
+    assert config["task_specific_params"]["text-generation"] == {
+        "do_sample": True, "top_p": 0.95, "max_length": 128, "min_length": 10, "prefix": "<|endoftext|>"}
+    generation = json.loads((folder / "generation_config.json").read_text())
+    assert generation["do_sample"] and generation["top_p"] == 0.95 and generation["eos_token_id"] == 0
+    assert not list(folder.parent.glob("*.checkpoint.pt"))
+
+    generator = pipeline("text-generation", model=str(folder))
+    outputs = generator("My dream is", max_new_tokens=8, num_return_sequences=2)
+    assert len(outputs) == 2 and all(o["generated_text"].startswith("My dream is") for o in outputs)
+
+
+def test_lora_is_merged_into_a_plain_model(tiny_model, dataset, tmp_path, tweetling_home):
+    from transformers import pipeline
+
+    out = tmp_path / "lora-bot"
+    train_bot(dataset, recipe("default", method="lora", **FAST), str(tiny_model), out, track_backend="none")
+
+    assert not (out / "adapter_config.json").exists()
+    trained, base = weights(out), weights(tiny_model)
+    changed = [name for name in base if not (trained[name] == base[name]).all()]
+    assert changed and all(".attn." in name or ".mlp." in name for name in changed)  # only adapted layers moved
+    assert bots.read_metadata(out)["method"] == "lora"
+    assert pipeline("text-generation", model=str(out))("Coffee", max_new_tokens=4)[0]["generated_text"]
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(tiny_model, dataset, tmp_path, tweetling_home):
+    config = recipe("default", **{**FAST, "epochs": 3, "checkpoint_every": 2})
+    whole = train_bot(dataset, config, str(tiny_model), tmp_path / "whole", track_backend="none")
+
+    def interrupt_at_step_5(update):
+        if update.event == "step" and update.step == 5:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "resumed"
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train_bot(dataset, config, str(tiny_model), out, track_backend="none", on_progress=interrupt_at_step_5)
+    assert stopped.value.step == 5 and stopped.value.checkpoint == checkpoint_path(out)
+    assert "--resume" in str(stopped.value) and checkpoint_path(out).exists() and not out.exists()
+
+    resumed_steps = []
+    train_bot(dataset, config, str(tiny_model), out, resume=True, track_backend="none",
+              on_progress=lambda u: u.event == "step" and resumed_steps.append(u.step))
+    assert resumed_steps[0] == 6
+    expected, got = weights(whole), weights(out)
+    assert all((expected[name] - got[name]).abs().max() < 1e-5 for name in expected)
+    assert bots.read_metadata(out)["valid_loss"] == pytest.approx(bots.read_metadata(whole)["valid_loss"], abs=1e-5)
+    assert not checkpoint_path(out).exists()
+
+
+def test_ctrl_c_finishes_the_step_and_saves_a_checkpoint(tiny_model, dataset, tmp_path, tweetling_home):
+    def press_ctrl_c(update):
+        if update.event == "step" and update.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    out = tmp_path / "bot"
+    with pytest.raises(TrainingInterrupted) as stopped:
+        train_bot(dataset, recipe("default", **FAST), str(tiny_model), out, track_backend="none",
+                  on_progress=press_ctrl_c)
+    assert stopped.value.step == 2 and checkpoint_path(out).exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def stop_at_once(update):
+    raise KeyboardInterrupt
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(tiny_model, dataset, tmp_path, tweetling_home):
+    out = tmp_path / "bot"
+    with pytest.raises(TrainingInterrupted):
+        train_bot(dataset, recipe("default", **FAST), str(tiny_model), out, track_backend="none",
+                  on_progress=stop_at_once)
+    with pytest.raises(TweetlingError, match="other settings"):
+        train_bot(dataset, recipe("default", **{**FAST, "learning_rate": 1e-4}), str(tiny_model), out,
+                  resume=True, track_backend="none")
+    with pytest.raises(TweetlingError, match="no checkpoint"):
+        train_bot(dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "other", resume=True,
+                  track_backend="none")
+
+
+def test_heldout_perplexity_counts_each_post_and_its_final_eos(tiny_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_model), AutoTokenizer.from_pretrained(tiny_model)
+    texts = ["Coffee first.", "Reading a book about tides and the moon tonight."]
+    result = heldout_perplexity(model, tokenizer, texts, batch_size=1)
+    assert result.tokens == sum(len(tokenizer(t)["input_ids"]) + 1 for t in texts)
+    assert result.perplexity == pytest.approx(math.exp(result.loss))
+    # padding in a shared batch changes nothing
+    assert heldout_perplexity(model, tokenizer, texts, batch_size=2).loss == pytest.approx(result.loss, rel=1e-5)
+
+
+def test_batches_group_similar_lengths_and_packing_fills_blocks():
+    posts = [[7] * n for n in (1, 9, 2, 8, 3, 7, 4, 6)]
+    per_post = plan_batches(posts, recipe("default", epochs=2, batch_size=2), eos_id=0, max_length=8)
+    assert len(per_post) == 8 and all(len(batch) == 2 for batch in per_post)
+    assert all(abs(len(a) - len(b)) <= 1 for a, b in per_post)  # neighbours in length
+    assert max(len(example) for batch in per_post for example in batch) == 8  # long posts cut
+    assert per_post == plan_batches(posts, recipe("default", epochs=2, batch_size=2), eos_id=0, max_length=8)
+
+    packed = plan_batches(posts, RECIPES["huggingtweets"], eos_id=0, max_length=8)
+    blocks = [block for batch in packed for block in batch]
+    assert all(len(batch) == 1 for batch in packed) and all(len(block) <= 8 for block in blocks)
+    stream = sum(map(len, posts)) + len(posts) + 1  # every post after an EOS, one closing EOS
+    assert stream % 8 == 1  # so each epoch's last block would be a lone token, with nothing to predict
+    assert sum(map(len, blocks)) == 4 * (stream - 1)
+
+
+def test_recipes():
+    baseline = RECIPES["huggingtweets"]
+    assert (baseline.packing, baseline.epochs, baseline.batch_size, baseline.learning_rate,
+            baseline.lr_scheduler, baseline.warmup_ratio, baseline.max_length) == (
+        True, 4, 1, 1.372e-4, "cosine", 0.0, 1024)
+    assert recipe("huggingtweets", method="lora", epochs=None).epochs == 4
+    with pytest.raises(TweetlingError, match="unknown recipe"):
+        recipe("fastest")
+    with pytest.raises(TweetlingError, match="unknown method"):
+        recipe("default", method="qlora")
+
+
+def test_cli_trains_a_blend_of_stored_accounts(tiny_model, tweetling_home):
+    from tweetling.posts import Post
+    from tweetling.store import Store
+
+    with Store() as store:
+        store.upsert_posts(Post("file", f"{account}{i}", account, f"{text} number {i}", "original", None, None, None)
+                           for account in ("ann", "bob") for i, text in enumerate(TEXTS * 6))
+    result = CliRunner().invoke(cli, ["train", "ann", "bob", "--base", str(tiny_model), "--epochs", "1",
+                                      "--batch-size", "8", "--track", "none"])
+    assert result.exit_code == 0, result.output
+    folder = tweetling_home / "bots" / "ann-bob"
+    meta = bots.read_metadata(folder)
+    assert meta["accounts"] == ["ann", "bob"] and "held-out perplexity" in result.output
+    # The bot leaves training with its model card and, unless every sample came out empty, the image.
+    card = (folder / "README.md").read_text()
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["pipeline_tag"] == "text-generation" and "@ann and @bob" in card
+    if (folder / "predictions.png").exists():
+        assert Image.open(folder / "predictions.png").size[0] > 100
+    else:
+        assert "no predictions image" in result.output
+
+    result = CliRunner().invoke(cli, ["train", "ann", "bob", "cat", "dan", "--base", str(tiny_model)])
+    assert result.exit_code == 1 and "1 to 3 accounts" in result.output
+
+
+@pytest.mark.slow
+def test_real_smollm2_base_trains_a_few_steps(tweetling_home, tmp_path):
+    import time
+
+    from transformers import pipeline
+
+    from tweetling.models import load_base
+
+    dataset = Dataset.load(write_dataset(tmp_path / "dataset", train=TEXTS[:16], valid=TEXTS[:4]))
+    out = train_bot(dataset, recipe("default", batch_size=8), "smollm2-135m", track_backend="none")
+
+    assert (tweetling_home / "models" / "smollm2-135m" / "model.safetensors").exists()
+    started = time.perf_counter()
+    load_base("smollm2-135m")
+    assert time.perf_counter() - started < 5  # cached safetensors, no second dequantization
+    meta = bots.read_metadata(out)
+    assert meta["steps"] == 2 and meta["eos_token"] == "<|endoftext|>" and meta["valid_perplexity"] < 100
+    text = pipeline("text-generation", model=str(out))("My dream is", max_new_tokens=5)[0]["generated_text"]
+    assert text.startswith("My dream is")
