@@ -31,3 +31,11 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture
+def tiny_bot(tiny_model: Path, tweetling_home: Path) -> Path:
+    """The bot "jack" (the tiny model as training leaves it) in an isolated TWEETLING_HOME."""
+    from tiny_bot import build_tiny_bot
+
+    return build_tiny_bot(tiny_model, tweetling_home / "bots" / "jack")

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 from click.testing import CliRunner
-from tiny_bot import TRAIN_POSTS, tiny_bot  # noqa: F401 (fixture)
+from tiny_bot import TRAIN_POSTS
 
 import tweetling
 from tweetling.cli import cli

@@ -9,7 +9,6 @@ import socket
 import pytest
 from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
-from tiny_bot import tiny_bot  # noqa: F401 (fixture)
 from werkzeug import Request, Response
 
 from tweetling.cli import cli

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from tiny_bot import tiny_bot  # noqa: F401 (fixture)
+
 
 from tweetling.cli import cli
 from tweetling.errors import TweetlingError

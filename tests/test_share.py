@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
-from tiny_bot import tiny_bot  # noqa: F401 (fixture)
+
 
 from tweetling.cli import cli
 from tweetling.errors import TweetlingError

@@ -104,6 +104,16 @@ def test_lora_is_merged_into_a_plain_model(tiny_model, dataset, tmp_path, tweetl
     assert pipeline("text-generation", model=str(out))("Coffee", max_new_tokens=4)[0]["generated_text"]
 
 
+def test_frozen_layers_keep_their_weights(tiny_model, dataset, tmp_path, tweetling_home):
+    out = tmp_path / "frozen-bot"
+    train_bot(dataset, recipe("default", freeze_layers=1, **FAST), str(tiny_model), out, track_backend="none")
+
+    trained, base = weights(out), weights(tiny_model)
+    changed = {name for name in base if not (trained[name] == base[name]).all()}
+    assert changed and all(name.startswith("transformer.h.1.") or name.startswith("transformer.ln_f.")
+                           for name in changed)  # embeddings and the lowest block stayed put
+
+
 def test_resume_after_interruption_matches_an_uninterrupted_run(tiny_model, dataset, tmp_path, tweetling_home):
     config = recipe("default", **{**FAST, "epochs": 3, "checkpoint_every": 2})
     whole = train_bot(dataset, config, str(tiny_model), tmp_path / "whole", track_backend="none")

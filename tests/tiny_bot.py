@@ -6,8 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
-
 TRAIN_POSTS = [
     "My dream is to build a small robot that waters the plants every single morning.",
     "Coffee first, then the world. Maybe.",
@@ -57,8 +55,3 @@ def build_tiny_bot(tiny_model: Path, folder: Path, *, accounts: tuple[str, ...] 
     (folder / "tweetling.json").write_text(json.dumps(meta, indent=2))
     return folder
 
-
-@pytest.fixture
-def tiny_bot(tiny_model: Path, tweetling_home: Path) -> Path:
-    """The bot "jack" in an isolated TWEETLING_HOME."""
-    return build_tiny_bot(tiny_model, tweetling_home / "bots" / "jack")

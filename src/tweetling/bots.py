@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 from . import paths
@@ -37,13 +35,3 @@ def read_metadata(folder: Path) -> dict:
 
 def write_metadata(folder: Path, meta: dict) -> None:
     paths.write_text_atomic(Path(folder) / METADATA_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-
-
-def replace_folder(built: Path, target: Path) -> None:
-    """Move the finished folder BUILT to TARGET, replacing an older bot only once BUILT is complete."""
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(built, target)
-    shutil.rmtree(old, ignore_errors=True)

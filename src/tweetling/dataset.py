@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -199,12 +196,7 @@ def _read_examples(path: Path) -> list[Example]:
 
 def _write_folder(folder: Path, manifest: dict, train_lines: str, valid_lines: str) -> None:
     """Build the folder beside its final place, then rename: readers never see half a dataset."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with paths.atomic_folder(folder) as tmp:
         (tmp / "train.jsonl").write_text(train_lines, encoding="utf-8")
         (tmp / "valid.jsonl").write_text(valid_lines, encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from . import paths
@@ -64,16 +62,10 @@ def _dequantize(gguf: Path, folder: Path) -> None:
     model.generation_config.update(bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id)
     tokenizer.eos_token = tokenizer.bos_token = tokenizer.pad_token = POST_BOUNDARY
 
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    tmp.chmod(0o755)
-    try:
+    with paths.atomic_folder(folder) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / "tweetling-source.json").write_text(json.dumps({"gguf": gguf.name}), encoding="utf-8")
-        os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def base_source(name: str) -> str | Path:
@@ -128,6 +120,17 @@ def _load_from_hub(model_id: str):
         f"cannot load base model {model_id!r} from the Hugging Face Hub (offline?); "
         f"the offline default is {DEFAULT_BASE!r}"
     )
+
+
+def decoder_blocks(model) -> list:
+    """MODEL's transformer blocks, lowest first (LLaMA-style `model.layers`, GPT-2's `transformer.h`)."""
+    for path in ("model.layers", "transformer.h"):
+        blocks = model
+        for attribute in path.split("."):
+            blocks = getattr(blocks, attribute, None)
+        if blocks is not None:
+            return list(blocks)
+    raise TweetlingError(f"don't know where the blocks of a {model.config.model_type!r} model are")
 
 
 # Attention and MLP projections by architecture, for LoRA; peft's defaults miss some of them.

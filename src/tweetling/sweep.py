@@ -152,7 +152,7 @@ def sweep(dataset: Dataset, config: SweepConfig = SweepConfig(), out: Path | Non
             if value < _best_value(study):
                 meta["sweep"] = {"study": name, "storage": storage_url(), "trial": trial.number, "params": params}
                 bots.write_metadata(folder, meta)
-                bots.replace_folder(folder, out)
+                paths.replace_folder(folder, out)
             return value
         finally:
             shutil.rmtree(trial_dir, ignore_errors=True)

@@ -373,7 +373,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
         track = gr.State(config.track)
         seen_finish = gr.State(None)  # when the last finished job was shown, to refresh the bot list once
         timer = gr.Timer(1.0, active=False)
-        with gr.Tabs() as tabs:
+        with gr.Tabs():
             with gr.Tab("1. Data", id="data"):
                 with gr.Row():
                     with gr.Column():
