@@ -112,10 +112,7 @@ class BlueskySource:
         )
 
     def _get(self, path: str, params: dict[str, Any]) -> JsonReply:
-        try:
-            return self.client.get_json(path, params)
-        except HttpStatusError as error:
-            raise self._explain(error) from None
+        return self.client.get_json(path, params, explain=self._explain)
 
     def _explain(self, error: HttpStatusError) -> SourceError:
         body = error.body if isinstance(error.body, dict) else {}

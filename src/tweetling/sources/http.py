@@ -111,7 +111,17 @@ class HttpClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def get_json(self, path: str, params: dict[str, Any] | None = None) -> JsonReply:
+    def get_json(self, path: str, params: dict[str, Any] | None = None,
+                 explain: Callable[[HttpStatusError], SourceError] | None = None) -> JsonReply:
+        """The JSON reply to GET PATH; EXPLAIN turns an HTTP error status into the source's own message."""
+        try:
+            return self._get_json(path, params)
+        except HttpStatusError as error:
+            if explain is None:
+                raise
+            raise explain(error) from None
+
+    def _get_json(self, path: str, params: dict[str, Any] | None) -> JsonReply:
         query = {k: v for k, v in (params or {}).items() if v is not None}
         failures = rate_limited = 0
         while True:

@@ -104,10 +104,7 @@ class XApiSource:
         )
 
     def _get(self, path: str, params: dict[str, Any]) -> JsonReply:
-        try:
-            reply = self.client.get_json(path, params)
-        except HttpStatusError as error:
-            raise self._explain(error) from None
+        reply = self.client.get_json(path, params, explain=self._explain)
         if not isinstance(reply.data, dict):
             raise SourceError(f"{self.client.host}: the reply to {path} is not a JSON object")
         return reply
