@@ -106,7 +106,7 @@ def test_lora_is_merged_into_a_plain_model(tiny_model, dataset, tmp_path, tweetl
 
 def test_frozen_layers_keep_their_weights(tiny_model, dataset, tmp_path, tweetling_home):
     out = tmp_path / "frozen-bot"
-    train_bot(dataset, recipe("default", freeze_layers=1, **FAST), str(tiny_model), out, track_backend="none")
+    train_bot(dataset, recipe("default", freeze_fraction=0.5, **FAST), str(tiny_model), out, track_backend="none")
 
     trained, base = weights(out), weights(tiny_model)
     changed = {name for name in base if not (trained[name] == base[name]).all()}
@@ -201,6 +201,10 @@ def test_recipes():
     assert (baseline.packing, baseline.epochs, baseline.batch_size, baseline.learning_rate,
             baseline.lr_scheduler, baseline.warmup_ratio, baseline.max_length) == (
         True, 4, 1, 1.372e-4, "cosine", 0.0, 1024)
+    assert baseline.freeze_fraction == 0 and RECIPES["thorough"].freeze_fraction == 0
+    assert RECIPES["default"].freeze_fraction > 0 and not RECIPES["default"].packing
+    with pytest.raises(TweetlingError, match="freeze_fraction"):
+        recipe("default", freeze_fraction=1.0)
     assert recipe("huggingtweets", method="lora", epochs=None).epochs == 4
     with pytest.raises(TweetlingError, match="unknown recipe"):
         recipe("fastest")

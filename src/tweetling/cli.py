@@ -239,7 +239,8 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
 @click.option("--base", default="smollm2-135m", show_default=True,
               help="Base model: the embedded smollm2-135m (offline), a Hugging Face id such as gpt2, or a model folder.")
 @click.option("--recipe", "recipe_name", default="default", show_default=True,
-              help="default, or huggingtweets (the original recipe, the baseline).")
+              help="default (fast), thorough (every weight trained: lower perplexity, slower) "
+                   "or huggingtweets (the original recipe, the baseline).")
 @click.option("--method", type=click.Choice(["full", "lora"]), help="Full fine-tune or LoRA (merged when saved).")
 @click.option("--epochs", type=click.IntRange(min=1))
 @click.option("--batch-size", type=click.IntRange(min=1))
