@@ -13,6 +13,7 @@ from tweetling import bots
 from tweetling.cli import cli
 from tweetling.dataset import Dataset
 from tweetling.sweep import SweepConfig, SweepSpace, recipe_params, storage_url, study_name, sweep, train_config
+from tweetling.train import RECIPES
 
 # Short trials: at most 2 epochs of the 24 tiny posts.
 SPACE = SweepSpace(learning_rate=(1e-4, 3e-2), epochs=(1, 2), lora_ranks=(2, 4))
@@ -34,7 +35,7 @@ def test_trial_params_become_a_train_config():
     assert (trained.learning_rate, trained.epochs, trained.lr_scheduler, trained.warmup_ratio) == (3e-4, 3, "linear", 0.1)
     assert trained.batch_size == 4 * 16 and trained.method == "lora" and (trained.lora_r, trained.lora_alpha) == (8, 16)
     assert trained.max_time_s == 60 and trained.checkpoint_every == 0
-    assert recipe_params(SweepConfig()) == {"learning_rate": 2e-4, "epochs": 1, "lr_scheduler": "cosine",
+    assert recipe_params(SweepConfig()) == {"learning_rate": RECIPES["default"].learning_rate, "epochs": 1, "lr_scheduler": "cosine",
                                             "warmup_ratio": 0.05, "gradient_accumulation": 1, "method": "full"}
 
 
@@ -66,5 +67,6 @@ def test_sweep_cli_prints_the_best_config(tiny_model, dataset, tweetling_home):
     result = CliRunner().invoke(cli, ["sweep", str(dataset.path), "--base", str(tiny_model), "--trials", "1",
                                       "--method", "full", "--track", "none"])
     assert result.exit_code == 0, result.output
-    assert "best trial 0" in result.output and "learning_rate" in result.output and "0.0002" in result.output
+    assert "best trial 0" in result.output and "learning_rate" in result.output
+    assert f"{RECIPES['default'].learning_rate:.4g}" in result.output  # the first trial is the default recipe
     assert (tweetling_home / "bots" / "jack-sweep" / "config.json").exists()
