@@ -59,7 +59,7 @@ def evaluate_bot(bot: str | Path, config: EvalConfig = EvalConfig(), *, base: st
     train_texts = list(dict.fromkeys(e.text for e in dataset.train))  # blends repeat posts to balance
 
     report("loading the bot")
-    loaded = Bot.load(folder)
+    loaded = Bot.load(folder, exact=True)
     report("held-out perplexity")
     result: dict = {"n": config.n, "prompt": config.prompt, "seed": config.seed, "valid_posts": len(valid_texts)}
     result.update(_perplexity(loaded.model, loaded.tokenizer, valid_texts))

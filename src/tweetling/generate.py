@@ -170,12 +170,16 @@ class Bot:
         self._index_n: int | None = None
 
     @classmethod
-    def load(cls, name_or_path: str | Path) -> "Bot":
+    def load(cls, name_or_path: str | Path, exact: bool = False) -> "Bot":
+        """Load a bot by name or folder. Sampling runs in bfloat16 where the CPU computes it natively
+        (about 1.7x faster, bench/README.md); EXACT keeps float32, as perplexity needs."""
+        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = bots.resolve(name_or_path)
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path)
+        fast = not exact and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if fast else torch.float32)
         model.eval()
         return cls(path, model, tokenizer, bots.read_metadata(path))
 
