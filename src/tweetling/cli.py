@@ -327,7 +327,11 @@ def runs(limit: int) -> None:
 # --- generation and publishing: generate, preview, push, share ----------------------------------
 
 def load_bot(bot: str):
+    from transformers.utils import logging as transformers_logging
+
     from .generate import Bot
+
+    transformers_logging.disable_progress_bar()
 
     with err_console.status(f"loading {escape(bot)}…"):
         return Bot.load(bot)
