@@ -223,3 +223,10 @@ def test_error_body_from_a_4xx_is_parsed(httpserver, store):
         json_response({"error": "Too many redirects"}, 418))
     with pytest.raises(SourceError, match="HTTP 418 .*Too many redirects"):
         fetch(store, TARGET, FetchOptions(base_url=httpserver.url_for("/")))
+
+
+def test_cli_malformed_target_is_one_line_and_creates_nothing(tweetling_home):
+    result = CliRunner().invoke(cli, ["fetch", "myspace:tom"])
+    assert result.exit_code == 1 and "invalid source 'myspace:tom'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not tweetling_home.exists()  # no store was created for a command that could not run

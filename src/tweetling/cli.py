@@ -185,9 +185,10 @@ def fetch(target: str, account: str | None, max_posts: int | None, base_url: str
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
-    from .fetch import FetchOptions, fetch as fetch_account
+    from .fetch import FetchOptions, account_name, fetch as fetch_account
     from .store import Store
 
+    account_name(target)  # a malformed target fails here, before the store is created
     options = FetchOptions(account=account, max_posts=max_posts, base_url=base_url, token_env=token_env)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
