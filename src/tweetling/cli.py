@@ -34,6 +34,13 @@ def cli() -> None:
 main = cli
 
 
+def quiet_transformers() -> None:
+    """Our progress bars only: transformers' own (loading weights) would interleave with them."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
 def warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/] {escape(message)}")
 
@@ -265,12 +272,11 @@ def train(sources: tuple[str, ...], base: str, recipe_name: str, method: str | N
     A CUDA GPU is used when present.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from transformers.utils import logging as transformers_logging
 
     from .pipeline import train_bot
     from .train import TrainingInterrupted, recipe
 
-    transformers_logging.disable_progress_bar()
+    quiet_transformers()
     config = recipe(recipe_name, method=method, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                     max_time_s=max_time_s, checkpoint_every=checkpoint_every, seed=seed)
     dataset = training_dataset(sources, clean_flags, track)
@@ -328,11 +334,9 @@ def runs(limit: int) -> None:
 # --- generation and publishing: generate, preview, push, share ----------------------------------
 
 def load_bot(bot: str):
-    from transformers.utils import logging as transformers_logging
-
     from .generate import Bot
 
-    transformers_logging.disable_progress_bar()
+    quiet_transformers()
 
     with err_console.status(f"loading {escape(bot)}…"):
         return Bot.load(bot)
@@ -437,11 +441,10 @@ def eval_(bot: str, count: int, seed: int, prompt: str, base: str | None, no_bas
     import json
 
     from rich.table import Table
-    from transformers.utils import logging as transformers_logging
 
     from .evaluate import EvalConfig, evaluate_bot, numeric_metrics
 
-    transformers_logging.disable_progress_bar()
+    quiet_transformers()
     config = EvalConfig(n=count, prompt=prompt, seed=seed, base_perplexity=not no_base, style=not no_style)
     with err_console.status(f"evaluating {escape(bot)}…") as status:
         result = evaluate_bot(bot, config, base=base, track_backend=track,
@@ -479,12 +482,11 @@ def sweep(sources: tuple[str, ...], base: str, trials: int, timeout_s: float | N
     """Search learning rate, epochs, scheduler, warm-up, gradient accumulation and LoRA rank with
     Optuna, minimizing validation loss; keep the best bot. Run it again to continue the study."""
     from rich.table import Table
-    from transformers.utils import logging as transformers_logging
 
     from .pipeline import finish_bot
     from .sweep import SweepConfig, SweepSpace, sweep as run_sweep
 
-    transformers_logging.disable_progress_bar()
+    quiet_transformers()
     space = SweepSpace(methods=(method,)) if method else SweepSpace()
     config = SweepConfig(trials=trials, timeout_s=timeout_s, base=base, space=space, max_time_s=max_time_s,
                          seed=seed)

@@ -164,15 +164,19 @@ def authors_of(folder: Path, meta: dict, avatars: list[Path] | tuple[Path, ...] 
     return authors
 
 
+def post_image(bot, prompt: str, text: str, avatars: list[Path] | tuple[Path, ...] = ()) -> Image.Image:
+    """The card of BOT's generated post TEXT, with PROMPT in bold when TEXT starts with it."""
+    continuation = text[len(prompt.strip()):] if text.startswith(prompt.strip()) else text
+    return render(authors_of(bot.path, bot.meta, avatars), prompt, continuation)
+
+
 def write_preview(bot, prompt: str = "My dream is", avatars: list[Path] | tuple[Path, ...] = (),
                   seed: int | None = None) -> Path:
     """Sample a continuation of PROMPT with BOT (a loaded `Bot`) and save the card as predictions.png."""
     result = bot.generate(prompt, n=5, seed=seed)
     if not result.outputs:
         raise TweetlingError(f"the bot produced no usable post for {prompt!r}; try another prompt or seed")
-    text = result.outputs[0].text
-    continuation = text[len(prompt.strip()):] if text.startswith(prompt.strip()) else text
-    image = render(authors_of(bot.path, bot.meta, avatars), prompt, continuation)
+    image = post_image(bot, prompt, result.outputs[0].text, avatars)
     target = bot.path / "predictions.png"
     with atomic_path(target) as tmp:
         image.save(tmp, format="PNG", optimize=True)

@@ -314,8 +314,7 @@ def drop_summary(result: Generations) -> str:
 
 def predictions_image(bot: Bot, prompt: str, text: str) -> str:
     """huggingtweets' predictions image for one generated post, as a PNG file to show."""
-    continuation = text[len(prompt.strip()):] if text.startswith(prompt.strip()) else text
-    image = preview.render(preview.authors_of(bot.path, bot.meta), prompt, continuation)
+    image = preview.post_image(bot, prompt, text)
     target = Path(tempfile.mkdtemp(prefix="tweetling-predictions-")) / "predictions.png"
     image.save(target, format="PNG")
     return str(target)
