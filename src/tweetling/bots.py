@@ -33,5 +33,11 @@ def read_metadata(folder: Path) -> dict:
     return json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else {}
 
 
+def dataset_folder(meta: dict) -> Path | None:
+    """The folder of the dataset the bot was trained on, while it is still on disk."""
+    folder = Path(meta.get("dataset", {}).get("path") or "/nonexistent")
+    return folder if (folder / "manifest.json").exists() else None
+
+
 def write_metadata(folder: Path, meta: dict) -> None:
     paths.write_text_atomic(Path(folder) / METADATA_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")

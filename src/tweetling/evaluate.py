@@ -93,9 +93,10 @@ def evaluate_bot(bot: str | Path, config: EvalConfig = EvalConfig(), *, base: st
 def _bot_dataset(folder: Path, meta: dict) -> Dataset:
     if not meta:
         raise TweetlingError(f"{folder} has no {bots.METADATA_FILE}: only tweetling bots can be evaluated")
-    dataset_path = Path(meta.get("dataset", {}).get("path") or "/nonexistent")
-    if not (dataset_path / "manifest.json").exists():
-        raise TweetlingError(f"the dataset of bot {meta.get('name', folder.name)!r} is gone ({dataset_path}); "
+    dataset_path = bots.dataset_folder(meta)
+    if dataset_path is None:
+        raise TweetlingError(f"the dataset of bot {meta.get('name', folder.name)!r} is gone "
+                             f"({meta.get('dataset', {}).get('path')}); "
                              "prepare it again with `tweetling prepare` and retrain")
     return Dataset.load(dataset_path)
 

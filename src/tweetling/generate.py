@@ -3,7 +3,6 @@ newline), batched in one `generate` call, with empty, duplicate and memorized ou
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,11 +127,10 @@ def select(prompt: str, continuations: list[str], *, keep_newlines: bool, index:
 
 def training_texts(meta: dict) -> list[str]:
     """The bot's training posts, when its dataset folder is still on disk."""
-    train_file = Path(meta.get("dataset", {}).get("path") or "/nonexistent") / "train.jsonl"
-    if not train_file.exists():
-        return []
-    with train_file.open(encoding="utf-8") as lines:
-        return [json.loads(line)["text"] for line in lines if line.strip()]
+    from .dataset import Dataset
+
+    folder = bots.dataset_folder(meta)
+    return [example.text for example in Dataset.load(folder).train] if folder else []
 
 
 class _StopAtNewline:
