@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -236,6 +239,41 @@ def test_cli_trains_a_blend_of_stored_accounts(tiny_model, tweetling_home):
 
     result = CliRunner().invoke(cli, ["train", "ann", "bob", "cat", "dan", "--base", str(tiny_model)])
     assert result.exit_code == 1 and "1 to 3 accounts" in result.output
+
+
+def without_dropout(model: Path, folder: Path) -> Path:
+    """A copy of MODEL with dropout off, so that how a batch is split cannot change the result."""
+    shutil.copytree(model, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config.update({key: 0.0 for key in config if key.endswith("pdrop") or key.endswith("dropout")})
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def test_two_launched_processes_train_the_same_bot_as_one(tiny_model, tmp_path, tweetling_home):
+    """`accelerate launch` (torchrun underneath), two CPU processes: each takes its share of
+    every batch, one of them even an empty share, and the bot is the one a lone process trains."""
+    base = str(without_dropout(tiny_model, tmp_path / "base"))
+    dataset = write_dataset(tmp_path / "dataset")
+    args = ["train", str(dataset), "--base", base, "--recipe", "huggingtweets", "--batch-size", "5",
+            "--epochs", "2", "--track", "none"]
+    alone = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "alone")])
+    assert alone.exit_code == 0, alone.output
+
+    launched = subprocess.run(
+        [str(Path(sys.executable).with_name("accelerate")), "launch", "--multi_gpu", "--num_processes", "2",
+         "--main_process_port", "0", "-m", "tweetling", *args, "--out", str(tmp_path / "launched")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HOME": str(tmp_path / "hf")})
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert launched.stdout.count("bot jack →") == 1  # the main process speaks for both
+
+    one, two = bots.read_metadata(tmp_path / "alone"), bots.read_metadata(tmp_path / "launched")
+    assert (one["processes"], two["processes"]) == (1, 2) and one["steps"] == two["steps"] == 4
+    assert two["train_tokens"] == one["train_tokens"]
+    assert two["valid_loss"] == pytest.approx(one["valid_loss"], rel=1e-6)
+    expected, got = weights(tmp_path / "alone"), weights(tmp_path / "launched")
+    assert all((expected[name] - got[name]).abs().max() < 1e-5 for name in expected)
+    assert (tmp_path / "launched" / "README.md").exists() and not checkpoint_path(tmp_path / "launched").exists()
 
 
 @pytest.mark.slow

@@ -269,17 +269,21 @@ def train(sources: tuple[str, ...], base: str, recipe_name: str, method: str | N
     """Fine-tune a base model on a dataset, or on up to three accounts (a blend), into a bot.
 
     Ctrl-C stops after the current step and saves a checkpoint; --resume continues it.
-    A CUDA GPU is used when present.
+    A CUDA GPU is used when present; several, when started by `torchrun` or `accelerate launch`.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from .distributed import world
     from .pipeline import train_bot
     from .train import TrainingInterrupted, recipe
 
     quiet_transformers()
     config = recipe(recipe_name, method=method, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                     max_time_s=max_time_s, checkpoint_every=checkpoint_every, seed=seed)
-    dataset = training_dataset(sources, clean_flags, track)
+    if not world().is_main:  # under a launcher, the main process speaks for all
+        console.quiet = err_console.quiet = True
+    with world().main_first():  # one process prepares the dataset version, the others read it
+        dataset = training_dataset(sources, clean_flags, track)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[rate]} tok/s  loss {task.fields[loss]}  ETA {task.fields[eta]}"))
     console.print(f"training [bold]{escape(dataset.name)}[/] on {escape(base)} "

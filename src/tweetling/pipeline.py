@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from . import track, train
+from . import distributed, track, train
 from .card import WIDGET_PROMPT, write_card
 from .dataset import Dataset, PrepareConfig, prepare
 from .errors import TweetlingError
@@ -29,9 +29,12 @@ def train_bot(dataset: Dataset, config: TrainConfig = TrainConfig(), base: str =
               out: Path | None = None, *, resume: bool = False, track_backend: str | None = None,
               on_progress: ProgressCallback | None = None,
               on_warning: Callable[[str], None] | None = None) -> Path:
-    """Train a bot on DATASET and give its folder the predictions image and model card."""
+    """Train a bot on DATASET and give its folder the predictions image and model card (under a
+    launcher, the main process does)."""
     folder = train.train_bot(dataset, config, base, out, resume=resume, track_backend=track_backend,
                              on_progress=on_progress)
+    if not distributed.world().is_main:
+        return folder
     for warning in finish_bot(folder):
         if on_warning:
             on_warning(warning)

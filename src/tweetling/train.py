@@ -1,5 +1,6 @@
 """Fine-tuning a base model on a prepared dataset: named recipes, a plain PyTorch loop
-(nanoGPT-style), atomic checkpoints with exact resume, and the bot folder it writes."""
+(nanoGPT-style, data-parallel under a launcher), atomic checkpoints with exact resume, and the
+bot folder it writes."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Callable
 
 from . import bots, paths, track
 from .dataset import Dataset
+from .distributed import SINGLE, World, world as current_world
 from .errors import TweetlingError
 from .models import DEFAULT_BASE, decoder_blocks, load_base, lora_targets
 
@@ -199,14 +201,15 @@ def token_loss(model, input_ids, mask, targets):
 
 
 def heldout_perplexity(model, tokenizer, texts: list[str], batch_size: int = 16,
-                       max_length: int = 1024) -> Perplexity:
+                       max_length: int = 1024, world: World = SINGLE) -> Perplexity:
     """Token-level perplexity of TEXTS framed as generation sees them (EOS + post + EOS), over
-    each post's tokens and its final EOS; float32, the same for every recipe."""
+    each post's tokens and its final EOS; float32, the same for every recipe. Under a launcher
+    each process measures its share of the posts."""
     import torch
 
     eos_id = tokenizer.eos_token_id
     max_length = min(max_length, _context_length(model))
-    posts = sorted((frame_post(ids, eos_id, max_length) for ids in encode(tokenizer, texts)), key=len)
+    posts = world.shard(sorted((frame_post(ids, eos_id, max_length) for ids in encode(tokenizer, texts)), key=len))
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -217,6 +220,7 @@ def heldout_perplexity(model, tokenizer, texts: list[str], batch_size: int = 16,
             loss, tokens = token_loss(model, input_ids, mask, targets)
             total, count = total + float(loss), count + tokens
     model.train(was_training)
+    total, count = world.sum(total, count)
     if count == 0:
         raise TweetlingError("no held-out posts to measure perplexity on")
     return Perplexity(loss=total / count, perplexity=math.exp(total / count), tokens=count)
@@ -289,12 +293,13 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
                 checkpoint: Path | None = None, resume: bool = False, identity: dict | None = None,
                 extra: dict | None = None, on_progress: ProgressCallback | None = None,
-                run: track.Run | None = None) -> TrainResult:
+                run: track.Run | None = None, world: World = SINGLE) -> TrainResult:
     """Train MODEL on DATASET's train posts, validating on its valid posts.
 
     With CHECKPOINT, state is saved there every `checkpoint_every` steps and on Ctrl-C; RESUME
     continues from it (IDENTITY must match what the checkpoint was made with). EXTRA is stored
-    in the checkpoint for the caller (`checkpoint_extra`).
+    in the checkpoint for the caller (`checkpoint_extra`). In a WORLD of several processes each
+    takes its share of every batch; only the main one saves checkpoints.
     """
     import torch
 
@@ -317,6 +322,7 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
     valid_texts = [e.text for e in dataset.valid]
 
     params = [p for p in model.parameters() if p.requires_grad]
+    world.broadcast_from_main(params)
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
@@ -344,7 +350,7 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
         history, best, stopped_early = saved["history"], saved["best"], saved["stopped_early"]
 
     def save(announce: bool = True) -> Path | None:
-        if checkpoint is None:
+        if checkpoint is None or not world.is_main:
             return None
         _save_checkpoint(checkpoint, {
             "identity": identity, "plan": plan_digest, "extra": extra or {}, "step": step, "tokens": tokens, "elapsed": elapsed,
@@ -362,7 +368,7 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
         """Record validation loss; False when it rose (time to stop, early stopping on)."""
         if not valid_texts:
             return True
-        valid = heldout_perplexity(model, tokenizer, valid_texts, max_length=max_length)
+        valid = heldout_perplexity(model, tokenizer, valid_texts, max_length=max_length, world=world)
         history["valid"].append((step, valid.loss, valid.perplexity))
         run.log_metrics({"valid_loss": valid.loss, "valid_perplexity": valid.perplexity}, step)
         report(TrainProgress("eval", step, total_steps, math.ceil(step / steps_per_epoch), tokens,
@@ -378,13 +384,25 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
     try:
         with stop:
             while step < total_steps and not stopped_early:
-                if config.max_time_s is not None and elapsed >= config.max_time_s:
+                share = world.shard(batches[step])
+                out_of_time = config.max_time_s is not None and elapsed >= config.max_time_s
+                # One vote per step, so every process stops at the same step.
+                count, stop_votes, time_votes = world.sum(sum(len(ids) - 1 for ids in share),
+                                                          stop.requested, out_of_time)
+                if stop_votes:
+                    raise KeyboardInterrupt
+                if time_votes:
                     break
+                count = int(count)
                 started = time.perf_counter()
-                input_ids, mask, targets = (t.to(device) for t in collate(batches[step], eos_id))
-                with autocast:
-                    loss_sum, count = token_loss(model, input_ids, mask, targets)
-                (loss_sum / count).backward()
+                local_loss = 0.0
+                if share:
+                    input_ids, mask, targets = (t.to(device) for t in collate(share, eos_id))
+                    with autocast:
+                        loss_sum, _ = token_loss(model, input_ids, mask, targets)
+                    (loss_sum / count).backward()  # a mean over the whole batch's tokens, once summed
+                    local_loss = loss_sum.item()
+                world.sum_gradients(params)
                 if config.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
                 optimizer.step()
@@ -393,7 +411,7 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
                 step += 1
                 tokens += count
                 elapsed += time.perf_counter() - started
-                loss = loss_sum.item() / count
+                loss = world.sum(local_loss)[0] / count
                 history["train_loss"].append((step, loss, count))
                 run.log_metrics({"train_loss": loss, "learning_rate": scheduler.get_last_lr()[0]}, step)
                 rate = tokens / elapsed
@@ -402,8 +420,6 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
                 end_of_epoch = step % steps_per_epoch == 0 or step == total_steps
                 if end_of_epoch or (config.eval_every and step % config.eval_every == 0):
                     stopped_early = not validate()
-                if stop.requested:
-                    raise KeyboardInterrupt
                 if checkpoint is not None and config.checkpoint_every and step % config.checkpoint_every == 0:
                     save()
     except KeyboardInterrupt:
@@ -417,7 +433,7 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
     elif history["valid"] and history["valid"][-1][0] == step:
         valid = Perplexity(history["valid"][-1][1], history["valid"][-1][2], 0)
     elif valid_texts:
-        valid = heldout_perplexity(model, tokenizer, valid_texts, max_length=max_length)
+        valid = heldout_perplexity(model, tokenizer, valid_texts, max_length=max_length, world=world)
     last_epoch = [(loss, n) for s, loss, n in history["train_loss"] if s > step - steps_per_epoch]
     train_loss = sum(l * n for l, n in last_epoch) / sum(n for _, n in last_epoch) if last_epoch else None
     return TrainResult(model=model, steps=step, tokens=tokens, train_time_s=elapsed, train_loss=train_loss,
@@ -469,35 +485,49 @@ def generation_defaults(model, tokenizer) -> dict:
 def train_bot(dataset: Dataset, config: TrainConfig = TrainConfig(), base: str = DEFAULT_BASE,
               out: Path | None = None, *, resume: bool = False, track_backend: str | None = None,
               on_progress: ProgressCallback | None = None) -> Path:
-    """Fine-tune BASE on DATASET with CONFIG and write the bot folder (default: bots/<dataset name>)."""
+    """Fine-tune BASE on DATASET with CONFIG and write the bot folder (default: bots/<dataset name>).
+
+    On a CUDA GPU when there is one. Under `torchrun` or `accelerate launch` every process calls
+    this: they share the work, the main one reports, tracks and writes, and all return once the
+    bot is written.
+    """
     import torch
 
+    world = current_world()
     out = Path(out) if out else bots.default_dir(dataset.name)
     checkpoint = checkpoint_path(out)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     started = time.time()
     torch.manual_seed(config.seed)
-    model, tokenizer = load_base(base, device)
+    with world.main_first():  # the first load of the embedded base writes its cache
+        model, tokenizer = load_base(base, world.device)
     model = prepare_model(model, config)
     identity = {"base": base, "dataset": dataset.manifest["hash"]}
 
-    run_id = checkpoint_extra(checkpoint).get("run_id") if resume and checkpoint.exists() else None
-    run = track.start_run("train", dataset.name, {"base_model": base, "dataset": dataset.manifest["hash"],
-                                                  **asdict(config)},
-                          _train_tags(dataset, base, out, track_backend), track_backend, resume_id=run_id)
+    run = track.NoRun()
+    if world.is_main:
+        run_id = checkpoint_extra(checkpoint).get("run_id") if resume and checkpoint.exists() else None
+        run = track.start_run("train", dataset.name, {"base_model": base, "dataset": dataset.manifest["hash"],
+                                                      **asdict(config)},
+                              _train_tags(dataset, base, out, track_backend), track_backend, resume_id=run_id)
     try:
         result = train_model(model, tokenizer, dataset, config, checkpoint=checkpoint, resume=resume,
-                             identity=identity, extra={"run_id": run.id}, on_progress=on_progress, run=run)
+                             identity=identity, extra={"run_id": run.id},
+                             on_progress=on_progress if world.is_main else None, run=run, world=world)
     except TrainingInterrupted:
         run.end("KILLED")
         raise
     except BaseException:
         run.end("FAILED")
         raise
+    if not world.is_main:
+        world.barrier()  # until the main process has written the bot
+        return out
     model = result.model.merge_and_unload() if config.method == "lora" else result.model
-    meta = _metadata(dataset, config, base, result, tokenizer, wall_time=time.time() - started)
+    meta = _metadata(dataset, config, base, result, tokenizer, wall_time=time.time() - started,
+                     processes=world.size)
     _write_bot(out, model, tokenizer, meta)
     checkpoint.unlink(missing_ok=True)
+    world.barrier()
     finals = {"final_train_loss": meta["train_loss"], "final_valid_loss": meta["valid_loss"],
               "final_valid_perplexity": meta["valid_perplexity"], "tokens_per_s": meta["tokens_per_s"],
               "wall_time_s": meta["wall_time_s"]}
@@ -529,7 +559,7 @@ def _versions() -> dict[str, str]:
 
 
 def _metadata(dataset: Dataset, config: TrainConfig, base: str, result: TrainResult, tokenizer,
-              wall_time: float) -> dict:
+              wall_time: float, processes: int) -> dict:
     manifest = dataset.manifest
     return {
         "name": dataset.name,
@@ -542,6 +572,7 @@ def _metadata(dataset: Dataset, config: TrainConfig, base: str, result: TrainRes
         "seed": config.seed,
         "versions": _versions(),
         "wall_time_s": round(wall_time, 2),
+        "processes": processes,
         "train_time_s": round(result.train_time_s, 2),
         "steps": result.steps,
         "stopped_early": result.stopped_early,
