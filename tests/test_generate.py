@@ -14,7 +14,7 @@ from tiny_bot import TRAIN_POSTS
 import tweetling
 from tweetling.cli import cli
 from tweetling.errors import TweetlingError
-from tweetling.generate import Bot, GenerateConfig, NgramIndex, _StopAtNewline, select
+from tweetling.generate import Bot, GenerateConfig, NgramIndex, newline_token_ids, sample_rows, sample_top_p, select
 
 COPY = TRAIN_POSTS[0]  # "My dream is to build a small robot that waters the plants every single morning."
 
@@ -52,11 +52,64 @@ def test_memorized_outputs_are_dropped_or_flagged():
     assert flagged.flagged_memorized == 1 and flagged.dropped_memorized == 0
 
 
-def test_stop_criterion_ends_only_rows_that_just_sampled_a_newline():
-    stop = _StopAtNewline([7, 9], prompt_length=2)
-    ids = torch.tensor([[1, 2, 7], [1, 2, 3], [1, 2, 9]])
-    assert stop(ids, None).tolist() == [True, False, True]
-    assert stop(ids[:, :2], None).tolist() == [False, False, False]  # the prompt itself never stops
+def test_top_p_samples_only_from_the_nucleus():
+    logits = torch.tensor([0.5, 0.3, 0.15, 0.05]).log().expand(2000, -1)
+    torch.manual_seed(0)
+    assert set(sample_top_p(logits, top_p=0.7, temperature=1.0).tolist()) == {0, 1}
+    assert set(sample_top_p(logits, top_p=0.9, temperature=1.0).tolist()) == {0, 1, 2}
+    assert set(sample_top_p(logits, top_p=1.0, temperature=1.0).tolist()) == {0, 1, 2, 3}
+    assert set(sample_top_p(logits, top_p=1.0, temperature=0.01).tolist()) == {0}
+    # a nucleus wider than the candidates looked at first
+    flat = torch.zeros(4000, 1000)
+    assert len(set(sample_top_p(flat, top_p=0.95, temperature=1.0, candidates=(16, 256)).tolist())) > 600
+
+
+def uncached_rows(model, prompt: list[int], n: int, ends: list[int], max_length: int) -> list[list[int]]:
+    """sample_rows' result recomputed the slow way: every step runs the whole context, no cache."""
+    rows, alive = [[] for _ in range(n)], list(range(n))
+    while alive:
+        logits = model(input_ids=torch.tensor([prompt + rows[row] for row in alive])).logits[:, -1]
+        for row, token in zip(alive, sample_top_p(logits, top_p=0.95, temperature=1.0).tolist()):
+            rows[row].append(token)
+        alive = [row for row in alive if rows[row][-1] not in ends and len(prompt) + len(rows[row]) < max_length]
+    return rows
+
+
+def test_rows_leave_the_batch_when_they_end_and_the_others_keep_their_own_cache(tiny_model):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(tiny_model), AutoTokenizer.from_pretrained(tiny_model)
+    eos = tokenizer.eos_token_id
+    prompt = [eos] + tokenizer("Coffee")["input_ids"]
+    ends = [eos, *newline_token_ids(tokenizer)]
+    with torch.inference_mode():
+        torch.manual_seed(0)
+        rows = sample_rows(model, prompt, 12, end_ids=ends, eos_id=eos, max_length=40, min_length=0,
+                           top_p=0.95, temperature=1.0)
+        torch.manual_seed(0)
+        assert rows == uncached_rows(model, prompt, 12, ends, max_length=40)
+    assert len({len(row) for row in rows}) >= 3  # rows ended at different steps
+    for row in rows:
+        assert all(token not in ends for token in row[:-1])
+        assert row[-1] in ends or len(prompt) + len(row) == 40
+
+
+def test_eos_is_barred_until_min_length(tiny_bot):
+    bot = Bot.load(tiny_bot)
+    prompt = [bot.tokenizer.eos_token_id] + bot.tokenizer("Coffee")["input_ids"]
+    with torch.inference_mode():
+        likeliest = int(bot.model(input_ids=torch.tensor([prompt])).logits[0, -1].argmax())
+        every_token_ends = list(range(len(bot.tokenizer)))
+
+        def first_tokens(min_length: int) -> set[int]:
+            rows = sample_rows(bot.model, prompt, 50, end_ids=every_token_ends, eos_id=likeliest, max_length=60,
+                               min_length=min_length, top_p=1.0, temperature=0.05)
+            assert all(len(row) == 1 for row in rows)
+            return {row[0] for row in rows}
+
+        torch.manual_seed(0)
+        assert likeliest in first_tokens(min_length=0)
+        assert likeliest not in first_tokens(min_length=len(prompt) + 1)
 
 
 def test_bot_generates_seeded_batches(tiny_bot):
