@@ -65,14 +65,14 @@ def bench_dataset(csv: Path, train_posts: int | None, valid_posts: int | None, s
     return Dataset(path=dataset.path, manifest=dataset.manifest, train=train, valid=valid)
 
 
-def run_candidate(name: str, dataset, threads: int | None) -> dict:
+def run_candidate(name: str, dataset, threads: int | None, seed: int) -> dict:
     import torch
 
     from tweetling.models import DEFAULT_BASE, load_base
     from tweetling.train import prepare_model, recipe, train_model
 
     recipe_name, overrides = CANDIDATES[name]
-    config = recipe(recipe_name, threads=threads, checkpoint_every=0, **overrides)
+    config = recipe(recipe_name, threads=threads, checkpoint_every=0, seed=seed, **overrides)
     started = time.perf_counter()
     torch.manual_seed(config.seed)
     model, tokenizer = load_base(DEFAULT_BASE)
@@ -106,6 +106,8 @@ def main() -> None:
     parser.add_argument("--valid-posts", type=int, help="random subset of the held-out posts")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0, help="seed of the subsets")
+    parser.add_argument("--train-seeds", type=int, nargs="+", default=[42],
+                        help="training seeds (batch order, initial adapters); each candidate runs once per seed")
     parser.add_argument("--home", type=Path, default=Path("/tmp/tweetling-bench"),
                         help="TWEETLING_HOME for the store, dataset and cached base model")
     parser.add_argument("--results", type=Path, default=Path("bench/recipe_results.jsonl"))
@@ -120,11 +122,11 @@ def main() -> None:
     dataset = bench_dataset(args.csv, args.train_posts, args.valid_posts, args.seed)
     print(f"{args.csv.stem}: {len(dataset.train)} train / {len(dataset.valid)} valid posts; "
           f"base model perplexity {base_perplexity(dataset):.2f}", flush=True)
-    print("| candidate | steps | tokens | train s | wall s | tok/s | train loss | valid ppl |")
-    print("|---|---|---|---|---|---|---|---|", flush=True)
-    for name in args.candidates:
-        row = run_candidate(name, dataset, args.threads)
-        print(f"| {name} | {row['steps']} | {row['train_tokens']:,} | {row['train_time_s']} | {row['wall_time_s']} "
+    print("| candidate | seed | steps | tokens | train s | wall s | tok/s | train loss | valid ppl |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
+    for name, seed in ((name, seed) for name in args.candidates for seed in args.train_seeds):
+        row = run_candidate(name, dataset, args.threads, seed)
+        print(f"| {name} | {seed} | {row['steps']} | {row['train_tokens']:,} | {row['train_time_s']} | {row['wall_time_s']} "
               f"| {row['tokens_per_s']} | {row['train_loss']} | {row['valid_perplexity']} |", flush=True)
         with args.results.open("a", encoding="utf-8") as results:
             results.write(json.dumps(row) + "\n")
