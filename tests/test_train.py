@@ -117,6 +117,19 @@ def test_frozen_layers_keep_their_weights(tiny_model, dataset, tmp_path, tweetli
                            for name in changed)  # embeddings and the lowest block stayed put
 
 
+def test_bf16_autocast_only_where_the_device_computes_bf16(tiny_model, dataset, tmp_path, tweetling_home,
+                                                           monkeypatch):
+    import tweetling.train
+
+    monkeypatch.setattr(tweetling.train, "computes_bf16", lambda device: False)
+    emulated = train_bot(dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "fp32", track_backend="none")
+    monkeypatch.setattr(tweetling.train, "computes_bf16", lambda device: True)
+    native = train_bot(dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "bf16", track_backend="none")
+    one, two = bots.read_metadata(emulated), bots.read_metadata(native)
+    assert (one["bf16"], two["bf16"]) == (False, True) and one["recipe"]["bf16"] and two["recipe"]["bf16"]
+    assert one["valid_loss"] != two["valid_loss"]  # the steps did run in another precision
+
+
 def test_resume_after_interruption_matches_an_uninterrupted_run(tiny_model, dataset, tmp_path, tweetling_home):
     config = recipe("default", **{**FAST, "epochs": 3, "checkpoint_every": 2})
     whole = train_bot(dataset, config, str(tiny_model), tmp_path / "whole", track_backend="none")

@@ -11,6 +11,7 @@ from typing import Iterable
 
 from . import bots
 from .errors import TweetlingError
+from .models import computes_bf16
 
 
 @dataclass(frozen=True)
@@ -226,8 +227,8 @@ class Bot:
         path = bots.resolve(name_or_path)
         tokenizer = AutoTokenizer.from_pretrained(path)
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        bf16 = torch.cuda.is_bf16_supported() if device == "cuda" else torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if bf16 and not exact else torch.float32)
+        bf16 = computes_bf16(device) and not exact
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if bf16 else torch.float32)
         model.to(device).eval()
         return cls(path, model, tokenizer, bots.read_metadata(path))
 

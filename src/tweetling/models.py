@@ -122,6 +122,16 @@ def _load_from_hub(model_id: str):
     )
 
 
+def computes_bf16(device) -> bool:
+    """Whether DEVICE does bfloat16 arithmetic natively (Ampere+ GPUs; CPUs with AVX-512 BF16 or
+    AMX). Elsewhere bf16 is emulated and slower than float32, so training and sampling keep float32."""
+    import torch
+
+    if torch.device(device).type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def decoder_blocks(model) -> list:
     """MODEL's transformer blocks, lowest first (LLaMA-style `model.layers`, GPT-2's `transformer.h`)."""
     for path in ("model.layers", "transformer.h"):

@@ -21,7 +21,7 @@ from . import bots, paths, track
 from .dataset import Dataset
 from .distributed import SINGLE, World, world as current_world
 from .errors import TweetlingError
-from .models import DEFAULT_BASE, decoder_blocks, load_base, lora_targets
+from .models import DEFAULT_BASE, computes_bf16, decoder_blocks, load_base, lora_targets
 
 
 # Learning-rate factor after warm-up, by training progress in [0, 1].
@@ -49,7 +49,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     max_length: int = 1024  # tokens of one example or block; longer posts are cut (capped by the model's context)
-    bf16: bool = True  # bf16 autocast, also on CPU; weights and optimizer state stay float32
+    bf16: bool = True  # bf16 autocast where the device computes bf16 natively; weights and optimizer state stay float32
     freeze_embeddings: bool = False  # keep the token (and position) embeddings fixed; tied ones fix the LM head too
     freeze_fraction: float = 1 / 3  # share of the lowest blocks kept fixed, with the embeddings
     lora_r: int = 16
@@ -124,6 +124,7 @@ class TrainResult:
     valid: Perplexity | None
     history: dict = field(default_factory=dict)
     stopped_early: bool = False
+    bf16: bool = False  # whether the steps ran under bf16 autocast
 
 
 class TrainingInterrupted(TweetlingError):
@@ -328,7 +329,8 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total_steps))
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16)
+    bf16 = config.bf16 and computes_bf16(device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
     step, tokens, elapsed = 0, 0, 0.0
     history: dict[str, list] = {"train_loss": [], "valid": []}  # (step, loss, tokens), (step, loss, perplexity)
@@ -437,7 +439,7 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
     last_epoch = [(loss, n) for s, loss, n in history["train_loss"] if s > step - steps_per_epoch]
     train_loss = sum(l * n for l, n in last_epoch) / sum(n for _, n in last_epoch) if last_epoch else None
     return TrainResult(model=model, steps=step, tokens=tokens, train_time_s=elapsed, train_loss=train_loss,
-                       valid=valid, history=history, stopped_early=stopped_early)
+                       valid=valid, history=history, stopped_early=stopped_early, bf16=bf16)
 
 
 # --- a bot from a dataset ------------------------------------------------------------------------
@@ -569,6 +571,7 @@ def _metadata(dataset: Dataset, config: TrainConfig, base: str, result: TrainRes
         "base_model": base,
         "method": config.method,
         "recipe": {"name": config.recipe, **asdict(config)},
+        "bf16": result.bf16,
         "seed": config.seed,
         "versions": _versions(),
         "wall_time_s": round(wall_time, 2),
