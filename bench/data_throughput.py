@@ -47,8 +47,12 @@ def build_archive(target: Path, posts: int) -> None:
 def timed(command: list[str], home: Path) -> tuple[float, float]:
     """Wall seconds and peak resident MiB of COMMAND (GNU time)."""
     started = time.perf_counter()
-    result = subprocess.run(["/usr/bin/time", "-f", "%M", *command], capture_output=True, text=True,
-                            env={**os.environ, "TWEETLING_HOME": str(home)})
+    result = subprocess.run(
+        ["/usr/bin/time", "-f", "%M", *command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TWEETLING_HOME": str(home)},
+    )
     elapsed = time.perf_counter() - started
     if result.returncode:
         sys.exit(result.stderr)
@@ -69,11 +73,14 @@ def main() -> None:
         build_archive(archive, args.posts)
         home = tmp / "home"
         print("| stage | posts | wall s | posts/s | peak RSS MiB |\n|---|---|---|---|---|")
-        for stage, command in (("import", [tweetling, "import", str(archive)]),
-                               ("prepare", [tweetling, "prepare", "andreruffert", "--track", "none"])):
+        for stage, command in (
+            ("import", [tweetling, "import", str(archive)]),
+            ("prepare", [tweetling, "prepare", "andreruffert", "--track", "none"]),
+        ):
             seconds, peak = timed(command, home)
-            print(f"| {stage} | {args.posts:,} | {seconds:.1f} | {args.posts / seconds:,.0f} | {peak:,.0f} |",
-                  flush=True)
+            print(
+                f"| {stage} | {args.posts:,} | {seconds:.1f} | {args.posts / seconds:,.0f} | {peak:,.0f} |", flush=True
+            )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Generation latency: load a bot once, then time `Bot.generate(PROMPT, n=10)` several times.
 
-    python bench/generation_latency.py ~/.tweetling/bots/elonmusk --repeats 5
+python bench/generation_latency.py ~/.tweetling/bots/elonmusk --repeats 5
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ def main() -> None:
         latencies.append(time.perf_counter() - started)
         kept.append(len(result.outputs))
     print("| bot | load s | posts per call | median s | max s | posts kept (mean) |\n|---|---|---|---|---|---|")
-    print(f"| {bot.path.name} | {load_s:.2f} | {args.n} | {statistics.median(latencies):.2f} | {max(latencies):.2f} "
-          f"| {statistics.mean(kept):.1f} |")
+    print(
+        f"| {bot.path.name} | {load_s:.2f} | {args.n} | {statistics.median(latencies):.2f} | {max(latencies):.2f} "
+        f"| {statistics.mean(kept):.1f} |"
+    )
 
 
 if __name__ == "__main__":

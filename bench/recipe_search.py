@@ -60,8 +60,12 @@ def bench_dataset(csv: Path, train_posts: int | None, valid_posts: int | None, s
             import_path(store, csv, account=account)
         dataset = prepare(store, [account], PrepareConfig())
     rng = random.Random(seed)
-    train = rng.sample(dataset.train, train_posts) if train_posts and train_posts < len(dataset.train) else dataset.train
-    valid = rng.sample(dataset.valid, valid_posts) if valid_posts and valid_posts < len(dataset.valid) else dataset.valid
+    train = (
+        rng.sample(dataset.train, train_posts) if train_posts and train_posts < len(dataset.train) else dataset.train
+    )
+    valid = (
+        rng.sample(dataset.valid, valid_posts) if valid_posts and valid_posts < len(dataset.valid) else dataset.valid
+    )
     return Dataset(path=dataset.path, manifest=dataset.manifest, train=train, valid=valid)
 
 
@@ -79,13 +83,19 @@ def run_candidate(name: str, dataset, threads: int | None, seed: int) -> dict:
     model = prepare_model(model, config)
     result = train_model(model, tokenizer, dataset, config)
     return {
-        "candidate": name, "config": {k: v for k, v in vars(config).items()},
-        "train_posts": len(dataset.train), "valid_posts": len(dataset.valid),
-        "steps": result.steps, "train_tokens": result.tokens, "train_time_s": round(result.train_time_s, 1),
+        "candidate": name,
+        "config": {k: v for k, v in vars(config).items()},
+        "train_posts": len(dataset.train),
+        "valid_posts": len(dataset.valid),
+        "steps": result.steps,
+        "train_tokens": result.tokens,
+        "train_time_s": round(result.train_time_s, 1),
         "wall_time_s": round(time.perf_counter() - started, 1),
         "tokens_per_s": round(result.tokens / result.train_time_s, 1),
-        "train_loss": round(result.train_loss, 4), "valid_perplexity": round(result.valid.perplexity, 3),
-        "stopped_early": result.stopped_early, "threads": torch.get_num_threads(),
+        "train_loss": round(result.train_loss, 4),
+        "valid_perplexity": round(result.valid.perplexity, 3),
+        "stopped_early": result.stopped_early,
+        "threads": torch.get_num_threads(),
     }
 
 
@@ -99,17 +109,27 @@ def base_perplexity(dataset) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("candidates", nargs="*", default=["huggingtweets", "default"],
-                        help=f"any of: {', '.join(CANDIDATES)}")
+    parser.add_argument(
+        "candidates", nargs="*", default=["huggingtweets", "default"], help=f"any of: {', '.join(CANDIDATES)}"
+    )
     parser.add_argument("--csv", type=Path, default=SHARED_TWEETS / "BarackObama.csv")
     parser.add_argument("--train-posts", type=int, help="random subset of the training posts")
     parser.add_argument("--valid-posts", type=int, help="random subset of the held-out posts")
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0, help="seed of the subsets")
-    parser.add_argument("--train-seeds", type=int, nargs="+", default=[42],
-                        help="training seeds (batch order, initial adapters); each candidate runs once per seed")
-    parser.add_argument("--home", type=Path, default=Path("/tmp/tweetling-bench"),
-                        help="TWEETLING_HOME for the store, dataset and cached base model")
+    parser.add_argument(
+        "--train-seeds",
+        type=int,
+        nargs="+",
+        default=[42],
+        help="training seeds (batch order, initial adapters); each candidate runs once per seed",
+    )
+    parser.add_argument(
+        "--home",
+        type=Path,
+        default=Path("/tmp/tweetling-bench"),
+        help="TWEETLING_HOME for the store, dataset and cached base model",
+    )
     parser.add_argument("--results", type=Path, default=Path("bench/recipe_results.jsonl"))
     args = parser.parse_args()
     unknown = [c for c in args.candidates if c not in CANDIDATES]
@@ -120,14 +140,20 @@ def main() -> None:
 
     transformers_logging.disable_progress_bar()
     dataset = bench_dataset(args.csv, args.train_posts, args.valid_posts, args.seed)
-    print(f"{args.csv.stem}: {len(dataset.train)} train / {len(dataset.valid)} valid posts; "
-          f"base model perplexity {base_perplexity(dataset):.2f}", flush=True)
+    print(
+        f"{args.csv.stem}: {len(dataset.train)} train / {len(dataset.valid)} valid posts; "
+        f"base model perplexity {base_perplexity(dataset):.2f}",
+        flush=True,
+    )
     print("| candidate | seed | steps | tokens | train s | wall s | tok/s | train loss | valid ppl |")
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
     for name, seed in ((name, seed) for name in args.candidates for seed in args.train_seeds):
         row = run_candidate(name, dataset, args.threads, seed)
-        print(f"| {name} | {seed} | {row['steps']} | {row['train_tokens']:,} | {row['train_time_s']} | {row['wall_time_s']} "
-              f"| {row['tokens_per_s']} | {row['train_loss']} | {row['valid_perplexity']} |", flush=True)
+        print(
+            f"| {name} | {seed} | {row['steps']} | {row['train_tokens']:,} | {row['train_time_s']} | {row['wall_time_s']} "
+            f"| {row['tokens_per_s']} | {row['train_loss']} | {row['valid_perplexity']} |",
+            flush=True,
+        )
         with args.results.open("a", encoding="utf-8") as results:
             results.write(json.dumps(row) + "\n")
 

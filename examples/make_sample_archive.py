@@ -25,61 +25,177 @@ SEED = 20240501
 HANDLE = "tweetling_sample"
 DISPLAY_NAME = "Sample Sprout (fictional)"
 ACCOUNT_ID = "1500000000000000001"
-BIO = ("Fictional account written for the tweetling project 🌱 Cheerful gardener, hobby coder, "
-       "tea enthusiast. Not a real person.")
+BIO = (
+    "Fictional account written for the tweetling project 🌱 Cheerful gardener, hobby coder, "
+    "tea enthusiast. Not a real person."
+)
 AVATAR = "https://abs.twimg.com/sticky/default_profile_images/default_profile_400x400.png"
 FIRST = datetime(2019, 3, 1, tzinfo=timezone.utc)
 LAST = datetime(2023, 3, 31, tzinfo=timezone.utc)
 ZIP_TIME = (2023, 4, 1, 12, 0, 0)
 TWITTER_EPOCH_MS = 1288834974657
 
-COUNTS = {"original": 340, "short": 22, "foreign": 12, "retweet": 48, "reply": 55, "thread": 8,
-          "quote": 15}
+COUNTS = {"original": 340, "short": 22, "foreign": 12, "retweet": 48, "reply": 55, "thread": 8, "quote": 15}
 
 FRIENDS = {  # fictional accounts the persona talks to
-    "fern_and_fig_fictional": "Fern & Fig", "compost_carla_sample": "Carla Compost",
-    "bytesized_bea_sample": "Bea (bytesized)", "mossy_mike_sample": "Mossy Mike",
-    "allotment_ana_sample": "Ana at plot 12", "pixel_potter_sample": "Pixel Potter",
-    "rusty_trowel_sample": "The Rusty Trowel", "seedswap_club_sample": "Seed Swap Club",
+    "fern_and_fig_fictional": "Fern & Fig",
+    "compost_carla_sample": "Carla Compost",
+    "bytesized_bea_sample": "Bea (bytesized)",
+    "mossy_mike_sample": "Mossy Mike",
+    "allotment_ana_sample": "Ana at plot 12",
+    "pixel_potter_sample": "Pixel Potter",
+    "rusty_trowel_sample": "The Rusty Trowel",
+    "seedswap_club_sample": "Seed Swap Club",
 }
 
-PLANTS = ["tomatoes", "basil", "courgettes", "sunflowers", "sweet peas", "kale", "strawberries",
-          "chillies", "runner beans", "lavender", "rhubarb", "garlic", "radishes", "broad beans",
-          "carrots", "leeks", "nasturtiums", "squash", "lettuces", "beetroot", "mint", "dahlias",
-          "potatoes", "peas", "chard", "cucumbers", "marigolds", "parsnips", "onions", "thyme"]
-PLACES = ["the allotment", "the balcony", "the greenhouse", "the raised bed", "the windowsill",
-          "the back garden", "plot 14", "the cold frame", "the herb spiral", "the shed roof"]
-GARDEN_ACTIONS = ["sowed", "repotted", "pricked out", "mulched", "watered", "harvested",
-                  "staked", "thinned out", "planted out", "fed", "pinched out", "hardened off"]
-PESTS = ["slugs", "snails", "aphids", "pigeons", "the neighbour's cat", "cabbage whites",
-         "a very bold squirrel", "blackfly", "a fox with no manners"]
-CODE_THINGS = ["my watering script", "the soil moisture logger", "a tiny Flask app",
-               "the rain gauge dashboard", "my seed inventory database", "a Raspberry Pi",
-               "the greenhouse thermometer bot", "my harvest spreadsheet exporter",
-               "a Python CLI for my sowing calendar", "the compost temperature sensor"]
-CODE_EVENTS = ["finally passed all its tests", "crashed at 3am because of a timezone bug",
-               "now runs on a solar panel", "got a proper README", "learned to send me alerts",
-               "survived its first refactor", "has type hints everywhere now",
-               "logged a whole month without a gap", "was off by one the entire summer",
-               "now stores everything in SQLite instead of six CSV files"]
-REACTIONS = ["Small wins!", "Honestly delighted.", "Not bad for a Sunday.", "I'll take it.",
-             "Tea to celebrate.", "Very proud of myself.", "The cat is unimpressed.",
-             "Onwards!", "What a day.", "Life is good.", "Cheering quietly at the kitchen table.",
-             "Feeling like a proper grown-up.", "Tiny happy dance.", "Could not be happier."]
+PLANTS = [
+    "tomatoes",
+    "basil",
+    "courgettes",
+    "sunflowers",
+    "sweet peas",
+    "kale",
+    "strawberries",
+    "chillies",
+    "runner beans",
+    "lavender",
+    "rhubarb",
+    "garlic",
+    "radishes",
+    "broad beans",
+    "carrots",
+    "leeks",
+    "nasturtiums",
+    "squash",
+    "lettuces",
+    "beetroot",
+    "mint",
+    "dahlias",
+    "potatoes",
+    "peas",
+    "chard",
+    "cucumbers",
+    "marigolds",
+    "parsnips",
+    "onions",
+    "thyme",
+]
+PLACES = [
+    "the allotment",
+    "the balcony",
+    "the greenhouse",
+    "the raised bed",
+    "the windowsill",
+    "the back garden",
+    "plot 14",
+    "the cold frame",
+    "the herb spiral",
+    "the shed roof",
+]
+GARDEN_ACTIONS = [
+    "sowed",
+    "repotted",
+    "pricked out",
+    "mulched",
+    "watered",
+    "harvested",
+    "staked",
+    "thinned out",
+    "planted out",
+    "fed",
+    "pinched out",
+    "hardened off",
+]
+PESTS = [
+    "slugs",
+    "snails",
+    "aphids",
+    "pigeons",
+    "the neighbour's cat",
+    "cabbage whites",
+    "a very bold squirrel",
+    "blackfly",
+    "a fox with no manners",
+]
+CODE_THINGS = [
+    "my watering script",
+    "the soil moisture logger",
+    "a tiny Flask app",
+    "the rain gauge dashboard",
+    "my seed inventory database",
+    "a Raspberry Pi",
+    "the greenhouse thermometer bot",
+    "my harvest spreadsheet exporter",
+    "a Python CLI for my sowing calendar",
+    "the compost temperature sensor",
+]
+CODE_EVENTS = [
+    "finally passed all its tests",
+    "crashed at 3am because of a timezone bug",
+    "now runs on a solar panel",
+    "got a proper README",
+    "learned to send me alerts",
+    "survived its first refactor",
+    "has type hints everywhere now",
+    "logged a whole month without a gap",
+    "was off by one the entire summer",
+    "now stores everything in SQLite instead of six CSV files",
+]
+REACTIONS = [
+    "Small wins!",
+    "Honestly delighted.",
+    "Not bad for a Sunday.",
+    "I'll take it.",
+    "Tea to celebrate.",
+    "Very proud of myself.",
+    "The cat is unimpressed.",
+    "Onwards!",
+    "What a day.",
+    "Life is good.",
+    "Cheering quietly at the kitchen table.",
+    "Feeling like a proper grown-up.",
+    "Tiny happy dance.",
+    "Could not be happier.",
+]
 EMOJI = ["🌱", "🍅", "🌻", "🐌", "☕", "🐍", "💚", "🌧️", "☀️", "🥕", "🐝", "🪴", "✨", "🙌"]
-WEATHER = ["Rain all morning", "First frost overnight", "Glorious sunshine", "Wind howling",
-           "Drizzle and grey skies", "A proper heatwave", "Fog so thick I lost the shed",
-           "Hail for five minutes, then sun"]
-TEA = ["builder's tea", "mint tea from the garden", "a flask of rooibos", "far too much coffee",
-       "lemon verbena tea", "chamomile"]
-HASHTAGS = ["#gardening", "#allotment", "#GrowYourOwn", "#Python", "#100DaysOfCode",
-            "#RaspberryPi", "#compost", "#seedswap", "#balconygarden", "#homegrown"]
-LINKS = [("sproutnotes.example/2021/tomato-log", "My tomato log"),
-         ("sproutnotes.example/compost-bot", "How the compost bot works"),
-         ("sproutnotes.example/seed-db", "A tiny seed database"),
-         ("sproutnotes.example/rain-gauge", "Building a rain gauge"),
-         ("sproutnotes.example/balcony-herbs", "Herbs on a north balcony"),
-         ("sproutnotes.example/sowing-calendar", "A sowing calendar in 80 lines")]
+WEATHER = [
+    "Rain all morning",
+    "First frost overnight",
+    "Glorious sunshine",
+    "Wind howling",
+    "Drizzle and grey skies",
+    "A proper heatwave",
+    "Fog so thick I lost the shed",
+    "Hail for five minutes, then sun",
+]
+TEA = [
+    "builder's tea",
+    "mint tea from the garden",
+    "a flask of rooibos",
+    "far too much coffee",
+    "lemon verbena tea",
+    "chamomile",
+]
+HASHTAGS = [
+    "#gardening",
+    "#allotment",
+    "#GrowYourOwn",
+    "#Python",
+    "#100DaysOfCode",
+    "#RaspberryPi",
+    "#compost",
+    "#seedswap",
+    "#balconygarden",
+    "#homegrown",
+]
+LINKS = [
+    ("sproutnotes.example/2021/tomato-log", "My tomato log"),
+    ("sproutnotes.example/compost-bot", "How the compost bot works"),
+    ("sproutnotes.example/seed-db", "A tiny seed database"),
+    ("sproutnotes.example/rain-gauge", "Building a rain gauge"),
+    ("sproutnotes.example/balcony-herbs", "Herbs on a north balcony"),
+    ("sproutnotes.example/sowing-calendar", "A sowing calendar in 80 lines"),
+]
 
 GARDEN_SENTENCES = [
     "Just {action} the {plant} at {place} and they look so happy.",
@@ -159,11 +275,37 @@ ENTITY_POSTS = [
     "Me < my garden < my cat, in the household hierarchy.",
     "Compost temperature today > yesterday. The heap is alive & well.",
 ]
-LINK_INTROS = ["New blog post:", "Wrote up the whole thing here:", "Finally published this:",
-               "In case anyone wants the details:", "A little write-up:"]
-SHORT = ["lol", "good morning", "Morning!", "brb", "ugh", "yes!!", "so tired", "☕",
-         "🌱🌱🌱", "tea time", "haha", "Rain again", "goodnight", "wow", "same", "oops",
-         "finally", "🍅", "nope", "hello friends", "back!", "sunny!"]
+LINK_INTROS = [
+    "New blog post:",
+    "Wrote up the whole thing here:",
+    "Finally published this:",
+    "In case anyone wants the details:",
+    "A little write-up:",
+]
+SHORT = [
+    "lol",
+    "good morning",
+    "Morning!",
+    "brb",
+    "ugh",
+    "yes!!",
+    "so tired",
+    "☕",
+    "🌱🌱🌱",
+    "tea time",
+    "haha",
+    "Rain again",
+    "goodnight",
+    "wow",
+    "same",
+    "oops",
+    "finally",
+    "🍅",
+    "nope",
+    "hello friends",
+    "back!",
+    "sunny!",
+]
 FOREIGN = [
     ("fr", "Premières tomates de la saison au potager ! Je suis tellement contente 🍅"),
     ("fr", "Journée pluvieuse, parfaite pour coder un petit script et boire du thé."),
@@ -246,10 +388,16 @@ class Writer:
         plant, plant2 = self.rng.sample(PLANTS, 2)
         action = self.rng.choice(GARDEN_ACTIONS)
         values = {
-            "plant": plant, "plant2": plant2, "place": self.rng.choice(PLACES), "action": action,
-            "action_cap": action.capitalize(), "pest": self.rng.choice(PESTS),
-            "code": self.rng.choice(CODE_THINGS), "event": self.rng.choice(CODE_EVENTS),
-            "weather": self.rng.choice(WEATHER), "tea": self.rng.choice(TEA),
+            "plant": plant,
+            "plant2": plant2,
+            "place": self.rng.choice(PLACES),
+            "action": action,
+            "action_cap": action.capitalize(),
+            "pest": self.rng.choice(PESTS),
+            "code": self.rng.choice(CODE_THINGS),
+            "event": self.rng.choice(CODE_EVENTS),
+            "weather": self.rng.choice(WEATHER),
+            "tea": self.rng.choice(TEA),
             "emoji": self.rng.choice(EMOJI),
         }
         return template.format(**values)
@@ -295,18 +443,23 @@ def snowflake(moment: datetime, rng: random.Random) -> str:
 
 
 def x_date(moment: datetime) -> str:
-    return (f"{DAYS[moment.weekday()]} {MONTHS[moment.month - 1]} {moment.day:02d} "
-            f"{moment:%H:%M:%S} +0000 {moment.year}")
+    return f"{DAYS[moment.weekday()]} {MONTHS[moment.month - 1]} {moment.day:02d} {moment:%H:%M:%S} +0000 {moment.year}"
 
 
 def entities(text: str, links: list[tuple[str, str]]) -> dict:
     """Hashtags, mentions and urls of TEXT with code-point indices, as X reports them."""
+
     def span(match: re.Match) -> list[str]:
         return [str(match.start()), str(match.end())]
 
     mentions = [
-        {"name": FRIENDS.get(m.group(1), DISPLAY_NAME), "screen_name": m.group(1), "indices": span(m),
-         "id_str": _user_id(m.group(1)), "id": _user_id(m.group(1))}
+        {
+            "name": FRIENDS.get(m.group(1), DISPLAY_NAME),
+            "screen_name": m.group(1),
+            "indices": span(m),
+            "id_str": _user_id(m.group(1)),
+            "id": _user_id(m.group(1)),
+        }
         for m in re.finditer(r"@(\w+)", text)
     ]
     hashtags = [{"text": m.group(1), "indices": span(m)} for m in re.finditer(r"#(\w+)", text)]
@@ -314,9 +467,14 @@ def entities(text: str, links: list[tuple[str, str]]) -> dict:
     for short, expanded in links:
         start = text.index(short)
         display = expanded.removeprefix("https://")
-        urls.append({"url": short, "expanded_url": expanded,
-                     "display_url": display if len(display) <= 26 else display[:25] + "…",
-                     "indices": [str(start), str(start + len(short))]})
+        urls.append(
+            {
+                "url": short,
+                "expanded_url": expanded,
+                "display_url": display if len(display) <= 26 else display[:25] + "…",
+                "indices": [str(start), str(start + len(short))],
+            }
+        )
     return {"hashtags": hashtags, "symbols": [], "user_mentions": mentions, "urls": urls}
 
 
@@ -331,14 +489,26 @@ def escape_entities(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def tweet_object(rng: random.Random, moment: datetime, text: str, lang: str,
-                 links: list[tuple[str, str]], extra: dict, start: int = 0) -> dict:
+def tweet_object(
+    rng: random.Random,
+    moment: datetime,
+    text: str,
+    lang: str,
+    links: list[tuple[str, str]],
+    extra: dict,
+    start: int = 0,
+) -> dict:
     post_id = snowflake(moment, rng)
     editable = moment + timedelta(minutes=30)
     tweet = {
-        "edit_info": {"initial": {"editTweetIds": [post_id],
-                                  "editableUntil": editable.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                                  "editsRemaining": "5", "isEditEligible": True}},
+        "edit_info": {
+            "initial": {
+                "editTweetIds": [post_id],
+                "editableUntil": editable.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "editsRemaining": "5",
+                "isEditEligible": True,
+            }
+        },
         "retweeted": False,
         "source": rng.choice(SOURCES),
         "entities": entities(text, links),
@@ -366,7 +536,7 @@ def build_tweets(seed: int = SEED) -> list[dict]:
     span_s = int((LAST - FIRST).total_seconds())
     moments = sorted(FIRST + timedelta(seconds=rng.randrange(span_s)) for _ in plan)
     tweets: list[dict] = []
-    for kind, moment in zip(plan, moments):
+    for kind, moment in zip(plan, moments, strict=True):
         own = [t for t in tweets if not t["full_text"].startswith(("RT @", "@"))]
         tweets.append(_make(kind, moment, writer, own))
     return tweets[::-1]
@@ -393,8 +563,9 @@ def _make(kind: str, moment: datetime, writer: Writer, own: list[dict]) -> dict:
         short = writer.tco()
         text = f"{writer.fill(rng.choice(QUOTES))} {short}"
         links = [(short, f"https://twitter.com/{friend}/status/{quoted_id}")]
-        return tweet_object(rng, moment, text, "en", links,
-                            {"is_quote_status": True, "quoted_status_id_str": quoted_id})
+        return tweet_object(
+            rng, moment, text, "en", links, {"is_quote_status": True, "quoted_status_id_str": quoted_id}
+        )
     if kind == "thread" and own:
         parent = own[-1]
         text = writer.fill(rng.choice(THREAD))
@@ -408,9 +579,13 @@ def _make(kind: str, moment: datetime, writer: Writer, own: list[dict]) -> dict:
 
 def _reply_fields(parent_id: str, handle: str) -> dict:
     user_id = _user_id(handle)
-    return {"in_reply_to_status_id_str": parent_id, "in_reply_to_status_id": parent_id,
-            "in_reply_to_user_id": user_id, "in_reply_to_user_id_str": user_id,
-            "in_reply_to_screen_name": handle}
+    return {
+        "in_reply_to_status_id_str": parent_id,
+        "in_reply_to_status_id": parent_id,
+        "in_reply_to_user_id": user_id,
+        "in_reply_to_user_id_str": user_id,
+        "in_reply_to_screen_name": handle,
+    }
 
 
 def data_file(global_name: str, items: list) -> str:
@@ -420,26 +595,48 @@ def data_file(global_name: str, items: list) -> str:
 
 def archive_files(seed: int = SEED) -> dict[str, str]:
     tweets = build_tweets(seed)
-    account = [{"account": {"email": None, "createdVia": "web", "username": HANDLE,
-                            "accountId": ACCOUNT_ID, "createdAt": "2019-02-14T09:30:00.000Z",
-                            "accountDisplayName": DISPLAY_NAME}}]
-    profile = [{"profile": {"description": {"bio": BIO, "website": "https://sproutnotes.example",
-                                            "location": "A fictional allotment"},
-                            "avatarMediaUrl": AVATAR}}]
+    account = [
+        {
+            "account": {
+                "email": None,
+                "createdVia": "web",
+                "username": HANDLE,
+                "accountId": ACCOUNT_ID,
+                "createdAt": "2019-02-14T09:30:00.000Z",
+                "accountDisplayName": DISPLAY_NAME,
+            }
+        }
+    ]
+    profile = [
+        {
+            "profile": {
+                "description": {
+                    "bio": BIO,
+                    "website": "https://sproutnotes.example",
+                    "location": "A fictional allotment",
+                },
+                "avatarMediaUrl": AVATAR,
+            }
+        }
+    ]
     manifest = {
         "userInfo": {"accountId": ACCOUNT_ID, "userName": HANDLE, "displayName": DISPLAY_NAME},
-        "archiveInfo": {"sizeBytes": "0", "generationDate": "2023-04-01T12:00:00.000Z",
-                        "isPartialArchive": False, "maxPartSizeBytes": "53687091200"},
-        "readmeInfo": {"fileName": "data/README.txt", "directory": "data/",
-                       "name": "README.txt"},
+        "archiveInfo": {
+            "sizeBytes": "0",
+            "generationDate": "2023-04-01T12:00:00.000Z",
+            "isPartialArchive": False,
+            "maxPartSizeBytes": "53687091200",
+        },
+        "readmeInfo": {"fileName": "data/README.txt", "directory": "data/", "name": "README.txt"},
         "dataTypes": {
-            name: {"files": [{"fileName": f"data/{name}.js", "globalName": f"YTD.{name}.part0",
-                              "count": str(count)}]}
+            name: {"files": [{"fileName": f"data/{name}.js", "globalName": f"YTD.{name}.part0", "count": str(count)}]}
             for name, count in (("account", 1), ("profile", 1), ("tweets", len(tweets)))
         },
     }
-    readme = ("This is the X account archive of a FICTIONAL account (@tweetling_sample), generated by\n"
-              "examples/make_sample_archive.py for the tweetling project. No real person wrote it.\n")
+    readme = (
+        "This is the X account archive of a FICTIONAL account (@tweetling_sample), generated by\n"
+        "examples/make_sample_archive.py for the tweetling project. No real person wrote it.\n"
+    )
     return {
         "data/README.txt": readme,
         "data/account.js": data_file("YTD.account.part0", account),

@@ -9,8 +9,9 @@ GET /2/users/by/username/:username and GET /2/users/:id/tweets (data, includes, 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -54,40 +55,78 @@ class FakeApi:
 
 
 def mastodon_account(
-    id: str = "109", username: str = "alice", display_name: str = "Alice 🌻",
-    note: str = "<p>Writes about <a href=\"https://social.example/tags/birds\" class=\"mention hashtag\">#<span>birds</span></a> &amp; trees</p>",
-    statuses_count: int = 0, **extra: Any,
+    id: str = "109",
+    username: str = "alice",
+    display_name: str = "Alice 🌻",
+    note: str = '<p>Writes about <a href="https://social.example/tags/birds" class="mention hashtag">#<span>birds</span></a> &amp; trees</p>',
+    statuses_count: int = 0,
+    **extra: Any,
 ) -> dict[str, Any]:
     return {
-        "id": id, "username": username, "acct": username, "display_name": display_name,
-        "locked": False, "bot": False, "discoverable": True, "group": False,
-        "created_at": "2022-11-05T00:00:00.000Z", "note": note,
-        "url": f"https://social.example/@{username}", "uri": f"https://social.example/users/{username}",
+        "id": id,
+        "username": username,
+        "acct": username,
+        "display_name": display_name,
+        "locked": False,
+        "bot": False,
+        "discoverable": True,
+        "group": False,
+        "created_at": "2022-11-05T00:00:00.000Z",
+        "note": note,
+        "url": f"https://social.example/@{username}",
+        "uri": f"https://social.example/users/{username}",
         "avatar": f"https://files.social.example/accounts/avatars/{id}/original/a.png",
         "avatar_static": f"https://files.social.example/accounts/avatars/{id}/original/a.png",
         "header": "https://social.example/headers/original/missing.png",
         "header_static": "https://social.example/headers/original/missing.png",
-        "followers_count": 10, "following_count": 5, "statuses_count": statuses_count,
-        "last_status_at": "2024-05-01", "emojis": [], "fields": [], **extra,
+        "followers_count": 10,
+        "following_count": 5,
+        "statuses_count": statuses_count,
+        "last_status_at": "2024-05-01",
+        "emojis": [],
+        "fields": [],
+        **extra,
     }
 
 
 def mastodon_status(
-    id: int, content: str | None = None, *, account: dict[str, Any] | None = None,
-    reblog: dict[str, Any] | None = None, in_reply_to_id: str | None = None,
-    quote: dict[str, Any] | None = None, language: str | None = "en", spoiler_text: str = "",
+    id: int,
+    content: str | None = None,
+    *,
+    account: dict[str, Any] | None = None,
+    reblog: dict[str, Any] | None = None,
+    in_reply_to_id: str | None = None,
+    quote: dict[str, Any] | None = None,
+    language: str | None = "en",
+    spoiler_text: str = "",
 ) -> dict[str, Any]:
     account = account or mastodon_account()
     return {
-        "id": str(id), "created_at": when(id).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "in_reply_to_id": in_reply_to_id, "in_reply_to_account_id": "7" if in_reply_to_id else None,
-        "sensitive": bool(spoiler_text), "spoiler_text": spoiler_text, "visibility": "public",
-        "language": language, "uri": f"https://social.example/users/{account['username']}/statuses/{id}",
-        "url": f"https://social.example/@{account['username']}/{id}", "replies_count": 0,
-        "reblogs_count": 0, "favourites_count": 0, "edited_at": None,
+        "id": str(id),
+        "created_at": when(id).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "in_reply_to_id": in_reply_to_id,
+        "in_reply_to_account_id": "7" if in_reply_to_id else None,
+        "sensitive": bool(spoiler_text),
+        "spoiler_text": spoiler_text,
+        "visibility": "public",
+        "language": language,
+        "uri": f"https://social.example/users/{account['username']}/statuses/{id}",
+        "url": f"https://social.example/@{account['username']}/{id}",
+        "replies_count": 0,
+        "reblogs_count": 0,
+        "favourites_count": 0,
+        "edited_at": None,
         "content": "" if reblog else (content if content is not None else f"<p>status number {id}</p>"),
-        "reblog": reblog, "quote": quote, "application": None, "account": account,
-        "media_attachments": [], "mentions": [], "tags": [], "emojis": [], "card": None, "poll": None,
+        "reblog": reblog,
+        "quote": quote,
+        "application": None,
+        "account": account,
+        "media_attachments": [],
+        "mentions": [],
+        "tags": [],
+        "emojis": [],
+        "card": None,
+        "poll": None,
     }
 
 
@@ -113,7 +152,8 @@ class FakeMastodon(FakeApi):
         limit = min(int(request.args.get("limit", 20)), 40)
         max_id, since_id = request.args.get("max_id"), request.args.get("since_id")
         page = [
-            s for s in self.statuses
+            s
+            for s in self.statuses
             if (max_id is None or int(s["id"]) < int(max_id)) and (since_id is None or int(s["id"]) > int(since_id))
         ][:limit]
         headers = {}
@@ -133,26 +173,39 @@ DID = "did:plc:z72i7hdynmk6r22z27h6tvur"
 
 def bluesky_author(handle: str = "alice.bsky.social", did: str = DID) -> dict[str, Any]:
     return {
-        "did": did, "handle": handle, "displayName": "Alice", "avatar":
-        f"https://cdn.bsky.app/img/avatar/plain/{did}/bafkreiabc@jpeg",
-        "associated": {"chat": {"allowIncoming": "following"}}, "labels": [],
+        "did": did,
+        "handle": handle,
+        "displayName": "Alice",
+        "avatar": f"https://cdn.bsky.app/img/avatar/plain/{did}/bafkreiabc@jpeg",
+        "associated": {"chat": {"allowIncoming": "following"}},
+        "labels": [],
         "createdAt": "2023-04-12T04:53:57.057Z",
     }
 
 
 def bluesky_profile(handle: str = "alice.bsky.social", posts_count: int = 0, **extra: Any) -> dict[str, Any]:
     return {
-        **bluesky_author(handle), "description": "Birds, trees.\nhttps://alice.example",
+        **bluesky_author(handle),
+        "description": "Birds, trees.\nhttps://alice.example",
         "banner": f"https://cdn.bsky.app/img/banner/plain/{DID}/bafkreibanner@jpeg",
-        "followersCount": 120, "followsCount": 80, "postsCount": posts_count,
-        "indexedAt": "2024-01-20T05:32:45.277Z", "viewer": {"muted": False, "blockedBy": False},
-        "pinnedPost": None, **extra,
+        "followersCount": 120,
+        "followsCount": 80,
+        "postsCount": posts_count,
+        "indexedAt": "2024-01-20T05:32:45.277Z",
+        "viewer": {"muted": False, "blockedBy": False},
+        "pinnedPost": None,
+        **extra,
     }
 
 
 def bluesky_post(
-    number: int, text: str | None = None, *, author: dict[str, Any] | None = None,
-    reply: bool = False, quote: bool = False, facets: list[dict[str, Any]] | None = None,
+    number: int,
+    text: str | None = None,
+    *,
+    author: dict[str, Any] | None = None,
+    reply: bool = False,
+    quote: bool = False,
+    facets: list[dict[str, Any]] | None = None,
     langs: tuple[str, ...] = ("en",),
 ) -> dict[str, Any]:
     """A PostView: at-uri, cid, author, record (app.bsky.feed.post) and counts."""
@@ -160,7 +213,9 @@ def bluesky_post(
     created = when(number).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     uri = f"at://{author['did']}/app.bsky.feed.post/3kpost{number:05d}"
     record: dict[str, Any] = {
-        "$type": "app.bsky.feed.post", "createdAt": created, "langs": list(langs),
+        "$type": "app.bsky.feed.post",
+        "createdAt": created,
+        "langs": list(langs),
         "text": text if text is not None else f"post number {number}",
     }
     if facets:
@@ -169,12 +224,22 @@ def bluesky_post(
         parent = {"uri": f"at://did:plc:other/app.bsky.feed.post/3kparent{number}", "cid": "bafyreiparent"}
         record["reply"] = {"root": parent, "parent": parent}
     if quote:
-        record["embed"] = {"$type": "app.bsky.embed.record", "record": {
-            "uri": "at://did:plc:other/app.bsky.feed.post/3kquoted", "cid": "bafyreiquoted"}}
+        record["embed"] = {
+            "$type": "app.bsky.embed.record",
+            "record": {"uri": "at://did:plc:other/app.bsky.feed.post/3kquoted", "cid": "bafyreiquoted"},
+        }
     return {
-        "uri": uri, "cid": f"bafyreicid{number:05d}", "author": author, "record": record,
-        "replyCount": 0, "repostCount": 0, "likeCount": 1, "quoteCount": 0,
-        "indexedAt": created, "viewer": {}, "labels": [],
+        "uri": uri,
+        "cid": f"bafyreicid{number:05d}",
+        "author": author,
+        "record": record,
+        "replyCount": 0,
+        "repostCount": 0,
+        "likeCount": 1,
+        "quoteCount": 0,
+        "indexedAt": created,
+        "viewer": {},
+        "labels": [],
     }
 
 
@@ -183,7 +248,8 @@ def bluesky_item(post: dict[str, Any], reposted_at: int | None = None) -> dict[s
     item: dict[str, Any] = {"post": post}
     if reposted_at is not None:
         item["reason"] = {
-            "$type": "app.bsky.feed.defs#reasonRepost", "by": bluesky_author(),
+            "$type": "app.bsky.feed.defs#reasonRepost",
+            "by": bluesky_author(),
             "indexedAt": when(reposted_at).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
     return item
@@ -226,22 +292,35 @@ class FakeBluesky(FakeApi):
 
 def x_user(id: str = "2244994945", username: str = "alice", tweet_count: int = 0) -> dict[str, Any]:
     return {
-        "id": id, "name": "Alice", "username": username,
-        "description": "Birds & trees", "profile_image_url":
-        "https://pbs.twimg.com/profile_images/1/alice_normal.jpg",
-        "public_metrics": {"followers_count": 10, "following_count": 5, "tweet_count": tweet_count,
-                           "listed_count": 0, "like_count": 3},
+        "id": id,
+        "name": "Alice",
+        "username": username,
+        "description": "Birds & trees",
+        "profile_image_url": "https://pbs.twimg.com/profile_images/1/alice_normal.jpg",
+        "public_metrics": {
+            "followers_count": 10,
+            "following_count": 5,
+            "tweet_count": tweet_count,
+            "listed_count": 0,
+            "like_count": 3,
+        },
     }
 
 
 def x_tweet(
-    id: int, text: str | None = None, *, refs: tuple[tuple[str, str], ...] = (),
-    note_text: str | None = None, lang: str = "en",
+    id: int,
+    text: str | None = None,
+    *,
+    refs: tuple[tuple[str, str], ...] = (),
+    note_text: str | None = None,
+    lang: str = "en",
 ) -> dict[str, Any]:
     tweet: dict[str, Any] = {
-        "id": str(id), "text": text if text is not None else f"tweet number {id}",
+        "id": str(id),
+        "text": text if text is not None else f"tweet number {id}",
         "created_at": when(id % 100000).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "lang": lang, "edit_history_tweet_ids": [str(id)],
+        "lang": lang,
+        "edit_history_tweet_ids": [str(id)],
     }
     if refs:
         tweet["referenced_tweets"] = [{"type": kind, "id": ref} for kind, ref in refs]
@@ -255,8 +334,13 @@ def x_tweet(
 class FakeXApi(FakeApi):
     """api.x.com/2 under a path prefix: user lookup and the user's tweets with pagination_token."""
 
-    def __init__(self, server: HTTPServer, tweets: list[dict[str, Any]], user: dict[str, Any] | None = None,
-                 token: str = "AAAA-test-token"):
+    def __init__(
+        self,
+        server: HTTPServer,
+        tweets: list[dict[str, Any]],
+        user: dict[str, Any] | None = None,
+        token: str = "AAAA-test-token",
+    ):
         super().__init__(server)
         self.user = user or x_user(tweet_count=len(tweets))
         self.tweets = sorted(tweets, key=lambda t: int(t["id"]), reverse=True)
@@ -286,21 +370,33 @@ class FakeXApi(FakeApi):
     def _timeline(self, request: Request) -> Response:
         limit = int(request.args.get("max_results", 10))
         if not 5 <= limit <= 100:
-            return json_response({"errors": [{"parameters": {"max_results": [str(limit)]},
-                                              "message": "The `max_results` query parameter value is not between 5 and 100"}],
-                                  "title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
-                                  "type": "https://api.twitter.com/2/problems/invalid-request"}, 400)
+            return json_response(
+                {
+                    "errors": [
+                        {
+                            "parameters": {"max_results": [str(limit)]},
+                            "message": "The `max_results` query parameter value is not between 5 and 100",
+                        }
+                    ],
+                    "title": "Invalid Request",
+                    "detail": "One or more parameters to your request was invalid.",
+                    "type": "https://api.twitter.com/2/problems/invalid-request",
+                },
+                400,
+            )
         since_id = request.args.get("since_id")
         start = int(request.args.get("pagination_token", "t0")[1:])
         matching = [t for t in self.tweets if since_id is None or int(t["id"]) > int(since_id)]
-        page = matching[start:start + limit]
+        page = matching[start : start + limit]
         meta: dict[str, Any] = {"result_count": len(page)}
         if not page:
             return json_response({"meta": meta})
         meta.update(newest_id=page[0]["id"], oldest_id=page[-1]["id"])
         if start + limit < len(matching):
             meta["next_token"] = f"t{start + limit}"
-        referenced = [{"id": ref["id"], "text": f"original {ref['id']}"} for t in page for ref in t.get("referenced_tweets", [])]
+        referenced = [
+            {"id": ref["id"], "text": f"original {ref['id']}"} for t in page for ref in t.get("referenced_tweets", [])
+        ]
         body: dict[str, Any] = {"data": page, "meta": meta}
         if referenced:
             body["includes"] = {"tweets": referenced}

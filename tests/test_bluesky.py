@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from http_payloads import FakeBluesky, bluesky_author, bluesky_item, bluesky_post, bluesky_profile, json_response
 
+from http_payloads import FakeBluesky, bluesky_author, bluesky_item, bluesky_post, bluesky_profile, json_response
 from tweetling.errors import SourceError
 from tweetling.fetch import FetchOptions, fetch
 from tweetling.sources.bluesky import expand_links
@@ -25,16 +25,21 @@ def options(httpserver, **kwargs) -> FetchOptions:
 
 
 def link(start: int, end: int, uri: str) -> dict:
-    return {"$type": "app.bsky.richtext.facet", "index": {"byteStart": start, "byteEnd": end},
-            "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}]}
+    return {
+        "$type": "app.bsky.richtext.facet",
+        "index": {"byteStart": start, "byteEnd": end},
+        "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}],
+    }
 
 
 def test_link_facets_get_their_full_uri_counting_utf8_bytes():
     text = "café ☕ see example.com/a/lo... and #tag"
     start = len("café ☕ see ".encode())
-    end = start + len("example.com/a/lo...".encode())
-    tag = {"index": {"byteStart": end + 5, "byteEnd": end + 9},
-           "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": "tag"}]}
+    end = start + len(b"example.com/a/lo...")
+    tag = {
+        "index": {"byteStart": end + 5, "byteEnd": end + 9},
+        "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": "tag"}],
+    }
     expanded = expand_links(text, [tag, link(start, end, "https://example.com/a/long/path")])
     assert expanded == "café ☕ see https://example.com/a/long/path and #tag"
 
@@ -48,8 +53,9 @@ def test_fetch_stores_kinds_and_profile(httpserver, store):
         bluesky_item(shared, reposted_at=4),  # reposted again later: a second, distinct repost
         bluesky_item(bluesky_post(5, "agreed", reply=True)),
         bluesky_item(bluesky_post(6, "look", quote=True)),
-        bluesky_item(bluesky_post(7, "read example.com/x...", facets=[link(5, 21, "https://example.com/xyz")],
-                                  langs=("de",))),
+        bluesky_item(
+            bluesky_post(7, "read example.com/x...", facets=[link(5, 21, "https://example.com/xyz")], langs=("de",))
+        ),
     ]
     FakeBluesky(httpserver, items)
 
@@ -58,15 +64,22 @@ def test_fetch_stores_kinds_and_profile(httpserver, store):
     assert (result.account, result.added, result.complete) == (ACCOUNT, 6, True)
     posts = store.posts(ACCOUNT)
     assert [(p.kind, p.text) for p in posts] == [
-        ("original", "plain"), ("retweet", "bob's words"), ("retweet", "bob's words"),
-        ("reply", "agreed"), ("quote", "look"), ("original", "read https://example.com/xyz"),
+        ("original", "plain"),
+        ("retweet", "bob's words"),
+        ("retweet", "bob's words"),
+        ("reply", "agreed"),
+        ("quote", "look"),
+        ("original", "read https://example.com/xyz"),
     ]
     assert len({p.post_id for p in posts}) == 6
     assert posts[1].created_at == "2024-05-01T12:03:00+00:00"  # when it was reposted
     assert posts[-1].lang == "de"
     profile = store.account(ACCOUNT)
     assert (profile.display_name, profile.bio, profile.source_id) == (
-        "Alice", "Birds, trees.\nhttps://alice.example", "did:plc:z72i7hdynmk6r22z27h6tvur")
+        "Alice",
+        "Birds, trees.\nhttps://alice.example",
+        "did:plc:z72i7hdynmk6r22z27h6tvur",
+    )
     assert profile.avatar_url.startswith("https://cdn.bsky.app/img/avatar/")
 
 
@@ -98,23 +111,34 @@ def test_unknown_account(httpserver, store):
     assert store.accounts() == []
 
 
-@pytest.mark.parametrize("error, message", [
-    ("AccountTakedown", "is suspended"),
-    ("AccountDeactivated", "is deactivated"),
-    ("BlockedActor", "blocks or is blocked"),
-])
+@pytest.mark.parametrize(
+    "error, message",
+    [
+        ("AccountTakedown", "is suspended"),
+        ("AccountDeactivated", "is deactivated"),
+        ("BlockedActor", "blocks or is blocked"),
+    ],
+)
 def test_unavailable_accounts(httpserver, store, error, message):
     httpserver.expect_request("/xrpc/app.bsky.actor.getProfile").respond_with_response(
-        json_response({"error": error, "message": "Account is unavailable"}, 400))
+        json_response({"error": error, "message": "Account is unavailable"}, 400)
+    )
     with pytest.raises(SourceError, match=message):
         fetch(store, TARGET, options(httpserver))
     assert store.accounts() == []
 
 
 def test_respects_accounts_hidden_from_logged_out_users(httpserver, store):
-    profile = bluesky_profile(labels=[{"src": "did:plc:z72i7hdynmk6r22z27h6tvur", "val": "!no-unauthenticated",
-                                       "uri": "at://did:plc:z72i7hdynmk6r22z27h6tvur/app.bsky.actor.profile/self",
-                                       "cts": "2024-01-01T00:00:00Z"}])
+    profile = bluesky_profile(
+        labels=[
+            {
+                "src": "did:plc:z72i7hdynmk6r22z27h6tvur",
+                "val": "!no-unauthenticated",
+                "uri": "at://did:plc:z72i7hdynmk6r22z27h6tvur/app.bsky.actor.profile/self",
+                "cts": "2024-01-01T00:00:00Z",
+            }
+        ]
+    )
     server = FakeBluesky(httpserver, [bluesky_item(bluesky_post(1))], profile=profile)
     with pytest.raises(SourceError, match="asked not to be shown"):
         fetch(store, TARGET, options(httpserver))

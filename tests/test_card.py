@@ -6,8 +6,8 @@ import json
 
 import pytest
 import yaml
-from tiny_bot import build_tiny_bot
 
+from tiny_bot import build_tiny_bot
 from tweetling.card import escape_markdown, safe_url, write_card
 from tweetling.errors import TweetlingError
 

@@ -54,8 +54,13 @@ def test_counts_follow_huggingtweets():
         post("@bob I agree with you completely", kind="reply", post_id="5"),
     ]
     result = clean_posts("ana", posts)
-    assert result.table.to_dict() == {"downloaded": 5, "retweets": 2, "short": 1, "kept": 2,
-                                      "kept_chars": sum(map(len, result.texts))}
+    assert result.table.to_dict() == {
+        "downloaded": 5,
+        "retweets": 2,
+        "short": 1,
+        "kept": 2,
+        "kept_chars": sum(map(len, result.texts)),
+    }
     assert result.texts == ["Fish & chips <3 are great", "@bob I agree with you completely"]
     assert result.post_ids == ["x:4", "x:5"]
 
@@ -81,8 +86,9 @@ def test_options_are_counted_when_on():
     assert labels == ["Posts downloaded", "Retweets", "Replies dropped", "Short posts", "Posts kept"]
 
 
-@given(st.lists(st.tuples(st.sampled_from(["original", "retweet", "reply", "quote"]), st.text(max_size=60)),
-                max_size=40))
+@given(
+    st.lists(st.tuples(st.sampled_from(["original", "retweet", "reply", "quote"]), st.text(max_size=60)), max_size=40)
+)
 def test_every_post_is_accounted_for_once(items):
     posts = [post(text, kind=kind, post_id=str(i)) for i, (kind, text) in enumerate(items)]
     table = clean_posts("ana", posts, CleanOptions(drop_duplicates=True)).table
@@ -92,5 +98,6 @@ def test_every_post_is_accounted_for_once(items):
 
 def test_unescape_covers_all_entities():
     assert clean_posts("ana", [post("&quot;quoted&quot; &amp; more words")]).texts == [
-        html.unescape("&quot;quoted&quot; & more words")]
+        html.unescape("&quot;quoted&quot; & more words")
+    ]
     assert re.search("&", clean_posts("ana", [post("this &amp; that too")]).texts[0])

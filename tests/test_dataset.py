@@ -3,8 +3,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from tweetling.cli import cli
 from tweetling.clean import CleanOptions
+from tweetling.cli import cli
 from tweetling.dataset import Dataset, PrepareConfig, balance, prepare, resolve, split
 from tweetling.errors import InsufficientDataError, TweetlingError
 from tweetling.posts import Post, Profile
@@ -13,8 +13,10 @@ from tweetling.store import Store
 
 def fill(store, account, n, words=12, source="x"):
     text = " ".join(f"{account}word{j}" for j in range(words))
-    store.upsert_posts(Post(source, f"{account}{i}", account, f"{i} {text}",
-                            created_at=f"2020-01-01T00:00:{i % 60:02d}+00:00") for i in range(n))
+    store.upsert_posts(
+        Post(source, f"{account}{i}", account, f"{i} {text}", created_at=f"2020-01-01T00:00:{i % 60:02d}+00:00")
+        for i in range(n)
+    )
 
 
 @pytest.fixture

@@ -39,11 +39,14 @@ def test_distinct_n_and_text_metrics():
 
 
 def test_style_attribution_finds_each_accounts_voice():
-    references = {"rockets": [f"rocket launch orbit number {i}" for i in range(5)],
-                  "garden": [f"garden seeds radish soil {i}" for i in range(5)]}
+    references = {
+        "rockets": [f"rocket launch orbit number {i}" for i in range(5)],
+        "garden": [f"garden seeds radish soil {i}" for i in range(5)],
+    }
     held_out = [Example("rockets", "orbit rocket engine"), Example("garden", "radish soil seeds")]
-    result = style_attribution(bag_of_words, ["rocket to orbit", "launch the rocket", "radish soil"], ["rockets"],
-                               references, held_out)
+    result = style_attribution(
+        bag_of_words, ["rocket to orbit", "launch the rocket", "radish soil"], ["rockets"], references, held_out
+    )
     assert result["attribution_accuracy"] == pytest.approx(2 / 3)
     assert result["shares"] == {"rockets": pytest.approx(2 / 3), "garden": pytest.approx(1 / 3)}
     assert result["reference_accuracy"] == 1.0
@@ -57,8 +60,9 @@ def trained_bot(tiny_model, tmp_path, tweetling_home):
 
 def test_eval_measures_the_bot_and_records_it_in_metadata_and_card(trained_bot):
     stages = []
-    result = evaluate_bot(trained_bot, EvalConfig(n=6, batch_size=3), track_backend="none", embed=bag_of_words,
-                          on_progress=stages.append)
+    result = evaluate_bot(
+        trained_bot, EvalConfig(n=6, batch_size=3), track_backend="none", embed=bag_of_words, on_progress=stages.append
+    )
 
     assert result["perplexity"] < result["base_perplexity"]  # training helped on the held-out posts
     assert result["generated"] <= 6 and 0 <= result["memorized_rate"] <= 1
@@ -70,8 +74,9 @@ def test_eval_measures_the_bot_and_records_it_in_metadata_and_card(trained_bot):
 
 
 def test_cli_eval_json(trained_bot):
-    result = CliRunner().invoke(cli, ["eval", str(trained_bot), "-n", "4", "--no-style", "--no-base",
-                                      "--track", "none", "--json"])
+    result = CliRunner().invoke(
+        cli, ["eval", str(trained_bot), "-n", "4", "--no-style", "--no-base", "--track", "none", "--json"]
+    )
     assert result.exit_code == 0, result.output
     measured = json.loads(result.output.strip().splitlines()[-1])
     assert measured["n"] == 4 and measured["perplexity"] > 1 and "base_perplexity" not in measured

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import datetime, timezone
+from email.utils import format_datetime
 
 import httpx
 import pytest
 from click.testing import CliRunner
-from http_payloads import FakeBluesky, FakeMastodon, FakeXApi, bluesky_item, bluesky_post, json_response, mastodon_status, x_tweet
 from werkzeug import Response
 
+from http_payloads import (
+    FakeBluesky,
+    FakeMastodon,
+    FakeXApi,
+    bluesky_item,
+    bluesky_post,
+    json_response,
+    mastodon_status,
+    x_tweet,
+)
 from tweetling.cli import cli
 from tweetling.errors import SourceError, TweetlingError
 from tweetling.fetch import FetchOptions, fetch, parse_target
@@ -45,11 +54,14 @@ def client(httpserver, clock: Clock, **policy) -> HttpClient:
     return HttpClient(httpserver.url_for("/"), policy=RetryPolicy(**policy), on_wait=clock.on_wait, sleep=clock.sleep)
 
 
-@pytest.mark.parametrize("target, expected", [
-    ("mastodon:@alice@social.example", ("mastodon", "@alice@social.example")),
-    ("Bluesky: alice.bsky.social", ("bluesky", "alice.bsky.social")),
-    ("x:jack", ("x", "jack")),
-])
+@pytest.mark.parametrize(
+    "target, expected",
+    [
+        ("mastodon:@alice@social.example", ("mastodon", "@alice@social.example")),
+        ("Bluesky: alice.bsky.social", ("bluesky", "alice.bsky.social")),
+        ("x:jack", ("x", "jack")),
+    ],
+)
 def test_parse_target(target, expected):
     assert parse_target(target) == expected
 
@@ -110,17 +122,23 @@ def test_server_error_then_success_backs_off(httpserver):
 def test_retries_run_out_with_a_resume_hint(httpserver):
     clock = Clock()
     httpserver.expect_request("/v").respond_with_data("oops", status=502)
-    with client(httpserver, clock, retries=2) as http, pytest.raises(SourceError, match="HTTP 502.*run the same command"):
+    with (
+        client(httpserver, clock, retries=2) as http,
+        pytest.raises(SourceError, match="HTTP 502.*run the same command"),
+    ):
         http.get_json("/v")
     assert len(clock.slept) == 2
 
 
 def test_unreachable_host():
     clock = Clock()
-    with HttpClient("http://127.0.0.1:9", policy=RetryPolicy(retries=1), on_wait=clock.on_wait,
-                    sleep=clock.sleep) as http:
-        with pytest.raises(SourceError, match=r"cannot reach 127.0.0.1 \(ConnectError"):
-            http.get_json("/v")
+    with (
+        HttpClient(
+            "http://127.0.0.1:9", policy=RetryPolicy(retries=1), on_wait=clock.on_wait, sleep=clock.sleep
+        ) as http,
+        pytest.raises(SourceError, match=r"cannot reach 127.0.0.1 \(ConnectError"),
+    ):
+        http.get_json("/v")
     assert len(clock.slept) == 1
 
 
@@ -220,7 +238,8 @@ def test_cli_never_prints_the_token(httpserver, tweetling_home, monkeypatch):
 
 def test_error_body_from_a_4xx_is_parsed(httpserver, store):
     httpserver.expect_request("/api/v1/accounts/lookup").respond_with_response(
-        json_response({"error": "Too many redirects"}, 418))
+        json_response({"error": "Too many redirects"}, 418)
+    )
     with pytest.raises(SourceError, match="HTTP 418 .*Too many redirects"):
         fetch(store, TARGET, FetchOptions(base_url=httpserver.url_for("/")))
 

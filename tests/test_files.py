@@ -13,16 +13,19 @@ from tweetling.sources.files import read_csv, read_jsonl, read_text
 DATA = Path(__file__).parent / "data"
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("Wed Oct 10 20:19:24 +0000 2018", "2018-10-10T20:19:24+00:00"),
-    ("2015-11-25 18:29:09", "2015-11-25T18:29:09+00:00"),
-    ("2018-10-10T20:19:24.000Z", "2018-10-10T20:19:24+00:00"),
-    ("2022-03-05 10:00:00+00:00", "2022-03-05T10:00:00+00:00"),
-    ("2020-06-06 18:03:17 +0200", "2020-06-06T16:03:17+00:00"),
-    ("2020-01-01 10:00:00 UTC", "2020-01-01T10:00:00+00:00"),
-    ("1591459397000", "2020-06-06T16:03:17+00:00"),
-    (1591459397, "2020-06-06T16:03:17+00:00"),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("Wed Oct 10 20:19:24 +0000 2018", "2018-10-10T20:19:24+00:00"),
+        ("2015-11-25 18:29:09", "2015-11-25T18:29:09+00:00"),
+        ("2018-10-10T20:19:24.000Z", "2018-10-10T20:19:24+00:00"),
+        ("2022-03-05 10:00:00+00:00", "2022-03-05T10:00:00+00:00"),
+        ("2020-06-06 18:03:17 +0200", "2020-06-06T16:03:17+00:00"),
+        ("2020-01-01 10:00:00 UTC", "2020-01-01T10:00:00+00:00"),
+        ("1591459397000", "2020-06-06T16:03:17+00:00"),
+        (1591459397, "2020-06-06T16:03:17+00:00"),
+    ],
+)
 def test_parse_date_gives_iso_utc(value, expected):
     assert parse_date(value) == expected
 
@@ -42,18 +45,25 @@ def test_minimal_csv_with_bom_multiline_fields_and_date_formats():
     posts = list(read_csv(DATA / "minimal.csv", account="obama"))
 
     assert [(p.post_id, p.kind) for p in posts] == [
-        ("669345146022981632", "retweet"), ("669233514047377408", "original"),
-        ("669191618809888768", "reply"), ("669191618809888769", "original"),
+        ("669345146022981632", "retweet"),
+        ("669233514047377408", "original"),
+        ("669191618809888768", "reply"),
+        ("669191618809888769", "original"),
     ]
     assert {p.source for p in posts} == {"x"}  # tweet ids: X posts
     assert posts[0].text == 'RT @someone: a "quoted" retweet…'
     assert posts[1].text == "A post with\ntwo lines &amp; an entity https://t.co/Sc7zDxRI9Y"
     assert [p.created_at for p in posts] == [
-        "2015-11-25T02:41:33+00:00", "2015-11-24T19:17:58+00:00",
-        "2015-11-24T16:31:29+00:00", "2018-10-10T20:19:24+00:00",
+        "2015-11-25T02:41:33+00:00",
+        "2015-11-24T19:17:58+00:00",
+        "2015-11-24T16:31:29+00:00",
+        "2018-10-10T20:19:24+00:00",
     ]
-    assert posts[0].raw == {"id": "669345146022981632", "created_at": "2015-11-25 02:41:33",
-                            "text": 'RT @someone: a "quoted" retweet…'}
+    assert posts[0].raw == {
+        "id": "669345146022981632",
+        "created_at": "2015-11-25 02:41:33",
+        "text": 'RT @someone: a "quoted" retweet…',
+    }
 
 
 def test_text_only_csv_gets_stable_ids_and_source_file():
@@ -91,14 +101,20 @@ def test_snscrape_csv_takes_the_handle_from_the_user_url():
 
 
 def test_csv_with_an_unknown_header_names_the_expected_columns():
-    with pytest.raises(InputError, match=r"^bad-header\.csv:1: no text column in header "
-                                         r"\(identifier, when, body\); expected 'text'"):
+    with pytest.raises(
+        InputError,
+        match=r"^bad-header\.csv:1: no text column in header "
+        r"\(identifier, when, body\); expected 'text'",
+    ):
         list(read_csv(DATA / "bad-header.csv", account="a"))
 
 
 def test_csv_bad_date_names_line_column_and_value():
-    with pytest.raises(InputError, match=r"^bad-date\.csv:3: column 'created_at': "
-                                         r"cannot parse date '2015-13-45 10:00:00'$"):
+    with pytest.raises(
+        InputError,
+        match=r"^bad-date\.csv:3: column 'created_at': "
+        r"cannot parse date '2015-13-45 10:00:00'$",
+    ):
         list(read_csv(DATA / "bad-date.csv", account="a"))
 
 
@@ -157,8 +173,11 @@ def test_text_file_one_post_per_line():
     posts = list(read_text(DATA / "posts.txt", account="writer"))
 
     assert [p.text for p in posts] == [
-        "first post of a plain text file", "second post after blank lines",
-        "@pal a reply-looking line", "RT @x: a retweet-looking line", "first post of a plain text file",
+        "first post of a plain text file",
+        "second post after blank lines",
+        "@pal a reply-looking line",
+        "RT @x: a retweet-looking line",
+        "first post of a plain text file",
     ]
     assert [p.kind for p in posts] == ["original", "original", "reply", "retweet", "original"]
     assert {p.source for p in posts} == {"file"}

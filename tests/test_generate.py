@@ -9,9 +9,9 @@ import sys
 import pytest
 import torch
 from click.testing import CliRunner
-from tiny_bot import TRAIN_POSTS
 
 import tweetling
+from tiny_bot import TRAIN_POSTS
 from tweetling.cli import cli
 from tweetling.errors import TweetlingError
 from tweetling.generate import Bot, GenerateConfig, NgramIndex, newline_token_ids, sample_rows, sample_top_p, select
@@ -30,8 +30,9 @@ def test_ngram_index_finds_copies_despite_case_and_punctuation():
 
 
 def test_select_cuts_at_newline_and_drops_empty_and_duplicate_outputs():
-    result = select("My dream is", [" to fly\nand more", "\nonly after", " to fly", "   ", " big"],
-                    keep_newlines=False, index=None)
+    result = select(
+        "My dream is", [" to fly\nand more", "\nonly after", " to fly", "   ", " big"], keep_newlines=False, index=None
+    )
     assert result.texts == ["My dream is to fly", "My dream is big"]
     assert (result.sampled, result.dropped_empty, result.dropped_duplicate) == (5, 2, 1)
 
@@ -69,7 +70,7 @@ def uncached_rows(model, prompt: list[int], n: int, ends: list[int], max_length:
     rows, alive = [[] for _ in range(n)], list(range(n))
     while alive:
         logits = model(input_ids=torch.tensor([prompt + rows[row] for row in alive])).logits[:, -1]
-        for row, token in zip(alive, sample_top_p(logits, top_p=0.95, temperature=1.0).tolist()):
+        for row, token in zip(alive, sample_top_p(logits, top_p=0.95, temperature=1.0).tolist(), strict=True):
             rows[row].append(token)
         alive = [row for row in alive if rows[row][-1] not in ends and len(prompt) + len(rows[row]) < max_length]
     return rows
@@ -84,8 +85,9 @@ def test_rows_leave_the_batch_when_they_end_and_the_others_keep_their_own_cache(
     ends = [eos, *newline_token_ids(tokenizer)]
     with torch.inference_mode():
         torch.manual_seed(0)
-        rows = sample_rows(model, prompt, 12, end_ids=ends, eos_id=eos, max_length=40, min_length=0,
-                           top_p=0.95, temperature=1.0)
+        rows = sample_rows(
+            model, prompt, 12, end_ids=ends, eos_id=eos, max_length=40, min_length=0, top_p=0.95, temperature=1.0
+        )
         torch.manual_seed(0)
         assert rows == uncached_rows(model, prompt, 12, ends, max_length=40)
     assert len({len(row) for row in rows}) >= 3  # rows ended at different steps
@@ -102,8 +104,17 @@ def test_eos_is_barred_until_min_length(tiny_bot):
         every_token_ends = list(range(len(bot.tokenizer)))
 
         def first_tokens(min_length: int) -> set[int]:
-            rows = sample_rows(bot.model, prompt, 50, end_ids=every_token_ends, eos_id=likeliest, max_length=60,
-                               min_length=min_length, top_p=1.0, temperature=0.05)
+            rows = sample_rows(
+                bot.model,
+                prompt,
+                50,
+                end_ids=every_token_ends,
+                eos_id=likeliest,
+                max_length=60,
+                min_length=min_length,
+                top_p=1.0,
+                temperature=0.05,
+            )
             assert all(len(row) == 1 for row in rows)
             return {row[0] for row in rows}
 

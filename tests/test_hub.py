@@ -48,8 +48,9 @@ class FakeHub:
             return self.json({"errors": [], "warnings": []})
         if path.endswith("/preupload/main"):
             files = json.loads(request.data)["files"]
-            return self.json({"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
-                                        for f in files]})
+            return self.json(
+                {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
+            )
         if path.endswith("/commit/main"):
             self.commits.append([json.loads(line) for line in request.data.splitlines()])
             return self.json({"commitUrl": self.server.url_for("/me/jack-bot/commit/1"), "commitOid": "1" * 40})

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import REPO, SAMPLE_ARCHIVE
-from tweetling.cli import cli
 from tweetling.clean import clean_posts
+from tweetling.cli import cli
 from tweetling.errors import InputError
 from tweetling.importer import detect_format, import_path
 from tweetling.posts import Post
@@ -36,22 +36,37 @@ def snapshot(store: Store) -> list[tuple]:
     ]
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("archive", "x-archive"), ("archive/data/tweets.js", "x-archive"), ("minimal.csv", "csv"),
-    ("tweepy.jsonl", "jsonl"), ("posts.txt", "text"),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("archive", "x-archive"),
+        ("archive/data/tweets.js", "x-archive"),
+        ("minimal.csv", "csv"),
+        ("tweepy.jsonl", "jsonl"),
+        ("posts.txt", "text"),
+    ],
+)
 def test_detect_format_by_suffix(name, expected):
     assert detect_format(DATA / name) == expected
 
 
 def test_detect_format_by_content(tmp_path: Path):
-    samples = {"a.dat": "window.YTD.tweets.part0 = []", "b.dat": '{"text": "hi"}\n',
-               "c.dat": "id,created_at,text\n1,2020-01-01,hi\n", "d.dat": "just a line\n"}
+    samples = {
+        "a.dat": "window.YTD.tweets.part0 = []",
+        "b.dat": '{"text": "hi"}\n',
+        "c.dat": "id,created_at,text\n1,2020-01-01,hi\n",
+        "d.dat": "just a line\n",
+    }
     for name, text in samples.items():
         (tmp_path / name).write_text(text)
     (tmp_path / "e.dat").write_bytes(SAMPLE_ARCHIVE.read_bytes())
     assert [detect_format(tmp_path / n) for n in [*samples, "e.dat"]] == [
-        "x-archive", "jsonl", "csv", "text", "x-archive"]
+        "x-archive",
+        "jsonl",
+        "csv",
+        "text",
+        "x-archive",
+    ]
 
 
 def test_import_archive_counts_kinds_and_saves_the_profile(store: Store):
@@ -77,16 +92,21 @@ def test_import_twice_adds_nothing(store: Store):
 def test_broken_file_leaves_the_store_unchanged(store: Store):
     import_path(store, DATA / "archive")
     before = snapshot(store)
-    for path, account in [(DATA / "broken" / "tweets.js", "fixture_fern"), (DATA / "bad-date.csv", "x1"),
-                          (DATA / "broken.jsonl", "x2")]:
+    for path, account in [
+        (DATA / "broken" / "tweets.js", "fixture_fern"),
+        (DATA / "bad-date.csv", "x1"),
+        (DATA / "broken.jsonl", "x2"),
+    ]:
         with pytest.raises(InputError):
             import_path(store, path, account=account)
         assert snapshot(store) == before
 
 
 def test_archive_after_api_posts_updates_them_without_duplicates(store: Store):
-    fetched = [Post("x", "1001", "fixture_fern", "Planted garlic today &amp; it felt…"),
-               Post("x", "1004", "fixture_fern", "@friend thanks", kind="original")]
+    fetched = [
+        Post("x", "1001", "fixture_fern", "Planted garlic today &amp; it felt…"),
+        Post("x", "1004", "fixture_fern", "@friend thanks", kind="original"),
+    ]
     store.upsert_posts(fetched)
 
     result = import_path(store, DATA / "archive")
@@ -131,6 +151,7 @@ def test_source_option_cannot_relabel_an_archive(store: Store):
 
 # --- the command line ---------------------------------------------------------------------------
 
+
 def test_cli_import_prints_summary_and_kinds(tweetling_home: Path):
     result = CliRunner().invoke(cli, ["import", str(DATA / "archive")])
 
@@ -142,8 +163,9 @@ def test_cli_import_prints_summary_and_kinds(tweetling_home: Path):
 
 
 def test_cli_import_options(tweetling_home: Path):
-    result = CliRunner().invoke(cli, ["import", str(DATA / "minimal.csv"), "--account", "obama",
-                                      "--source", "file", "--format", "csv"])
+    result = CliRunner().invoke(
+        cli, ["import", str(DATA / "minimal.csv"), "--account", "obama", "--source", "file", "--format", "csv"]
+    )
     assert result.exit_code == 0, result.output
     with Store() as store:
         assert {post.source for post in store.posts("obama")} == {"file"}
@@ -161,20 +183,24 @@ def test_cli_import_errors_exit_nonzero_with_the_location(tweetling_home: Path):
 
 # --- the bundled sample archive ----------------------------------------------------------------
 
+
 def sample_tweets() -> list[dict]:
     with zipfile.ZipFile(SAMPLE_ARCHIVE) as zf:
         text = zf.read("data/tweets.js").decode()
     prefix = "window.YTD.tweets.part0 = "
     assert text.startswith(prefix)
-    return [item["tweet"] for item in json.loads(text[len(prefix):])]
+    return [item["tweet"] for item in json.loads(text[len(prefix) :])]
 
 
 def test_sample_archive_imports_with_kinds_counted_from_its_json(store: Store):
     tweets = sample_tweets()
     expected = Counter(
-        "retweet" if t["full_text"].startswith("RT @")
-        else "reply" if t.get("in_reply_to_status_id_str")
-        else "quote" if t.get("is_quote_status")
+        "retweet"
+        if t["full_text"].startswith("RT @")
+        else "reply"
+        if t.get("in_reply_to_status_id_str")
+        else "quote"
+        if t.get("is_quote_status")
         else "original"
         for t in tweets
     )
@@ -201,8 +227,17 @@ def test_sample_archive_has_the_promised_mix():
     assert sum(len(t.split()) < 3 for t in texts) >= 10
     assert any(ord(c) > 0x1F000 for t in texts for c in t)  # emoji
     for tweet in tweets:
-        assert {"id_str", "full_text", "created_at", "lang", "entities", "display_text_range",
-                "favorite_count", "retweet_count", "retweeted"} <= tweet.keys()
+        assert {
+            "id_str",
+            "full_text",
+            "created_at",
+            "lang",
+            "entities",
+            "display_text_range",
+            "favorite_count",
+            "retweet_count",
+            "retweeted",
+        } <= tweet.keys()
         for url in tweet["entities"]["urls"]:
             start, end = map(int, url["indices"])
             assert tweet["full_text"][start:end] == url["url"]
@@ -229,6 +264,7 @@ def test_sample_archive_rebuilds_to_the_same_bytes(tmp_path: Path):
 
 # --- real public data in ../shared (skipped when absent) ---------------------------------------
 
+
 def csv_texts(path: Path) -> list[str]:
     with open(path, encoding="utf-8-sig", newline="") as handle:
         return [row["text"] for row in csv.DictReader(handle)]
@@ -236,15 +272,18 @@ def csv_texts(path: Path) -> list[str]:
 
 def archive_texts(folder: Path) -> list[str]:
     text = (folder / "data" / "tweets.js").read_text(encoding="utf-8")
-    return [item["tweet"]["full_text"] for item in json.loads(text[text.index("=") + 1:])]
+    return [item["tweet"]["full_text"] for item in json.loads(text[text.index("=") + 1 :])]
 
 
-@pytest.mark.parametrize("name, account, records, retweets", [
-    ("BarackObama.csv", "BarackObama", 2968, 30),
-    ("realDonaldTrump.csv", "realDonaldTrump", 2987, 5),
-    ("elonmusk.csv", "elonmusk", 2434, 433),
-    ("andreruffert-archive", None, 1986, 643),
-])
+@pytest.mark.parametrize(
+    "name, account, records, retweets",
+    [
+        ("BarackObama.csv", "BarackObama", 2968, 30),
+        ("realDonaldTrump.csv", "realDonaldTrump", 2987, 5),
+        ("elonmusk.csv", "elonmusk", 2434, 433),
+        ("andreruffert-archive", None, 1986, 643),
+    ],
+)
 def test_real_files_import_completely(store: Store, shared_tweets: Path, name, account, records, retweets):
     path = shared_tweets / name
     texts = archive_texts(path) if path.is_dir() else csv_texts(path)

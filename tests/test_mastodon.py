@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from http_payloads import FakeMastodon, json_response, mastodon_account, mastodon_status
 
+from http_payloads import FakeMastodon, json_response, mastodon_account, mastodon_status
 from tweetling.errors import SourceError
 from tweetling.fetch import FetchOptions, fetch
 from tweetling.sources.mastodon import html_to_text
@@ -39,7 +39,9 @@ def test_fetch_stores_kinds_text_and_profile(httpserver, store):
         mastodon_status(1, "<p>plain one</p>"),
         mastodon_status(2, reblog=mastodon_status(900, "<p>boosted words</p>", account=other)),
         mastodon_status(3, "<p>sure</p>", in_reply_to_id="555"),
-        mastodon_status(4, "<p>look at this</p>", quote={"state": "accepted", "quoted_status": mastodon_status(901, account=other)}),
+        mastodon_status(
+            4, "<p>look at this</p>", quote={"state": "accepted", "quoted_status": mastodon_status(901, account=other)}
+        ),
         mastodon_status(5, "<p>bonjour</p>", language="fr"),
     ]
     FakeMastodon(httpserver, statuses)
@@ -49,8 +51,11 @@ def test_fetch_stores_kinds_text_and_profile(httpserver, store):
     assert (result.account, result.added, result.complete) == ("alice@social.example", 5, True)
     posts = {p.post_id: p for p in store.posts("alice@social.example")}
     assert {k: (p.kind, p.text) for k, p in posts.items()} == {
-        "1": ("original", "plain one"), "2": ("retweet", "boosted words"), "3": ("reply", "sure"),
-        "4": ("quote", "look at this"), "5": ("original", "bonjour"),
+        "1": ("original", "plain one"),
+        "2": ("retweet", "boosted words"),
+        "3": ("reply", "sure"),
+        "4": ("quote", "look at this"),
+        "5": ("original", "bonjour"),
     }
     assert posts["5"].lang == "fr"
     assert posts["1"].created_at == "2024-05-01T12:01:00+00:00"
@@ -102,10 +107,13 @@ def test_unknown_account_is_a_clear_error_and_writes_nothing(httpserver, store):
     assert store.accounts() == []
 
 
-@pytest.mark.parametrize("reply", [
-    json_response(mastodon_account(suspended=True)),
-    json_response({"error": "Account has been suspended"}, 410),
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        json_response(mastodon_account(suspended=True)),
+        json_response({"error": "Account has been suspended"}, 410),
+    ],
+)
 def test_suspended_account(httpserver, store, reply):
     httpserver.expect_request("/api/v1/accounts/lookup").respond_with_response(reply)
     with pytest.raises(SourceError, match="suspended"):

@@ -6,7 +6,6 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-
 from tweetling.cli import cli
 from tweetling.errors import TweetlingError
 from tweetling.generate import Bot

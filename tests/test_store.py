@@ -13,8 +13,10 @@ def store(tmp_path):
 
 
 def test_upsert_is_idempotent_and_merges(store):
-    posts = [Post("x", "1", "ana", "first post", created_at="2020-01-01T00:00:00+00:00"),
-             Post("x", "2", "ana", "second", created_at="2020-01-02T00:00:00+00:00")]
+    posts = [
+        Post("x", "1", "ana", "first post", created_at="2020-01-01T00:00:00+00:00"),
+        Post("x", "2", "ana", "second", created_at="2020-01-02T00:00:00+00:00"),
+    ]
     assert (store.upsert_posts(posts).added, store.upsert_posts(posts).added) == (2, 0)
     # an archive imported after an API fetch: same source and id, fuller text → one row, refreshed
     result = store.upsert_posts([Post("x", "2", "ana", "second, in full", kind="reply", raw={"a": 1})])
@@ -43,9 +45,13 @@ def test_failed_transaction_leaves_store_unchanged(store):
 
 
 def test_newest_post_orders_by_date_then_numeric_id(store):
-    store.upsert_posts([Post("x", "99", "ana", "a", created_at="2020-01-01T00:00:00+00:00"),
-                        Post("x", "100", "ana", "b", created_at="2020-01-01T00:00:00+00:00"),
-                        Post("x", "5", "ana", "c", created_at="2019-01-01T00:00:00+00:00")])
+    store.upsert_posts(
+        [
+            Post("x", "99", "ana", "a", created_at="2020-01-01T00:00:00+00:00"),
+            Post("x", "100", "ana", "b", created_at="2020-01-01T00:00:00+00:00"),
+            Post("x", "5", "ana", "c", created_at="2019-01-01T00:00:00+00:00"),
+        ]
+    )
     assert store.newest_post("x", "ana").post_id == "100"
     assert store.newest_post("bluesky", "ana") is None
 

@@ -7,8 +7,8 @@ import math
 import optuna
 import pytest
 from click.testing import CliRunner
-from test_train import write_dataset
 
+from test_train import write_dataset
 from tweetling import bots
 from tweetling.cli import cli
 from tweetling.dataset import Dataset
@@ -29,14 +29,32 @@ def dataset(tmp_path, tweetling_home) -> Dataset:
 
 
 def test_trial_params_become_a_train_config():
-    params = {"learning_rate": 3e-4, "epochs": 3, "lr_scheduler": "linear", "warmup_ratio": 0.1,
-              "gradient_accumulation": 4, "method": "lora", "lora_r": 8}
+    params = {
+        "learning_rate": 3e-4,
+        "epochs": 3,
+        "lr_scheduler": "linear",
+        "warmup_ratio": 0.1,
+        "gradient_accumulation": 4,
+        "method": "lora",
+        "lora_r": 8,
+    }
     trained = train_config(params, SweepConfig(max_time_s=60))
-    assert (trained.learning_rate, trained.epochs, trained.lr_scheduler, trained.warmup_ratio) == (3e-4, 3, "linear", 0.1)
+    assert (trained.learning_rate, trained.epochs, trained.lr_scheduler, trained.warmup_ratio) == (
+        3e-4,
+        3,
+        "linear",
+        0.1,
+    )
     assert trained.batch_size == 4 * 16 and trained.method == "lora" and (trained.lora_r, trained.lora_alpha) == (8, 16)
     assert trained.max_time_s == 60 and trained.checkpoint_every == 0
-    assert recipe_params(SweepConfig()) == {"learning_rate": RECIPES["default"].learning_rate, "epochs": 1, "lr_scheduler": "cosine",
-                                            "warmup_ratio": 0.05, "gradient_accumulation": 1, "method": "full"}
+    assert recipe_params(SweepConfig()) == {
+        "learning_rate": RECIPES["default"].learning_rate,
+        "epochs": 1,
+        "lr_scheduler": "cosine",
+        "warmup_ratio": 0.05,
+        "gradient_accumulation": 1,
+        "method": "full",
+    }
 
 
 def test_sweep_keeps_the_best_bot_and_resumes_the_study(tiny_model, dataset, tweetling_home):
@@ -64,8 +82,10 @@ def test_sweep_keeps_the_best_bot_and_resumes_the_study(tiny_model, dataset, twe
 
 
 def test_sweep_cli_prints_the_best_config(tiny_model, dataset, tweetling_home):
-    result = CliRunner().invoke(cli, ["sweep", str(dataset.path), "--base", str(tiny_model), "--trials", "1",
-                                      "--method", "full", "--track", "none"])
+    result = CliRunner().invoke(
+        cli,
+        ["sweep", str(dataset.path), "--base", str(tiny_model), "--trials", "1", "--method", "full", "--track", "none"],
+    )
     assert result.exit_code == 0, result.output
     assert "best trial 0" in result.output and "learning_rate" in result.output
     assert f"{RECIPES['default'].learning_rate:.4g}" in result.output  # the first trial is the default recipe

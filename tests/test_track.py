@@ -16,11 +16,20 @@ SECRET = "xoxb-very-secret-value-123"
 
 def test_public_params_drop_secret_names_and_values(monkeypatch):
     monkeypatch.setenv("X_BEARER_TOKEN", SECRET)
-    params = {"learning_rate": 1e-4, "max_tokens": 5, "keep_newlines": False,
-              "x": {"bearer_token": "abc", "api-key": "k", "base_url": "https://x"},
-              "password": "hunter2", "note": f"run with {SECRET}"}
-    assert track.public_params(params) == {"learning_rate": "0.0001", "max_tokens": "5",
-                                           "keep_newlines": "False", "x.base_url": "https://x"}
+    params = {
+        "learning_rate": 1e-4,
+        "max_tokens": 5,
+        "keep_newlines": False,
+        "x": {"bearer_token": "abc", "api-key": "k", "base_url": "https://x"},
+        "password": "hunter2",
+        "note": f"run with {SECRET}",
+    }
+    assert track.public_params(params) == {
+        "learning_rate": "0.0001",
+        "max_tokens": "5",
+        "keep_newlines": "False",
+        "x.base_url": "https://x",
+    }
 
 
 def test_backend_choice(monkeypatch):
@@ -54,8 +63,8 @@ def test_no_store_no_runs(tweetling_home):
 
 def test_mlflow_links_prepare_and_train_runs_without_secrets(tiny_model, tmp_path, tweetling_home, monkeypatch):
     from mlflow.tracking import MlflowClient
-    from test_train import write_dataset
 
+    from test_train import write_dataset
     from tweetling.dataset import Dataset
     from tweetling.train import recipe, train_bot
 

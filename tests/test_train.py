@@ -22,8 +22,15 @@ from tweetling import bots
 from tweetling.cli import cli
 from tweetling.dataset import Dataset
 from tweetling.errors import TweetlingError
-from tweetling.train import (RECIPES, TrainingInterrupted, checkpoint_path, heldout_perplexity, plan_batches,
-                             recipe, train_bot)
+from tweetling.train import (
+    RECIPES,
+    TrainingInterrupted,
+    checkpoint_path,
+    heldout_perplexity,
+    plan_batches,
+    recipe,
+    train_bot,
+)
 
 FAST = dict(epochs=2, batch_size=4, learning_rate=1e-2, checkpoint_every=0)
 
@@ -32,10 +39,20 @@ def write_dataset(folder: Path, accounts=("jack",), train=TEXTS, valid=TEXTS[:6]
     """A dataset folder in the documented format, posts spread over ACCOUNTS."""
     folder.mkdir(parents=True)
     name = "-".join(accounts)
-    manifest = {"name": name, "hash": "ab" * 32, "accounts": list(accounts), "seed": 42, "valid_fraction": 0.1,
-                "options": {}, "keep_newlines": False, "table": {a: {"kept": len(train)} for a in accounts},
-                "profiles": {a: {"display_name": a.title()} for a in accounts},
-                "train_count": len(train), "valid_count": len(valid), "created_at": "2025-01-01T00:00:00+00:00"}
+    manifest = {
+        "name": name,
+        "hash": "ab" * 32,
+        "accounts": list(accounts),
+        "seed": 42,
+        "valid_fraction": 0.1,
+        "options": {},
+        "keep_newlines": False,
+        "table": {a: {"kept": len(train)} for a in accounts},
+        "profiles": {a: {"display_name": a.title()} for a in accounts},
+        "train_count": len(train),
+        "valid_count": len(valid),
+        "created_at": "2025-01-01T00:00:00+00:00",
+    }
     (folder / "manifest.json").write_text(json.dumps(manifest))
     for split, texts in (("train", train), ("valid", valid)):
         lines = [json.dumps({"account": accounts[i % len(accounts)], "text": t}) for i, t in enumerate(texts)]
@@ -60,8 +77,9 @@ def test_full_fine_tune_writes_a_bot_that_the_pipeline_loads(tiny_model, dataset
     before = heldout_perplexity(base, tokenizer, [e.text for e in dataset.valid])
     events = []
 
-    folder = train_bot(dataset, recipe("default", **FAST), str(tiny_model), track_backend="none",
-                       on_progress=events.append)
+    folder = train_bot(
+        dataset, recipe("default", **FAST), str(tiny_model), track_backend="none", on_progress=events.append
+    )
 
     assert folder == tweetling_home / "bots" / "jack"
     meta = bots.read_metadata(folder)
@@ -79,11 +97,17 @@ def test_full_fine_tune_writes_a_bot_that_the_pipeline_loads(tiny_model, dataset
     assert [e.epoch for e in events if e.event == "eval"] == [1, 2]
 
     trained = AutoModelForCausalLM.from_pretrained(folder)
-    assert heldout_perplexity(trained, AutoTokenizer.from_pretrained(folder),
-                              [e.text for e in dataset.valid]).perplexity == pytest.approx(meta["valid_perplexity"])
+    assert heldout_perplexity(
+        trained, AutoTokenizer.from_pretrained(folder), [e.text for e in dataset.valid]
+    ).perplexity == pytest.approx(meta["valid_perplexity"])
     config = json.loads((folder / "config.json").read_text())
     assert config["task_specific_params"]["text-generation"] == {
-        "do_sample": True, "top_p": 0.95, "max_length": 128, "min_length": 10, "prefix": "<|endoftext|>"}
+        "do_sample": True,
+        "top_p": 0.95,
+        "max_length": 128,
+        "min_length": 10,
+        "prefix": "<|endoftext|>",
+    }
     generation = json.loads((folder / "generation_config.json").read_text())
     assert generation["do_sample"] and generation["top_p"] == 0.95 and generation["eos_token_id"] == 0
     assert not list(folder.parent.glob("*.checkpoint.pt"))
@@ -113,12 +137,12 @@ def test_frozen_layers_keep_their_weights(tiny_model, dataset, tmp_path, tweetli
 
     trained, base = weights(out), weights(tiny_model)
     changed = {name for name in base if not (trained[name] == base[name]).all()}
-    assert changed and all(name.startswith("transformer.h.1.") or name.startswith("transformer.ln_f.")
-                           for name in changed)  # embeddings and the lowest block stayed put
+    assert changed and all(
+        name.startswith("transformer.h.1.") or name.startswith("transformer.ln_f.") for name in changed
+    )  # embeddings and the lowest block stayed put
 
 
-def test_bf16_autocast_only_where_the_device_computes_bf16(tiny_model, dataset, tmp_path, tweetling_home,
-                                                           monkeypatch):
+def test_bf16_autocast_only_where_the_device_computes_bf16(tiny_model, dataset, tmp_path, tweetling_home, monkeypatch):
     import tweetling.train
 
     monkeypatch.setattr(tweetling.train, "computes_bf16", lambda device: False)
@@ -145,8 +169,15 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tiny_model, data
     assert "--resume" in str(stopped.value) and checkpoint_path(out).exists() and not out.exists()
 
     resumed_steps = []
-    train_bot(dataset, config, str(tiny_model), out, resume=True, track_backend="none",
-              on_progress=lambda u: u.event == "step" and resumed_steps.append(u.step))
+    train_bot(
+        dataset,
+        config,
+        str(tiny_model),
+        out,
+        resume=True,
+        track_backend="none",
+        on_progress=lambda u: u.event == "step" and resumed_steps.append(u.step),
+    )
     assert resumed_steps[0] == 6
     expected, got = weights(whole), weights(out)
     assert all((expected[name] - got[name]).abs().max() < 1e-5 for name in expected)
@@ -161,8 +192,9 @@ def test_ctrl_c_finishes_the_step_and_saves_a_checkpoint(tiny_model, dataset, tm
 
     out = tmp_path / "bot"
     with pytest.raises(TrainingInterrupted) as stopped:
-        train_bot(dataset, recipe("default", **FAST), str(tiny_model), out, track_backend="none",
-                  on_progress=press_ctrl_c)
+        train_bot(
+            dataset, recipe("default", **FAST), str(tiny_model), out, track_backend="none", on_progress=press_ctrl_c
+        )
     assert stopped.value.step == 2 and checkpoint_path(out).exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -174,14 +206,22 @@ def stop_at_once(update):
 def test_resume_refuses_a_checkpoint_of_other_settings(tiny_model, dataset, tmp_path, tweetling_home):
     out = tmp_path / "bot"
     with pytest.raises(TrainingInterrupted):
-        train_bot(dataset, recipe("default", **FAST), str(tiny_model), out, track_backend="none",
-                  on_progress=stop_at_once)
+        train_bot(
+            dataset, recipe("default", **FAST), str(tiny_model), out, track_backend="none", on_progress=stop_at_once
+        )
     with pytest.raises(TweetlingError, match="other settings"):
-        train_bot(dataset, recipe("default", **{**FAST, "learning_rate": 1e-4}), str(tiny_model), out,
-                  resume=True, track_backend="none")
+        train_bot(
+            dataset,
+            recipe("default", **{**FAST, "learning_rate": 1e-4}),
+            str(tiny_model),
+            out,
+            resume=True,
+            track_backend="none",
+        )
     with pytest.raises(TweetlingError, match="no checkpoint"):
-        train_bot(dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "other", resume=True,
-                  track_backend="none")
+        train_bot(
+            dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "other", resume=True, track_backend="none"
+        )
 
 
 def test_heldout_perplexity_counts_each_post_and_its_final_eos(tiny_model):
@@ -214,9 +254,15 @@ def test_batches_group_similar_lengths_and_packing_fills_blocks():
 
 def test_recipes():
     baseline = RECIPES["huggingtweets"]
-    assert (baseline.packing, baseline.epochs, baseline.batch_size, baseline.learning_rate,
-            baseline.lr_scheduler, baseline.warmup_ratio, baseline.max_length) == (
-        True, 4, 1, 1.372e-4, "cosine", 0.0, 1024)
+    assert (
+        baseline.packing,
+        baseline.epochs,
+        baseline.batch_size,
+        baseline.learning_rate,
+        baseline.lr_scheduler,
+        baseline.warmup_ratio,
+        baseline.max_length,
+    ) == (True, 4, 1, 1.372e-4, "cosine", 0.0, 1024)
     assert baseline.freeze_fraction == 0 and RECIPES["thorough"].freeze_fraction == 0
     assert RECIPES["default"].freeze_fraction > 0 and not RECIPES["default"].packing
     with pytest.raises(TweetlingError, match="freeze_fraction"):
@@ -233,10 +279,14 @@ def test_cli_trains_a_blend_of_stored_accounts(tiny_model, tweetling_home):
     from tweetling.store import Store
 
     with Store() as store:
-        store.upsert_posts(Post("file", f"{account}{i}", account, f"{text} number {i}", "original", None, None, None)
-                           for account in ("ann", "bob") for i, text in enumerate(TEXTS * 6))
-    result = CliRunner().invoke(cli, ["train", "ann", "bob", "--base", str(tiny_model), "--epochs", "1",
-                                      "--batch-size", "8", "--track", "none"])
+        store.upsert_posts(
+            Post("file", f"{account}{i}", account, f"{text} number {i}", "original", None, None, None)
+            for account in ("ann", "bob")
+            for i, text in enumerate(TEXTS * 6)
+        )
+    result = CliRunner().invoke(
+        cli, ["train", "ann", "bob", "--base", str(tiny_model), "--epochs", "1", "--batch-size", "8", "--track", "none"]
+    )
     assert result.exit_code == 0, result.output
     folder = tweetling_home / "bots" / "ann-bob"
     meta = bots.read_metadata(folder)
@@ -268,15 +318,43 @@ def test_two_launched_processes_train_the_same_bot_as_one(tiny_model, tmp_path, 
     every batch, one of them even an empty share, and the bot is the one a lone process trains."""
     base = str(without_dropout(tiny_model, tmp_path / "base"))
     dataset = write_dataset(tmp_path / "dataset")
-    args = ["train", str(dataset), "--base", base, "--recipe", "huggingtweets", "--batch-size", "5",
-            "--epochs", "2", "--track", "none"]
+    args = [
+        "train",
+        str(dataset),
+        "--base",
+        base,
+        "--recipe",
+        "huggingtweets",
+        "--batch-size",
+        "5",
+        "--epochs",
+        "2",
+        "--track",
+        "none",
+    ]
     alone = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "alone")])
     assert alone.exit_code == 0, alone.output
 
     launched = subprocess.run(
-        [str(Path(sys.executable).with_name("accelerate")), "launch", "--multi_gpu", "--num_processes", "2",
-         "--main_process_port", "0", "-m", "tweetling", *args, "--out", str(tmp_path / "launched")],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HOME": str(tmp_path / "hf")})
+        [
+            str(Path(sys.executable).with_name("accelerate")),
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--main_process_port",
+            "0",
+            "-m",
+            "tweetling",
+            *args,
+            "--out",
+            str(tmp_path / "launched"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HOME": str(tmp_path / "hf")},
+    )
     assert launched.returncode == 0, launched.stderr[-3000:]
     assert launched.stdout.count("bot jack →") == 1  # the main process speaks for both
 

@@ -33,8 +33,17 @@ def store_posts(account: str, texts: list[str], display_name: str | None = None)
 
 def load(upload=None, source=app.STORED, handles="", upload_account="", **options):
     flags = {"drop_replies": False, "keep_newlines": False, "drop_duplicates": False, **options}
-    return app.load_data(upload, upload_account, source, handles, 100, flags["drop_replies"],
-                         flags["keep_newlines"], flags["drop_duplicates"], "none")
+    return app.load_data(
+        upload,
+        upload_account,
+        source,
+        handles,
+        100,
+        flags["drop_replies"],
+        flags["keep_newlines"],
+        flags["drop_duplicates"],
+        "none",
+    )
 
 
 @pytest.mark.skipif(not SAMPLE_ARCHIVE.exists(), reason="examples/sample-archive.zip is absent")
@@ -52,7 +61,7 @@ def test_data_step_blends_stored_accounts_and_escapes_posts(tweetling_home):
     store_posts("ada", [f"{NOISY} post number {i} about gardens and bees" for i in range(300)])
     store_posts("bob", [f"bob writes about tides and the moon, take {i}" for i in range(300)])
 
-    table, samples, notes, dataset_path, _, bot_name = load(handles="ada, @bob")
+    table, samples, _notes, dataset_path, _, bot_name = load(handles="ada, @bob")
 
     assert "<th>ada</th>" in table and "<th>bob</th>" in table
     assert "<script>" not in samples and "&lt;script&gt;" in samples
@@ -62,7 +71,7 @@ def test_data_step_blends_stored_accounts_and_escapes_posts(tweetling_home):
 def test_thin_data_shows_the_table_and_why_it_cannot_train(tweetling_home):
     store_posts("tiny", ["just a few words here"] * 5)
     with pytest.warns(UserWarning, match="at least"):
-        table, samples, notes, dataset_path, dataset_line, _ = load(handles="tiny")
+        table, _samples, notes, dataset_path, dataset_line, _ = load(handles="tiny")
     assert "Posts kept" in table and dataset_path is None
     assert "at least" in notes and "Not enough data" in dataset_line
 
@@ -74,12 +83,15 @@ def test_thin_but_usable_data_warns(tweetling_home):
     assert dataset_path
 
 
-@pytest.mark.parametrize("handles, message", [
-    ("", "upload an X archive"),
-    ("a b c d", "at most 3 handles"),
-    ("../etc", "invalid account name"),
-    ("nobody", "no posts for 'nobody'"),
-])
+@pytest.mark.parametrize(
+    "handles, message",
+    [
+        ("", "upload an X archive"),
+        ("a b c d", "at most 3 handles"),
+        ("../etc", "invalid account name"),
+        ("nobody", "no posts for 'nobody'"),
+    ],
+)
 def test_data_step_input_errors_are_clear(tweetling_home, handles, message):
     with pytest.raises(gr.Error, match=message):
         load(handles=handles)
@@ -100,13 +112,16 @@ def test_upload_of_a_text_file_takes_the_account_name_given(tweetling_home, tmp_
     assert "<th>plain</th>" in table and bot_name == "plain"
 
 
-@pytest.mark.parametrize("bot, prompt, n, message", [
-    (None, "My dream is", 10, "choose a bot"),
-    ("b", "x" * (app.MAX_PROMPT_CHARS + 1), 10, "the limit is 200"),
-    ("b", "My dream is", 0, "from 1 to 20"),
-    ("b", "My dream is", 21, "from 1 to 20"),
-    ("b", "My dream is", 2.5, "from 1 to 20"),
-])
+@pytest.mark.parametrize(
+    "bot, prompt, n, message",
+    [
+        (None, "My dream is", 10, "choose a bot"),
+        ("b", "x" * (app.MAX_PROMPT_CHARS + 1), 10, "the limit is 200"),
+        ("b", "My dream is", 0, "from 1 to 20"),
+        ("b", "My dream is", 21, "from 1 to 20"),
+        ("b", "My dream is", 2.5, "from 1 to 20"),
+    ],
+)
 def test_generate_limits(tweetling_home, bot, prompt, n, message):
     with pytest.raises(gr.Error, match=message):
         app.generate_step(bot, prompt, n, None)
@@ -114,8 +129,9 @@ def test_generate_limits(tweetling_home, bot, prompt, n, message):
 
 @pytest.fixture
 def tiny_bot(tweetling_home, tiny_model):
-    profiles = {"jack": {"display_name": "<img src=x onerror=alert(1)>", "avatar_url": None, "bio": None,
-                         "source": "x"}}
+    profiles = {
+        "jack": {"display_name": "<img src=x onerror=alert(1)>", "avatar_url": None, "bio": None, "source": "x"}
+    }
     return build_tiny_bot(tiny_model, tweetling_home / "bots" / "jack", profiles=profiles)
 
 

@@ -18,8 +18,16 @@ import pytest
 from conftest import SAMPLE_ARCHIVE
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -40,10 +48,21 @@ def server(tweetling_home, tiny_model, tmp_path):
     """`tweetling serve` in a subprocess, on a free local port, training the tiny model."""
     port = free_port()
     log = (tmp_path / "serve.log").open("w")
-    command = [sys.executable, "-c", "from tweetling.cli import main; main()", "serve", "--port", str(port),
-               "--base-model", str(tiny_model), "--track", "none"]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                               env={**os.environ, "TWEETLING_HOME": str(tweetling_home)})
+    command = [
+        sys.executable,
+        "-c",
+        "from tweetling.cli import main; main()",
+        "serve",
+        "--port",
+        str(port),
+        "--base-model",
+        str(tiny_model),
+        "--track",
+        "none",
+    ]
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TWEETLING_HOME": str(tweetling_home)}
+    )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 60
     while True:
@@ -94,11 +113,13 @@ def test_upload_train_generate_in_the_browser(server, tmp_path):
         posts = page.locator("#tl-generated .tl-post")
         expect(posts.first).to_contain_text("My dream is", timeout=30_000)
         expect(page.locator("#tl-generated a").first).to_have_attribute(
-            "href", re.compile(r"^https://x\.com/intent/post\?text=My%20dream%20is"))
+            "href", re.compile(r"^https://x\.com/intent/post\?text=My%20dream%20is")
+        )
         expect(page.locator("#tl-predictions img")).to_be_visible()
         page.click("#tl-download")
         expect(page.locator("#tl-download-file a")).to_have_attribute(
-            "href", re.compile(r"/tweetling_sample\.zip$"), timeout=20_000)
+            "href", re.compile(r"/tweetling_sample\.zip$"), timeout=20_000
+        )
         page.screenshot(path=str(tmp_path / "generate.png"), full_page=True)
         browser.close()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from http_payloads import FakeXApi, json_response, x_tweet
 
+from http_payloads import FakeXApi, json_response, x_tweet
 from tweetling.errors import SourceError
 from tweetling.fetch import FetchOptions, fetch
 from tweetling.store import Store
@@ -45,8 +45,11 @@ def test_fetch_stores_kinds_long_posts_and_profile(httpserver, store):
 
     assert (result.account, result.added, result.complete) == ("alice", 6, True)
     assert [(p.kind, p.text) for p in store.posts("alice")] == [
-        ("original", "hello world"), ("retweet", "RT @bob: something bob said"), ("reply", "@bob yes"),
-        ("quote", "this https://t.co/abc"), ("reply", "@bob and this"),
+        ("original", "hello world"),
+        ("retweet", "RT @bob: something bob said"),
+        ("reply", "@bob yes"),
+        ("quote", "this https://t.co/abc"),
+        ("reply", "@bob and this"),
         ("original", "A long start, and the whole note that follows it."),
     ]
     query = server.queries("/tweets")[0]
@@ -110,14 +113,39 @@ def test_bad_token_is_a_clear_error_that_never_shows_the_token(httpserver, store
     assert store.accounts() == []
 
 
-@pytest.mark.parametrize("errors, message", [
-    ([{"value": "alice", "detail": "Could not find user with username: [alice].", "title": "Not Found Error",
-       "resource_type": "user", "parameter": "username", "resource_id": "alice",
-       "type": "https://api.twitter.com/2/problems/resource-not-found"}], "no account @alice"),
-    ([{"value": "alice", "detail": "User has been suspended: [alice].", "title": "Forbidden",
-       "resource_type": "user", "parameter": "username", "resource_id": "alice",
-       "type": "https://api.twitter.com/2/problems/resource-not-found"}], "@alice is suspended"),
-])
+@pytest.mark.parametrize(
+    "errors, message",
+    [
+        (
+            [
+                {
+                    "value": "alice",
+                    "detail": "Could not find user with username: [alice].",
+                    "title": "Not Found Error",
+                    "resource_type": "user",
+                    "parameter": "username",
+                    "resource_id": "alice",
+                    "type": "https://api.twitter.com/2/problems/resource-not-found",
+                }
+            ],
+            "no account @alice",
+        ),
+        (
+            [
+                {
+                    "value": "alice",
+                    "detail": "User has been suspended: [alice].",
+                    "title": "Forbidden",
+                    "resource_type": "user",
+                    "parameter": "username",
+                    "resource_id": "alice",
+                    "type": "https://api.twitter.com/2/problems/resource-not-found",
+                }
+            ],
+            "@alice is suspended",
+        ),
+    ],
+)
 def test_unknown_and_suspended_accounts(httpserver, store, errors, message):
     httpserver.expect_request("/2/users/by/username/alice").respond_with_json({"errors": errors})
     with pytest.raises(SourceError, match=message):
@@ -127,11 +155,24 @@ def test_unknown_and_suspended_accounts(httpserver, store, errors, message):
 
 def test_protected_account(httpserver, store):
     server = FakeXApi(httpserver, [])
-    server.queued.append(json_response({"errors": [{
-        "resource_id": "2244994945", "parameter": "id", "resource_type": "user", "section": "data",
-        "title": "Authorization Error", "value": "2244994945",
-        "detail": "Sorry, you are not authorized to see the user with id: [2244994945].",
-        "type": "https://api.twitter.com/2/problems/not-authorized-for-resource"}]}))
+    server.queued.append(
+        json_response(
+            {
+                "errors": [
+                    {
+                        "resource_id": "2244994945",
+                        "parameter": "id",
+                        "resource_type": "user",
+                        "section": "data",
+                        "title": "Authorization Error",
+                        "value": "2244994945",
+                        "detail": "Sorry, you are not authorized to see the user with id: [2244994945].",
+                        "type": "https://api.twitter.com/2/problems/not-authorized-for-resource",
+                    }
+                ]
+            }
+        )
+    )
     with pytest.raises(SourceError, match="@alice is protected"):
         fetch(store, "x:alice", options(httpserver))
     assert store.count_posts("alice") == 0
@@ -140,13 +181,16 @@ def test_protected_account(httpserver, store):
 def test_rate_limit_reset_header_is_waited_out(httpserver, store):
     server = FakeXApi(httpserver, [x_tweet(i) for i in range(1, 8)])
     reset = int(time.time()) + 120
-    server.queued.append(json_response(
-        {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}, 429,
-        {"x-rate-limit-limit": "900", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)}))
+    server.queued.append(
+        json_response(
+            {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
+            429,
+            {"x-rate-limit-limit": "900", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
+        )
+    )
     waits, slept = [], []
 
-    result = fetch(store, "x:alice", options(httpserver), on_wait=lambda s, r: waits.append((s, r)),
-                   sleep=slept.append)
+    result = fetch(store, "x:alice", options(httpserver), on_wait=lambda s, r: waits.append((s, r)), sleep=slept.append)
 
     assert result.added == 7
     assert len(waits) == 1 and 110 < waits[0][0] <= 120 and "rate limited" in waits[0][1]

@@ -12,8 +12,16 @@ from tweetling.errors import InputError
 from tweetling.sources.x_archive import read_archive, tweet_kind
 
 DATA = Path(__file__).parent / "data"
-FIXTURE_KINDS = {"1001": "original", "1002": "retweet", "1003": "retweet", "1004": "reply",
-                 "1005": "reply", "1006": "quote", "1007": "original", "1008": "original"}
+FIXTURE_KINDS = {
+    "1001": "original",
+    "1002": "retweet",
+    "1003": "retweet",
+    "1004": "reply",
+    "1005": "reply",
+    "1006": "quote",
+    "1007": "original",
+    "1008": "original",
+}
 
 
 def zip_folder(folder: Path, target: Path, root: str = "") -> Path:
@@ -101,8 +109,9 @@ def test_invalid_json_names_the_line():
 
 def test_unparseable_date_names_the_record(tmp_path: Path):
     bad = tmp_path / "tweets.js"
-    bad.write_text('window.YTD.tweets.part0 = [{"tweet": {"id_str": "1", "full_text": "x",'
-                   ' "created_at": "yesterday"}}]')
+    bad.write_text(
+        'window.YTD.tweets.part0 = [{"tweet": {"id_str": "1", "full_text": "x", "created_at": "yesterday"}}]'
+    )
     with pytest.raises(InputError, match=r"record 1: field 'created_at': cannot parse date 'yesterday'"):
         list(read_archive(bad, account="a").posts)
 

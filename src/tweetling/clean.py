@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
 
 from .errors import InsufficientDataError
 from .posts import Post
@@ -33,7 +33,7 @@ class CleanOptions:
         return {**asdict(self), "languages": list(self.languages)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "CleanOptions":
+    def from_dict(cls, data: dict) -> CleanOptions:
         return cls(**{**data, "languages": tuple(data.get("languages", ()))})
 
 
@@ -52,10 +52,15 @@ class Table:
 
     def rows(self) -> list[tuple[str, int]]:
         """(label, count) in the order huggingtweets shows them, options included when on."""
-        labels = [("Posts downloaded", self.downloaded), ("Retweets", self.retweets),
-                  ("Replies dropped", self.replies), ("Other languages", self.other_language),
-                  ("Short posts", self.short), ("Duplicates", self.duplicates),
-                  ("Posts kept", self.kept)]
+        labels = [
+            ("Posts downloaded", self.downloaded),
+            ("Retweets", self.retweets),
+            ("Replies dropped", self.replies),
+            ("Other languages", self.other_language),
+            ("Short posts", self.short),
+            ("Duplicates", self.duplicates),
+            ("Posts kept", self.kept),
+        ]
         return [(label, count) for label, count in labels if count is not None]
 
     def to_dict(self) -> dict:

@@ -47,13 +47,23 @@ def warn(message: str) -> None:
 
 # --- data: import, stats, prepare -----------------------------------------------------------
 
+
 @cli.command("import")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--account", help="Account name of the posts (default: the one the file names).")
-@click.option("--source", type=click.Choice(["x", "mastodon", "bluesky", "file"]),
-              help="Source of CSV/JSONL/text posts (default: x when they carry tweet ids, else file).")
-@click.option("--format", "fmt", type=click.Choice(["auto", "x-archive", "csv", "jsonl", "text"]),
-              default="auto", show_default=True, help="File format; auto looks at suffix and content.")
+@click.option(
+    "--source",
+    type=click.Choice(["x", "mastodon", "bluesky", "file"]),
+    help="Source of CSV/JSONL/text posts (default: x when they carry tweet ids, else file).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "x-archive", "csv", "jsonl", "text"]),
+    default="auto",
+    show_default=True,
+    help="File format; auto looks at suffix and content.",
+)
 def import_(path: Path, account: str | None, source: str | None, fmt: str) -> None:
     """Import posts from an X archive (zip, folder or tweets.js), a CSV, JSONL or text file."""
     from rich.table import Table
@@ -63,8 +73,10 @@ def import_(path: Path, account: str | None, source: str | None, fmt: str) -> No
 
     with Store() as store, console.status(f"Importing {escape(path.name)}"):
         result = import_path(store, path, account=account, source=source, fmt=fmt)
-    console.print(f"{escape(path.name)}: added {result.added:,}, updated {result.updated:,}, "
-                  f"account {escape(result.account)}", highlight=False)
+    console.print(
+        f"{escape(path.name)}: added {result.added:,}, updated {result.updated:,}, account {escape(result.account)}",
+        highlight=False,
+    )
     table = Table("kind", "posts")
     for kind, count in result.kinds.items():
         table.add_row(kind, f"{count:,}")
@@ -78,21 +90,35 @@ def clean_option_flags(command):
         click.option("--strip-reply-mentions", is_flag=True, help="Remove the leading @mentions of replies."),
         click.option("--keep-newlines", is_flag=True, help="Keep line breaks inside posts."),
         click.option("--drop-duplicates", is_flag=True, help="Drop exact repeats of a kept post."),
-        click.option("--lang", "languages", multiple=True, metavar="CODE",
-                     help="Keep only posts in this language (repeatable), e.g. --lang en."),
+        click.option(
+            "--lang",
+            "languages",
+            multiple=True,
+            metavar="CODE",
+            help="Keep only posts in this language (repeatable), e.g. --lang en.",
+        ),
     ]
     for flag in reversed(flags):
         command = flag(command)
     return command
 
 
-def clean_options_from(drop_replies: bool, strip_reply_mentions: bool, keep_newlines: bool,
-                       drop_duplicates: bool, languages: tuple[str, ...]):
+def clean_options_from(
+    drop_replies: bool,
+    strip_reply_mentions: bool,
+    keep_newlines: bool,
+    drop_duplicates: bool,
+    languages: tuple[str, ...],
+):
     from .clean import CleanOptions
 
-    return CleanOptions(keep_replies=not drop_replies, strip_reply_mentions=strip_reply_mentions,
-                        keep_newlines=keep_newlines, drop_duplicates=drop_duplicates,
-                        languages=tuple(languages))
+    return CleanOptions(
+        keep_replies=not drop_replies,
+        strip_reply_mentions=strip_reply_mentions,
+        keep_newlines=keep_newlines,
+        drop_duplicates=drop_duplicates,
+        languages=tuple(languages),
+    )
 
 
 def print_data_table(tables: dict[str, dict]) -> None:
@@ -139,16 +165,22 @@ def stats(accounts: tuple[str, ...], **flags) -> None:
 @click.option("--valid-fraction", default=0.1, show_default=True, help="Share of posts held out.")
 @click.option("--seed", default=42, show_default=True, help="Seed of the train/valid split.")
 @click.option("--no-balance", is_flag=True, help="Don't upsample smaller accounts of a blend.")
-@click.option("--track", type=click.Choice(["mlflow", "wandb", "none"]), default=None,
-              help="Where to record the run (default: mlflow, or wandb when configured).")
-def prepare(accounts: tuple[str, ...], valid_fraction: float, seed: int, no_balance: bool,
-            track: str | None, **flags) -> None:
+@click.option(
+    "--track",
+    type=click.Choice(["mlflow", "wandb", "none"]),
+    default=None,
+    help="Where to record the run (default: mlflow, or wandb when configured).",
+)
+def prepare(
+    accounts: tuple[str, ...], valid_fraction: float, seed: int, no_balance: bool, track: str | None, **flags
+) -> None:
     """Clean ACCOUNTS' posts (up to three: a blend) into a versioned train/valid dataset."""
     from .dataset import PrepareConfig
     from .pipeline import prepare_dataset
 
-    config = PrepareConfig(clean=clean_options_from(**flags), valid_fraction=valid_fraction,
-                           seed=seed, balance=not no_balance)
+    config = PrepareConfig(
+        clean=clean_options_from(**flags), valid_fraction=valid_fraction, seed=seed, balance=not no_balance
+    )
     dataset = prepare_dataset(list(accounts), config, track_backend=track)
     print_data_table(dataset.manifest["table"])
     for warning in dataset.warnings:
@@ -169,22 +201,27 @@ def accounts() -> None:
     table = Table("account", "source", "name", "posts")
     with Store() as store:
         for profile in store.accounts():
-            table.add_row(escape(profile.name), profile.source, escape(profile.display_name or ""),
-                          f"{store.count_posts(profile.name):,}")
+            table.add_row(
+                escape(profile.name),
+                profile.source,
+                escape(profile.display_name or ""),
+                f"{store.count_posts(profile.name):,}",
+            )
     console.print(table)
 
 
 # --- network sources: fetch -------------------------------------------------------------------
+
 
 @cli.command()
 @click.argument("target", metavar="SOURCE:HANDLE")
 @click.option("--account", help="Store the posts under this name instead of the handle.")
 @click.option("--max-posts", type=click.IntRange(min=1), help="Stop after this many posts (run again to continue).")
 @click.option("--base-url", help="API root instead of the public service, e.g. a self-hosted AppView.")
-@click.option("--token-env", metavar="NAME",
-              help="Environment variable holding the API token (X default: X_BEARER_TOKEN).")
-def fetch(target: str, account: str | None, max_posts: int | None, base_url: str | None,
-          token_env: str | None) -> None:
+@click.option(
+    "--token-env", metavar="NAME", help="Environment variable holding the API token (X default: X_BEARER_TOKEN)."
+)
+def fetch(target: str, account: str | None, max_posts: int | None, base_url: str | None, token_env: str | None) -> None:
     """Download an account's public posts: mastodon:@user@instance.social, bluesky:user.bsky.social, x:username.
 
     Each page is saved as it arrives: an interrupted fetch resumes on the next run, and a
@@ -192,13 +229,19 @@ def fetch(target: str, account: str | None, max_posts: int | None, base_url: str
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
-    from .fetch import FetchOptions, account_name, fetch as fetch_account
+    from .fetch import FetchOptions, account_name
+    from .fetch import fetch as fetch_account
     from .store import Store
 
     account_name(target)  # a malformed target fails here, before the store is created
     options = FetchOptions(account=account, max_posts=max_posts, base_url=base_url, token_env=token_env)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
     with Store() as store, Progress(*columns, console=err_console, transient=True) as progress:
         task = progress.add_task(f"fetching {escape(target)}", total=None)
 
@@ -212,7 +255,7 @@ def fetch(target: str, account: str | None, max_posts: int | None, base_url: str
             result = fetch_account(store, target, options, on_progress=on_progress, on_wait=on_wait)
         except KeyboardInterrupt:
             err_console.print("interrupted: the pages saved so far are kept; run the same command to resume")
-            raise SystemExit(130)
+            raise SystemExit(130) from None
     console.print(
         f"[bold]{escape(result.account)}[/] ({result.source}): {result.added:,} new posts,"
         f" {result.updated:,} updated, {result.pages:,} pages"
@@ -220,7 +263,9 @@ def fetch(target: str, account: str | None, max_posts: int | None, base_url: str
     if not result.complete:
         console.print("stopped before the oldest post: run the same command to continue")
 
+
 # --- training: train, runs ----------------------------------------------------------------------
+
 
 def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | None):
     """SOURCES as a dataset: a dataset folder, stored accounts (prepared now; an unchanged
@@ -234,8 +279,9 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
     with Store() as store:
         stored = all(store.count_posts(source) for source in sources)
     if stored or len(sources) > 1:
-        dataset = prepare_dataset(list(sources), PrepareConfig(clean=clean_options_from(**clean_flags)),
-                                  track_backend=track)
+        dataset = prepare_dataset(
+            list(sources), PrepareConfig(clean=clean_options_from(**clean_flags)), track_backend=track
+        )
         for warning in dataset.warnings:
             warn(warning)
         return dataset
@@ -244,11 +290,20 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, metavar="DATASET|ACCOUNT...")
-@click.option("--base", default="smollm2-135m", show_default=True,
-              help="Base model: the embedded smollm2-135m (offline), a Hugging Face id such as gpt2, or a model folder.")
-@click.option("--recipe", "recipe_name", default="default", show_default=True,
-              help="default (fast), thorough (every weight trained: lower perplexity, slower) "
-                   "or huggingtweets (the original recipe, the baseline).")
+@click.option(
+    "--base",
+    default="smollm2-135m",
+    show_default=True,
+    help="Base model: the embedded smollm2-135m (offline), a Hugging Face id such as gpt2, or a model folder.",
+)
+@click.option(
+    "--recipe",
+    "recipe_name",
+    default="default",
+    show_default=True,
+    help="default (fast), thorough (every weight trained: lower perplexity, slower) "
+    "or huggingtweets (the original recipe, the baseline).",
+)
 @click.option("--method", type=click.Choice(["full", "lora"]), help="Full fine-tune or LoRA (merged when saved).")
 @click.option("--epochs", type=click.IntRange(min=1))
 @click.option("--batch-size", type=click.IntRange(min=1))
@@ -256,16 +311,33 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
 @click.option("--max-time", "max_time_s", type=float, metavar="SECONDS", help="Stop training after this long.")
 @click.option("--checkpoint-every", type=click.IntRange(min=0), metavar="STEPS", help="0: only on Ctrl-C.")
 @click.option("--seed", type=int)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Bot folder (default: TWEETLING_HOME/bots/<name>).")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Bot folder (default: TWEETLING_HOME/bots/<name>)."
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted training from its checkpoint.")
-@click.option("--track", type=click.Choice(["mlflow", "wandb", "none"]), default=None,
-              help="Where to record the run (default: mlflow, or wandb when configured).")
+@click.option(
+    "--track",
+    type=click.Choice(["mlflow", "wandb", "none"]),
+    default=None,
+    help="Where to record the run (default: mlflow, or wandb when configured).",
+)
 @clean_option_flags
-def train(sources: tuple[str, ...], base: str, recipe_name: str, method: str | None, out: Path | None,
-          resume: bool, track: str | None, epochs: int | None, batch_size: int | None,
-          learning_rate: float | None, max_time_s: float | None, checkpoint_every: int | None,
-          seed: int | None, **clean_flags) -> None:
+def train(
+    sources: tuple[str, ...],
+    base: str,
+    recipe_name: str,
+    method: str | None,
+    out: Path | None,
+    resume: bool,
+    track: str | None,
+    epochs: int | None,
+    batch_size: int | None,
+    learning_rate: float | None,
+    max_time_s: float | None,
+    checkpoint_every: int | None,
+    seed: int | None,
+    **clean_flags,
+) -> None:
     """Fine-tune a base model on a dataset, or on up to three accounts (a blend), into a bot.
 
     Ctrl-C stops after the current step and saves a checkpoint; --resume continues it.
@@ -278,43 +350,67 @@ def train(sources: tuple[str, ...], base: str, recipe_name: str, method: str | N
     from .train import TrainingInterrupted, recipe
 
     quiet_transformers()
-    config = recipe(recipe_name, method=method, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                    max_time_s=max_time_s, checkpoint_every=checkpoint_every, seed=seed)
+    config = recipe(
+        recipe_name,
+        method=method,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        max_time_s=max_time_s,
+        checkpoint_every=checkpoint_every,
+        seed=seed,
+    )
     if not world().is_main:  # under a launcher, the main process speaks for all
         console.quiet = err_console.quiet = True
     with world().main_first():  # one process prepares the dataset version, the others read it
         dataset = training_dataset(sources, clean_flags, track)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]} tok/s  loss {task.fields[loss]}  ETA {task.fields[eta]}"))
-    console.print(f"training [bold]{escape(dataset.name)}[/] on {escape(base)} "
-                  f"({config.recipe} recipe, {config.method}): {len(dataset.train):,} posts")
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} tok/s  loss {task.fields[loss]}  ETA {task.fields[eta]}"),
+    )
+    console.print(
+        f"training [bold]{escape(dataset.name)}[/] on {escape(base)} "
+        f"({config.recipe} recipe, {config.method}): {len(dataset.train):,} posts"
+    )
     with Progress(*columns, console=err_console) as progress:
         task = progress.add_task("training", total=None, rate="-", loss="-", eta="-")
 
         def on_progress(update) -> None:
             if update.event == "step":
                 eta = f"{update.eta_s // 60:.0f}:{update.eta_s % 60:02.0f}" if update.eta_s is not None else "-"
-                progress.update(task, completed=update.step, total=update.total_steps,
-                                rate=f"{update.tokens_per_s:,.0f}", loss=f"{update.loss:.3f}", eta=eta)
+                progress.update(
+                    task,
+                    completed=update.step,
+                    total=update.total_steps,
+                    rate=f"{update.tokens_per_s:,.0f}",
+                    loss=f"{update.loss:.3f}",
+                    eta=eta,
+                )
             elif update.event == "eval":
-                progress.console.print(f"epoch {update.epoch}, step {update.step}: "
-                                       f"validation loss {update.valid_loss:.4f}")
+                progress.console.print(
+                    f"epoch {update.epoch}, step {update.step}: validation loss {update.valid_loss:.4f}"
+                )
 
         try:
-            folder = train_bot(dataset, config, base, out, resume=resume, track_backend=track,
-                               on_progress=on_progress, on_warning=warn)
+            folder = train_bot(
+                dataset, config, base, out, resume=resume, track_backend=track, on_progress=on_progress, on_warning=warn
+            )
         except TrainingInterrupted as stopped:
             progress.stop()
             err_console.print(f"[yellow]{escape(str(stopped))}[/]")
-            raise SystemExit(130)
+            raise SystemExit(130) from None
     from .bots import read_metadata
 
     meta = read_metadata(folder)
     perplexity = meta["valid_perplexity"]
-    console.print(f"bot [bold]{escape(meta['name'])}[/] → {escape(str(folder))}\n"
-                  f"{meta['train_tokens']:,} tokens in {meta['train_time_s']:.0f} s "
-                  f"({meta['tokens_per_s']:,.0f} tok/s); held-out perplexity "
-                  f"{'-' if perplexity is None else f'{perplexity:.2f}'}")
+    console.print(
+        f"bot [bold]{escape(meta['name'])}[/] → {escape(str(folder))}\n"
+        f"{meta['train_tokens']:,} tokens in {meta['train_time_s']:.0f} s "
+        f"({meta['tokens_per_s']:,.0f} tok/s); held-out perplexity "
+        f"{'-' if perplexity is None else f'{perplexity:.2f}'}"
+    )
 
 
 @cli.command()
@@ -328,14 +424,21 @@ def runs(limit: int) -> None:
     table = Table("started", "kind", "name", "status", "time", "valid ppl", "run id")
     for run in recent_runs(limit):
         ppl = run.metrics.get("final_valid_perplexity")
-        table.add_row(run.started, run.kind, escape(run.name), run.status,
-                      "-" if run.duration_s is None else f"{run.duration_s:.0f} s",
-                      "-" if ppl is None else f"{ppl:.2f}", run.id)
+        table.add_row(
+            run.started,
+            run.kind,
+            escape(run.name),
+            run.status,
+            "-" if run.duration_s is None else f"{run.duration_s:.0f} s",
+            "-" if ppl is None else f"{ppl:.2f}",
+            run.id,
+        )
     console.print(table)
     console.print(f"mlflow ui --backend-store-uri {tracking_uri()}", highlight=False)
 
 
 # --- generation and publishing: generate, preview, push, share ----------------------------------
+
 
 def load_bot(bot: str):
     from .generate import Bot
@@ -353,19 +456,34 @@ def load_bot(bot: str):
 @click.option("--seed", type=int, help="Seed for reproducible samples.")
 @click.option("--top-p", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True))
 @click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(0, min_open=True))
-@click.option("--max-length", default=160, show_default=True, type=click.IntRange(min=2),
-              help="Tokens per sample, prompt included.")
+@click.option(
+    "--max-length",
+    default=160,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="Tokens per sample, prompt included.",
+)
 @click.option("--allow-memorized", is_flag=True, help="Keep (and flag) posts that copy a training post.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: outputs and dropped counts.")
-def generate(bot: str, prompt: str, count: int, seed: int | None, top_p: float, temperature: float,
-             max_length: int, allow_memorized: bool, as_json: bool) -> None:
+def generate(
+    bot: str,
+    prompt: str,
+    count: int,
+    seed: int | None,
+    top_p: float,
+    temperature: float,
+    max_length: int,
+    allow_memorized: bool,
+    as_json: bool,
+) -> None:
     """Write COUNT posts in BOT's voice that start with PROMPT."""
     import json
 
     from .generate import GenerateConfig
 
-    config = GenerateConfig(top_p=top_p, temperature=temperature, max_length=max_length,
-                            allow_memorized=allow_memorized)
+    config = GenerateConfig(
+        top_p=top_p, temperature=temperature, max_length=max_length, allow_memorized=allow_memorized
+    )
     result = load_bot(bot).generate(prompt, n=count, seed=seed, config=config)
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -373,18 +491,28 @@ def generate(bot: str, prompt: str, count: int, seed: int | None, top_p: float, 
     for i, output in enumerate(result.outputs, 1):
         flag = f" [yellow](copies a training post: {output.overlap} words)[/]" if output.memorized else ""
         console.print(f"[dim]{i:>2}.[/] {escape(output.text)}{flag}", highlight=False)
-    dropped = {"empty": result.dropped_empty, "duplicate": result.dropped_duplicate,
-               "memorized": result.dropped_memorized}
+    dropped = {
+        "empty": result.dropped_empty,
+        "duplicate": result.dropped_duplicate,
+        "memorized": result.dropped_memorized,
+    }
     summary = ", ".join(f"{n} {why}" for why, n in dropped.items() if n)
-    err_console.print(f"{len(result.outputs)} of {result.sampled} samples kept"
-                      + (f"; dropped {summary}" if summary else ""), highlight=False)
+    err_console.print(
+        f"{len(result.outputs)} of {result.sampled} samples kept" + (f"; dropped {summary}" if summary else ""),
+        highlight=False,
+    )
 
 
 @cli.command()
 @click.argument("bot")
 @click.argument("prompt", default="My dream is")
-@click.option("--avatar", "avatars", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Avatar image of an account, in the bot's account order (repeatable).")
+@click.option(
+    "--avatar",
+    "avatars",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Avatar image of an account, in the bot's account order (repeatable).",
+)
 @click.option("--seed", type=int, help="Seed for a reproducible sample.")
 def preview(bot: str, prompt: str, avatars: tuple[Path, ...], seed: int | None) -> None:
     """Draw predictions.png: a post-like card with a generated continuation of PROMPT."""
@@ -424,22 +552,43 @@ def share(bot: str, text: str, instance: str) -> None:
     links = share_links(text, read_metadata(folder).get("accounts") or [folder.name], instance)
     click.echo(f"X: {links.x}\nMastodon: {links.mastodon}")
 
+
 # --- evaluation: eval, sweep ------------------------------------------------------------------------
+
 
 @cli.command("eval")
 @click.argument("bot")
-@click.option("-n", "count", default=100, show_default=True, type=click.IntRange(min=1),
-              help="Posts to sample for the text metrics.")
+@click.option(
+    "-n",
+    "count",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Posts to sample for the text metrics.",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of the samples.")
 @click.option("--prompt", default="", help="Start of every sampled post (default: none, a post from scratch).")
 @click.option("--base", help="Base model to compare with (default: the bot's own base).")
 @click.option("--no-base", is_flag=True, help="Skip the base model's perplexity.")
 @click.option("--no-style", is_flag=True, help="Skip style attribution with sentence embeddings.")
-@click.option("--track", type=click.Choice(["mlflow", "wandb", "none"]), default=None,
-              help="Where to record the run (default: mlflow, or wandb when configured).")
+@click.option(
+    "--track",
+    type=click.Choice(["mlflow", "wandb", "none"]),
+    default=None,
+    help="Where to record the run (default: mlflow, or wandb when configured).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
-def eval_(bot: str, count: int, seed: int, prompt: str, base: str | None, no_base: bool, no_style: bool,
-          track: str | None, as_json: bool) -> None:
+def eval_(
+    bot: str,
+    count: int,
+    seed: int,
+    prompt: str,
+    base: str | None,
+    no_base: bool,
+    no_style: bool,
+    track: str | None,
+    as_json: bool,
+) -> None:
     """Measure BOT: held-out perplexity vs its base model; distinct-1/2, length, memorization and
     style attribution of sampled posts. Saved in the bot's metadata, model card and tracking run."""
     import json
@@ -451,8 +600,13 @@ def eval_(bot: str, count: int, seed: int, prompt: str, base: str | None, no_bas
     quiet_transformers()
     config = EvalConfig(n=count, prompt=prompt, seed=seed, base_perplexity=not no_base, style=not no_style)
     with err_console.status(f"evaluating {escape(bot)}…") as status:
-        result = evaluate_bot(bot, config, base=base, track_backend=track,
-                              on_progress=lambda stage: status.update(f"evaluating {escape(bot)}: {escape(stage)}…"))
+        result = evaluate_bot(
+            bot,
+            config,
+            base=base,
+            track_backend=track,
+            on_progress=lambda stage: status.update(f"evaluating {escape(bot)}: {escape(stage)}…"),
+        )
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
@@ -468,39 +622,66 @@ def eval_(bot: str, count: int, seed: int, prompt: str, base: str | None, no_bas
 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, metavar="DATASET|ACCOUNT...")
-@click.option("--base", default="smollm2-135m", show_default=True,
-              help="Base model: the embedded smollm2-135m (offline), a Hugging Face id, or a model folder.")
-@click.option("--trials", default=20, show_default=True, type=click.IntRange(min=1),
-              help="Trials to run now (added to the study's earlier ones).")
+@click.option(
+    "--base",
+    default="smollm2-135m",
+    show_default=True,
+    help="Base model: the embedded smollm2-135m (offline), a Hugging Face id, or a model folder.",
+)
+@click.option(
+    "--trials",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Trials to run now (added to the study's earlier ones).",
+)
 @click.option("--timeout", "timeout_s", type=float, metavar="SECONDS", help="Stop starting trials after this long.")
 @click.option("--max-time", "max_time_s", type=float, metavar="SECONDS", help="Training time limit of each trial.")
 @click.option("--method", type=click.Choice(["full", "lora"]), help="Search only this method (default: both).")
 @click.option("--seed", default=42, show_default=True, help="Seed of training and of the sampler.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder of the best bot (default: TWEETLING_HOME/bots/<name>-sweep).")
-@click.option("--track", type=click.Choice(["mlflow", "wandb", "none"]), default=None,
-              help="Where to record each trial's training run (default: mlflow, or wandb when configured).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of the best bot (default: TWEETLING_HOME/bots/<name>-sweep).",
+)
+@click.option(
+    "--track",
+    type=click.Choice(["mlflow", "wandb", "none"]),
+    default=None,
+    help="Where to record each trial's training run (default: mlflow, or wandb when configured).",
+)
 @clean_option_flags
-def sweep(sources: tuple[str, ...], base: str, trials: int, timeout_s: float | None, max_time_s: float | None,
-          method: str | None, seed: int, out: Path | None, track: str | None, **clean_flags) -> None:
+def sweep(
+    sources: tuple[str, ...],
+    base: str,
+    trials: int,
+    timeout_s: float | None,
+    max_time_s: float | None,
+    method: str | None,
+    seed: int,
+    out: Path | None,
+    track: str | None,
+    **clean_flags,
+) -> None:
     """Search learning rate, epochs, scheduler, warm-up, gradient accumulation and LoRA rank with
     Optuna, minimizing validation loss; keep the best bot. Run it again to continue the study."""
     from rich.table import Table
 
     from .pipeline import finish_bot
-    from .sweep import SweepConfig, SweepSpace, sweep as run_sweep
+    from .sweep import SweepConfig, SweepSpace
+    from .sweep import sweep as run_sweep
 
     quiet_transformers()
     space = SweepSpace(methods=(method,)) if method else SweepSpace()
-    config = SweepConfig(trials=trials, timeout_s=timeout_s, base=base, space=space, max_time_s=max_time_s,
-                         seed=seed)
+    config = SweepConfig(trials=trials, timeout_s=timeout_s, base=base, space=space, max_time_s=max_time_s, seed=seed)
     dataset = training_dataset(sources, clean_flags, track)
 
     def on_trial(trial) -> None:
         value = "-" if trial.value is None else f"{trial.value:.4f}"
         best = "-" if trial.best_value is None else f"{trial.best_value:.4f}"
-        err_console.print(f"trial {trial.number}: {trial.state.lower()}, validation loss {value} (best {best})",
-                          highlight=False)
+        err_console.print(
+            f"trial {trial.number}: {trial.state.lower()}, validation loss {value} (best {best})", highlight=False
+        )
 
     console.print(f"sweeping [bold]{escape(dataset.name)}[/] on {escape(base)}: {trials} trials")
     with err_console.status("training trials…"):
@@ -512,26 +693,51 @@ def sweep(sources: tuple[str, ...], base: str, trials: int, timeout_s: float | N
         table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))
     console.print(table)
     perplexity = "-" if result.best_perplexity is None else f"{result.best_perplexity:.2f}"
-    console.print(f"validation loss {result.best_value:.4f} (perplexity {perplexity}); "
-                  f"best bot → {escape(str(result.bot))}\nstudy {escape(result.study_name)} in {result.storage}",
-                  highlight=False)
+    console.print(
+        f"validation loss {result.best_value:.4f} (perplexity {perplexity}); "
+        f"best bot → {escape(str(result.bot))}\nstudy {escape(result.study_name)} in {result.storage}",
+        highlight=False,
+    )
+
 
 # --- web app: serve ---------------------------------------------------------------------------------
 
+
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; 0.0.0.0 exposes the app to your network.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; 0.0.0.0 exposes the app to your network.",
+)
 @click.option("--port", default=7860, show_default=True, help="Port to listen on.")
-@click.option("--base-model", default=None, help="Default of the Base model field (default: the embedded SmolLM2-135M).")
-@click.option("--max-upload-mb", default=512, show_default=True, type=click.IntRange(min=1),
-              help="Largest upload accepted, in megabytes.")
-@click.option("--track", type=click.Choice(["mlflow", "wandb", "none"]), default=None,
-              help="Where to record datasets and trainings (default: mlflow, or wandb when configured).")
+@click.option(
+    "--base-model", default=None, help="Default of the Base model field (default: the embedded SmolLM2-135M)."
+)
+@click.option(
+    "--max-upload-mb",
+    default=512,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Largest upload accepted, in megabytes.",
+)
+@click.option(
+    "--track",
+    type=click.Choice(["mlflow", "wandb", "none"]),
+    default=None,
+    help="Where to record datasets and trainings (default: mlflow, or wandb when configured).",
+)
 def serve(host: str, port: int, base_model: str | None, max_upload_mb: int, track: str | None) -> None:
     """Serve the three-step bot maker (data, train, generate) as a local web app."""
-    from .web.app import ServeConfig, serve as serve_app
+    from .web.app import ServeConfig
+    from .web.app import serve as serve_app
 
-    config = ServeConfig(host=host, port=port, max_upload_mb=max_upload_mb, track=track,
-                         **({"base_model": base_model} if base_model else {}))
+    config = ServeConfig(
+        host=host,
+        port=port,
+        max_upload_mb=max_upload_mb,
+        track=track,
+        **({"base_model": base_model} if base_model else {}),
+    )
     console.print(f"tweetling web app on [bold]http://{escape(host)}:{port}[/] (Ctrl-C to stop)")
     serve_app(config)

@@ -51,7 +51,7 @@ class Dataset:
         return self.manifest["accounts"]
 
     @classmethod
-    def load(cls, path: Path | str) -> "Dataset":
+    def load(cls, path: Path | str) -> Dataset:
         path = Path(path)
         manifest_file = path / "manifest.json"
         if not manifest_file.exists():
@@ -184,9 +184,7 @@ def _profiles(store: Store, accounts: list[str]) -> dict[str, dict]:
 
 
 def _jsonl(examples: list[Example]) -> str:
-    return "".join(
-        json.dumps({"account": e.account, "text": e.text}, ensure_ascii=False) + "\n" for e in examples
-    )
+    return "".join(json.dumps({"account": e.account, "text": e.text}, ensure_ascii=False) + "\n" for e in examples)
 
 
 def _read_examples(path: Path) -> list[Example]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import atexit
 import functools
 import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class World:
 
     def shard(self, items: Sequence) -> list:
         """This process's share of ITEMS: every size-th one, starting at its rank."""
-        return list(items[self.rank::self.size])
+        return list(items[self.rank :: self.size])
 
     def sum(self, *values: float) -> list[float]:
         """VALUES summed over all processes (every process must call it, in the same order)."""
@@ -59,7 +59,7 @@ class World:
         dist.all_reduce(flat)
         offset = 0
         for p in params:
-            p.grad = flat[offset:offset + p.numel()].view_as(p)
+            p.grad = flat[offset : offset + p.numel()].view_as(p)
             offset += p.numel()
 
     def broadcast_from_main(self, params: list) -> None:

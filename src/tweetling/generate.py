@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from . import bots
 from .errors import TweetlingError
@@ -55,8 +55,11 @@ class Generations:
             "seed": self.seed,
             "outputs": [vars(output) for output in self.outputs],
             "sampled": self.sampled,
-            "dropped": {"empty": self.dropped_empty, "duplicate": self.dropped_duplicate,
-                        "memorized": self.dropped_memorized},
+            "dropped": {
+                "empty": self.dropped_empty,
+                "duplicate": self.dropped_duplicate,
+                "memorized": self.dropped_memorized,
+            },
             "flagged_memorized": self.flagged_memorized,
         }
 
@@ -80,7 +83,7 @@ class NgramIndex:
             tokens = tuple(words(text))
             if tokens:
                 self.posts.add(tokens)
-            self.ngrams.update(tokens[i:i + n] for i in range(len(tokens) - n + 1))
+            self.ngrams.update(tokens[i : i + n] for i in range(len(tokens) - n + 1))
 
     def overlap(self, text: str) -> int:
         """Length in words of the longest run of TEXT found in the posts (a whole copy counts fully)."""
@@ -89,7 +92,7 @@ class NgramIndex:
             return len(tokens)
         longest = run = 0
         for i in range(len(tokens) - self.n + 1):
-            run = run + 1 if tokens[i:i + self.n] in self.ngrams else 0
+            run = run + 1 if tokens[i : i + self.n] in self.ngrams else 0
             longest = max(longest, run)
         return longest + self.n - 1 if longest else 0
 
@@ -102,8 +105,14 @@ def cut_at_newline(text: str) -> str:
     return text.split("\n", 1)[0]
 
 
-def select(prompt: str, continuations: list[str], *, keep_newlines: bool, index: NgramIndex | None,
-           allow_memorized: bool = False) -> Generations:
+def select(
+    prompt: str,
+    continuations: list[str],
+    *,
+    keep_newlines: bool,
+    index: NgramIndex | None,
+    allow_memorized: bool = False,
+) -> Generations:
     """Turn raw continuations into posts: cut, strip, drop empties, duplicates and copies."""
     result = Generations(prompt=prompt, sampled=len(continuations))
     seen: set[str] = set()
@@ -158,8 +167,18 @@ def sample_top_p(logits, top_p: float, temperature: float, candidates: tuple[int
     return order.gather(-1, choice).squeeze(-1)
 
 
-def sample_rows(model, prompt_ids: list[int], n: int, *, end_ids: list[int], eos_id: int, max_length: int,
-                min_length: int, top_p: float, temperature: float) -> list[list[int]]:
+def sample_rows(
+    model,
+    prompt_ids: list[int],
+    n: int,
+    *,
+    end_ids: list[int],
+    eos_id: int,
+    max_length: int,
+    min_length: int,
+    top_p: float,
+    temperature: float,
+) -> list[list[int]]:
     """N continuations of PROMPT_IDS (each ending with its end token, if it sampled one).
 
     One KV cache for the batch; a row that samples one of END_IDS leaves the batch, so the last,
@@ -174,8 +193,9 @@ def sample_rows(model, prompt_ids: list[int], n: int, *, end_ids: list[int], eos
     cache = DynamicCache()
     prompt = torch.tensor([prompt_ids], device=device)
     # The prompt starts with EOS, often also the pad token: the mask says it is not padding.
-    logits = model(input_ids=prompt, attention_mask=torch.ones_like(prompt), cache=cache, use_cache=True,
-                   logits_to_keep=1).logits[:, -1]
+    logits = model(
+        input_ids=prompt, attention_mask=torch.ones_like(prompt), cache=cache, use_cache=True, logits_to_keep=1
+    ).logits[:, -1]
     cache.batch_repeat_interleave(n)
     logits = logits.expand(n, -1)
     ends = torch.tensor(end_ids, device=device)
@@ -186,7 +206,7 @@ def sample_rows(model, prompt_ids: list[int], n: int, *, end_ids: list[int], eos
             logits = logits.clone()
             logits[:, eos_id] = -math.inf
         tokens = sample_top_p(logits, top_p, temperature)
-        for row, token in zip(alive.tolist(), tokens.tolist()):
+        for row, token in zip(alive.tolist(), tokens.tolist(), strict=True):
             rows[row].append(token)
         finished = torch.isin(tokens, ends)
         if finished.all() or length == max_length:
@@ -217,7 +237,7 @@ class Bot:
         self._index_n: int | None = None
 
     @classmethod
-    def load(cls, name_or_path: str | Path, exact: bool = False) -> "Bot":
+    def load(cls, name_or_path: str | Path, exact: bool = False) -> Bot:
         """Load a bot by name or folder, onto the GPU when there is one. Sampling runs in bfloat16
         where the device computes it natively (on this CPU about 1.7x faster, bench/README.md);
         EXACT keeps float32, as perplexity needs."""
@@ -254,8 +274,9 @@ class Bot:
             self._index_n = n
         return self._index
 
-    def sample(self, prompt: str, n: int, seed: int | None = None,
-               config: GenerateConfig = GenerateConfig()) -> list[str]:
+    def sample(
+        self, prompt: str, n: int, seed: int | None = None, config: GenerateConfig = GenerateConfig()
+    ) -> list[str]:
         """N raw continuations of PROMPT, each up to its EOS or (unless the bot keeps newlines)
         through the token holding its first newline."""
         import torch
@@ -275,19 +296,32 @@ class Bot:
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             if seed is not None:
                 torch.manual_seed(seed)
-            rows = sample_rows(self.model, prompt_ids, n, end_ids=end_ids, eos_id=eos_id, max_length=max_length,
-                               min_length=self.model.generation_config.min_length or 0,
-                               top_p=config.top_p, temperature=config.temperature)
+            rows = sample_rows(
+                self.model,
+                prompt_ids,
+                n,
+                end_ids=end_ids,
+                eos_id=eos_id,
+                max_length=max_length,
+                min_length=self.model.generation_config.min_length or 0,
+                top_p=config.top_p,
+                temperature=config.temperature,
+            )
         return self.tokenizer.batch_decode(rows, skip_special_tokens=True)
 
-    def generate(self, prompt: str, n: int = 10, seed: int | None = None,
-                 config: GenerateConfig = GenerateConfig()) -> Generations:
+    def generate(
+        self, prompt: str, n: int = 10, seed: int | None = None, config: GenerateConfig = GenerateConfig()
+    ) -> Generations:
         """N sampled posts that start with PROMPT, minus empty, duplicate and memorized ones."""
         if n < 1:
             raise TweetlingError(f"the number of posts must be at least 1, not {n}")
         continuations = self.sample(prompt, n, seed, config)
-        result = select(prompt, continuations, keep_newlines=self.keep_newlines,
-                        index=self.memorization_index(config.memorization_ngram),
-                        allow_memorized=config.allow_memorized)
+        result = select(
+            prompt,
+            continuations,
+            keep_newlines=self.keep_newlines,
+            index=self.memorization_index(config.memorization_ngram),
+            allow_memorized=config.allow_memorized,
+        )
         result.seed = seed
         return result

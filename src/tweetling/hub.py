@@ -6,9 +6,9 @@ import importlib
 import os
 from pathlib import Path
 
+from .bots import resolve
 from .card import write_card
 from .errors import TweetlingError
-from .bots import resolve
 
 IGNORED = ["checkpoints/*", "checkpoints/**", ".*"]  # resumable training state and temporary files stay local
 
@@ -47,17 +47,25 @@ def push(bot_dir_or_name: Path | str, repo_id: str, token: str | None = None, pr
     api = HfApi(endpoint=endpoint, token=hub_token(token))
     try:
         url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        api.upload_folder(repo_id=repo_id, folder_path=folder, repo_type="model", ignore_patterns=IGNORED,
-                          commit_message=f"Upload tweetling bot {folder.name}")
+        api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            repo_type="model",
+            ignore_patterns=IGNORED,
+            commit_message=f"Upload tweetling bot {folder.name}",
+        )
     except HfHubHTTPError as error:
         status = error.response.status_code if error.response is not None else None
         if status in (401, 403):
-            raise TweetlingError(f"the Hub refused the token for {repo_id} (HTTP {status}): log in again "
-                                 "with `hf auth login` or use a token with write access") from None
+            raise TweetlingError(
+                f"the Hub refused the token for {repo_id} (HTTP {status}): log in again "
+                "with `hf auth login` or use a token with write access"
+            ) from None
         raise TweetlingError(f"the Hub rejected the upload to {repo_id} (HTTP {status})") from None
     except HFValidationError:
         raise TweetlingError(f"invalid Hub repository id {repo_id!r}: expected owner/name") from None
     except (OfflineModeIsEnabled, *_network_errors()) as error:
-        raise TweetlingError(f"cannot reach {endpoint} ({type(error).__name__}): check the network "
-                             "connection or HF_ENDPOINT") from None
+        raise TweetlingError(
+            f"cannot reach {endpoint} ({type(error).__name__}): check the network connection or HF_ENDPOINT"
+        ) from None
     return str(url)

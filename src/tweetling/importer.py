@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from .errors import InputError, TweetlingError
 from .paths import checked_name
@@ -17,7 +17,11 @@ from .store import Store
 FORMATS = ("auto", "x-archive", "csv", "jsonl", "text")
 SOURCES = ("x", "mastodon", "bluesky", "file")
 _FORMAT_BY_SUFFIX = {
-    ".zip": "x-archive", ".js": "x-archive", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+    ".zip": "x-archive",
+    ".js": "x-archive",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
     ".txt": "text",
 }
 _FILE_READERS = {"csv": read_csv, "jsonl": read_jsonl, "text": read_text}
@@ -56,8 +60,9 @@ def detect_format(path: Path) -> str:
     return "csv" if header & set(TEXT_FIELDS) else "text"
 
 
-def import_path(store: Store, path: Path | str, account: str | None = None, source: str | None = None,
-                fmt: str = "auto") -> ImportResult:
+def import_path(
+    store: Store, path: Path | str, account: str | None = None, source: str | None = None, fmt: str = "auto"
+) -> ImportResult:
     """Import every post of the file at PATH, or none if any record is broken.
 
     ACCOUNT overrides the account the file names (required when it names none); SOURCE
@@ -97,12 +102,12 @@ def import_path(store: Store, path: Path | str, account: str | None = None, sour
                 store.upsert_account(profile)
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(path.name, f"cannot read ({error})") from None
-    return ImportResult(profile.name, upserted.added, upserted.updated,
-                        {kind: kinds[kind] for kind in KINDS if kinds[kind]})
+    return ImportResult(
+        profile.name, upserted.added, upserted.updated, {kind: kinds[kind] for kind in KINDS if kinds[kind]}
+    )
 
 
-def _read(path: Path, account: str | None, source: str | None,
-          fmt: str) -> tuple[Profile | None, Iterator[Post]]:
+def _read(path: Path, account: str | None, source: str | None, fmt: str) -> tuple[Profile | None, Iterator[Post]]:
     """The profile the file gives (archives only) and a generator of its posts."""
     if fmt == "x-archive":
         if source not in (None, "x"):

@@ -111,8 +111,7 @@ def _load_from_hub(model_id: str):
     for local_only in attempts:
         try:
             tokenizer = AutoTokenizer.from_pretrained(model_id, local_files_only=local_only)
-            model = AutoModelForCausalLM.from_pretrained(model_id, local_files_only=local_only,
-                                                         dtype=torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(model_id, local_files_only=local_only, dtype=torch.float32)
             return model, tokenizer
         except (OSError, ValueError):
             continue
@@ -155,8 +154,11 @@ def lora_targets(model) -> list[str]:
     model_type = model.config.model_type
     if model_type in _LORA_TARGETS:
         return _LORA_TARGETS[model_type]
-    linear_names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules()
-                    if type(module).__name__ in ("Linear", "Conv1D") and "lm_head" not in name}
+    linear_names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if type(module).__name__ in ("Linear", "Conv1D") and "lm_head" not in name
+    }
     if not linear_names:
         raise TweetlingError(f"don't know which modules of a {model_type!r} model LoRA should adapt")
     return sorted(linear_names)

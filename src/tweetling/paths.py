@@ -6,9 +6,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from .errors import TweetlingError
 
@@ -42,9 +42,7 @@ def models_dir() -> Path:
 def checked_name(name: str, what: str = "account name") -> str:
     """Return NAME if it is safe to use inside a path, else raise."""
     if not _NAME.match(name) or ".." in name:
-        raise TweetlingError(
-            f"invalid {what} {name!r}: use letters, digits and _ . @ - (at most 100 characters)"
-        )
+        raise TweetlingError(f"invalid {what} {name!r}: use letters, digits and _ . @ - (at most 100 characters)")
     return name
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import distributed, track, train
 from .card import WIDGET_PROMPT, write_card
@@ -15,8 +15,9 @@ from .store import Store
 from .train import ProgressCallback, TrainConfig
 
 
-def prepare_dataset(accounts: list[str], config: PrepareConfig = PrepareConfig(),
-                    track_backend: str | None = None) -> Dataset:
+def prepare_dataset(
+    accounts: list[str], config: PrepareConfig = PrepareConfig(), track_backend: str | None = None
+) -> Dataset:
     """Clean ACCOUNTS' stored posts into a versioned dataset, recorded once per dataset version."""
     with Store() as store:
         dataset = prepare(store, accounts, config)
@@ -25,14 +26,22 @@ def prepare_dataset(accounts: list[str], config: PrepareConfig = PrepareConfig()
     return dataset
 
 
-def train_bot(dataset: Dataset, config: TrainConfig = TrainConfig(), base: str = DEFAULT_BASE,
-              out: Path | None = None, *, resume: bool = False, track_backend: str | None = None,
-              on_progress: ProgressCallback | None = None,
-              on_warning: Callable[[str], None] | None = None) -> Path:
+def train_bot(
+    dataset: Dataset,
+    config: TrainConfig = TrainConfig(),
+    base: str = DEFAULT_BASE,
+    out: Path | None = None,
+    *,
+    resume: bool = False,
+    track_backend: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> Path:
     """Train a bot on DATASET and give its folder the predictions image and model card (under a
     launcher, the main process does)."""
-    folder = train.train_bot(dataset, config, base, out, resume=resume, track_backend=track_backend,
-                             on_progress=on_progress)
+    folder = train.train_bot(
+        dataset, config, base, out, resume=resume, track_backend=track_backend, on_progress=on_progress
+    )
     if not distributed.world().is_main:
         return folder
     for warning in finish_bot(folder):

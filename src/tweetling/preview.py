@@ -50,8 +50,7 @@ def _placeholder(author: Author, size: int) -> Image.Image:
     colour = tuple(60 + b % 140 for b in digest[:3])
     image = Image.new("RGB", (size, size), colour)
     draw = ImageDraw.Draw(image)
-    draw.text((size / 2, size / 2), _initials(author), font=_font(size * 2 // 5, bold=True),
-              fill="white", anchor="mm")
+    draw.text((size / 2, size / 2), _initials(author), font=_font(size * 2 // 5, bold=True), fill="white", anchor="mm")
     return image
 
 
@@ -166,12 +165,13 @@ def authors_of(folder: Path, meta: dict, avatars: list[Path] | tuple[Path, ...] 
 
 def post_image(bot, prompt: str, text: str, avatars: list[Path] | tuple[Path, ...] = ()) -> Image.Image:
     """The card of BOT's generated post TEXT, with PROMPT in bold when TEXT starts with it."""
-    continuation = text[len(prompt.strip()):] if text.startswith(prompt.strip()) else text
+    continuation = text[len(prompt.strip()) :] if text.startswith(prompt.strip()) else text
     return render(authors_of(bot.path, bot.meta, avatars), prompt, continuation)
 
 
-def write_preview(bot, prompt: str = "My dream is", avatars: list[Path] | tuple[Path, ...] = (),
-                  seed: int | None = None) -> Path:
+def write_preview(
+    bot, prompt: str = "My dream is", avatars: list[Path] | tuple[Path, ...] = (), seed: int | None = None
+) -> Path:
     """Sample a continuation of PROMPT with BOT (a loaded `Bot`) and save the card as predictions.png."""
     result = bot.generate(prompt, n=5, seed=seed)
     if not result.outputs:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from . import paths
 from .posts import Post, Profile
@@ -76,7 +77,7 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -120,7 +121,11 @@ class Store:
         with self.transaction():
             for post in posts:
                 row = (
-                    post.account, post.created_at, post.text, post.kind, post.lang,
+                    post.account,
+                    post.created_at,
+                    post.text,
+                    post.kind,
+                    post.lang,
                     json.dumps(post.raw, ensure_ascii=False) if post.raw is not None else None,
                 )
                 cursor = self.db.execute(
@@ -145,8 +150,7 @@ class Store:
     def posts(self, account: str) -> list[Post]:
         """All posts of ACCOUNT, oldest first."""
         rows = self.db.execute(
-            "SELECT * FROM posts WHERE account = ?"
-            " ORDER BY created_at, length(post_id), post_id",
+            "SELECT * FROM posts WHERE account = ? ORDER BY created_at, length(post_id), post_id",
             (account,),
         )
         return [_post_from_row(row) for row in rows]
@@ -154,9 +158,7 @@ class Store:
     def count_posts(self, account: str | None = None) -> int:
         if account is None:
             return self.db.execute("SELECT count(*) FROM posts").fetchone()[0]
-        return self.db.execute(
-            "SELECT count(*) FROM posts WHERE account = ?", (account,)
-        ).fetchone()[0]
+        return self.db.execute("SELECT count(*) FROM posts WHERE account = ?", (account,)).fetchone()[0]
 
     def newest_post(self, source: str, account: str) -> Post | None:
         """The most recent post of ACCOUNT from SOURCE, for incremental fetches."""
@@ -180,8 +182,15 @@ class Store:
             " bio = COALESCE(excluded.bio, bio),"
             " source_id = COALESCE(excluded.source_id, source_id),"
             " updated_at = excluded.updated_at",
-            (profile.name, profile.source, profile.display_name, profile.avatar_url,
-             profile.bio, profile.source_id, _now()),
+            (
+                profile.name,
+                profile.source,
+                profile.display_name,
+                profile.avatar_url,
+                profile.bio,
+                profile.source_id,
+                _now(),
+            ),
         )
 
     def account(self, name: str) -> Profile | None:
@@ -202,22 +211,30 @@ class Store:
             self.db.execute("DELETE FROM state WHERE key = ?", (key,))
         else:
             self.db.execute(
-                "INSERT INTO state (key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, json.dumps(value)),
             )
 
 
 def _post_from_row(row: sqlite3.Row) -> Post:
     return Post(
-        source=row["source"], post_id=row["post_id"], account=row["account"], text=row["text"],
-        kind=row["kind"], created_at=row["created_at"], lang=row["lang"],
+        source=row["source"],
+        post_id=row["post_id"],
+        account=row["account"],
+        text=row["text"],
+        kind=row["kind"],
+        created_at=row["created_at"],
+        lang=row["lang"],
         raw=json.loads(row["raw"]) if row["raw"] else None,
     )
 
 
 def _profile_from_row(row: sqlite3.Row) -> Profile:
     return Profile(
-        name=row["name"], source=row["source"], display_name=row["display_name"],
-        avatar_url=row["avatar_url"], bio=row["bio"], source_id=row["source_id"],
+        name=row["name"],
+        source=row["source"],
+        display_name=row["display_name"],
+        avatar_url=row["avatar_url"],
+        bio=row["bio"],
+        source_id=row["source_id"],
     )

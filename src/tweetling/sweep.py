@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 import shutil
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from . import bots, paths
 from .dataset import Dataset
@@ -102,23 +102,44 @@ def train_config(params: dict, config: SweepConfig) -> TrainConfig:
     """The recipe with a trial's PARAMS; no periodic checkpoints (a trial is cheap to redo)."""
     start = recipe(config.recipe)
     lora_r = params.get("lora_r")
-    return recipe(config.recipe, learning_rate=params["learning_rate"], epochs=params["epochs"],
-                  lr_scheduler=params["lr_scheduler"], warmup_ratio=params["warmup_ratio"],
-                  batch_size=start.batch_size * params["gradient_accumulation"], method=params["method"],
-                  lora_r=lora_r, lora_alpha=2 * lora_r if lora_r else None, max_time_s=config.max_time_s,
-                  checkpoint_every=0, seed=config.seed)
+    return recipe(
+        config.recipe,
+        learning_rate=params["learning_rate"],
+        epochs=params["epochs"],
+        lr_scheduler=params["lr_scheduler"],
+        warmup_ratio=params["warmup_ratio"],
+        batch_size=start.batch_size * params["gradient_accumulation"],
+        method=params["method"],
+        lora_r=lora_r,
+        lora_alpha=2 * lora_r if lora_r else None,
+        max_time_s=config.max_time_s,
+        checkpoint_every=0,
+        seed=config.seed,
+    )
 
 
 def recipe_params(config: SweepConfig) -> dict:
     """The sweep parameters of CONFIG's recipe: the first trial of a new study, the point to beat."""
     start = recipe(config.recipe)
-    params = {"learning_rate": start.learning_rate, "epochs": start.epochs, "lr_scheduler": start.lr_scheduler,
-              "warmup_ratio": start.warmup_ratio, "gradient_accumulation": 1, "method": start.method}
+    params = {
+        "learning_rate": start.learning_rate,
+        "epochs": start.epochs,
+        "lr_scheduler": start.lr_scheduler,
+        "warmup_ratio": start.warmup_ratio,
+        "gradient_accumulation": 1,
+        "method": start.method,
+    }
     return {**params, "lora_r": start.lora_r} if start.method == "lora" else params
 
 
-def sweep(dataset: Dataset, config: SweepConfig = SweepConfig(), out: Path | None = None, *,
-          track_backend: str | None = None, on_trial: TrialCallback | None = None) -> SweepResult:
+def sweep(
+    dataset: Dataset,
+    config: SweepConfig = SweepConfig(),
+    out: Path | None = None,
+    *,
+    track_backend: str | None = None,
+    on_trial: TrialCallback | None = None,
+) -> SweepResult:
     """Run CONFIG.trials more trials of the study for DATASET and CONFIG.base; the best bot of
     the study is kept at OUT (default: bots/<dataset name>-sweep, beside what `train` makes)."""
     import optuna
@@ -143,8 +164,9 @@ def sweep(dataset: Dataset, config: SweepConfig = SweepConfig(), out: Path | Non
         params = suggest(trial, config.space)
         trial_dir = out.with_name(f".{out.name}.trial-{trial.number}")
         try:
-            folder = train_bot(dataset, train_config(params, config), config.base, trial_dir,
-                               track_backend=track_backend)
+            folder = train_bot(
+                dataset, train_config(params, config), config.base, trial_dir, track_backend=track_backend
+            )
             meta = bots.read_metadata(folder)
             value = meta["valid_loss"]
             for key in ("valid_perplexity", "tokens_per_s", "wall_time_s"):
@@ -164,9 +186,16 @@ def sweep(dataset: Dataset, config: SweepConfig = SweepConfig(), out: Path | Non
 
     study.optimize(objective, n_trials=config.trials, timeout=config.timeout_s, callbacks=[report])
     best = study.best_trial
-    return SweepResult(study_name=name, storage=storage_url(), trials=len(study.trials), best_trial=best.number,
-                       best_value=best.value, best_params=best.params,
-                       best_perplexity=best.user_attrs.get("valid_perplexity"), bot=out)
+    return SweepResult(
+        study_name=name,
+        storage=storage_url(),
+        trials=len(study.trials),
+        best_trial=best.number,
+        best_value=best.value,
+        best_params=best.params,
+        best_perplexity=best.user_attrs.get("valid_perplexity"),
+        bot=out,
+    )
 
 
 def _best_value(study, missing: float | None = math.inf) -> float | None:

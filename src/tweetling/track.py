@@ -18,8 +18,9 @@ from .errors import TweetlingError
 BACKENDS = ("mlflow", "wandb", "none")
 EXPERIMENT = "tweetling"
 # Whole name parts: "bearer_token" and "api-key" are secrets, "max_tokens" and "keep" are not.
-_SECRET_NAME = re.compile(r"(?:^|[._\-])(?:token|key|secret|password|passwd|credentials?|auth)(?:$|[._\-])",
-                          re.IGNORECASE)
+_SECRET_NAME = re.compile(
+    r"(?:^|[._\-])(?:token|key|secret|password|passwd|credentials?|auth)(?:$|[._\-])", re.IGNORECASE
+)
 
 
 class Run(Protocol):
@@ -73,8 +74,14 @@ def public_params(params: dict) -> dict[str, str]:
     return flatten(public_dict(params), "")
 
 
-def start_run(kind: str, name: str, params: dict, tags: dict[str, str] | None = None,
-              backend: str | None = None, resume_id: str | None = None) -> Run:
+def start_run(
+    kind: str,
+    name: str,
+    params: dict,
+    tags: dict[str, str] | None = None,
+    backend: str | None = None,
+    resume_id: str | None = None,
+) -> Run:
     """Open a run of KIND ("prepare" or "train"); RESUME_ID continues an earlier run."""
     backend = backend_name(backend)
     tags = {"tweetling.kind": kind, **(tags or {})}
@@ -126,8 +133,9 @@ def _experiment_id(client) -> str:
 
 
 class MlflowRun:
-    def __init__(self, kind: str, name: str, params: dict[str, str], tags: dict[str, str],
-                 resume_id: str | None = None):
+    def __init__(
+        self, kind: str, name: str, params: dict[str, str], tags: dict[str, str], resume_id: str | None = None
+    ):
         from mlflow.entities import Param
 
         self.client = _mlflow_client()
@@ -139,7 +147,7 @@ class MlflowRun:
         self.id = run.info.run_id
         items = [Param(key, value) for key, value in params.items()]
         for start in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
-            self.client.log_batch(self.id, params=items[start:start + 100])
+            self.client.log_batch(self.id, params=items[start : start + 100])
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         from mlflow.entities import Metric
@@ -162,16 +170,25 @@ class MlflowRun:
 
 
 class WandbRun:
-    def __init__(self, kind: str, name: str, params: dict[str, str], tags: dict[str, str],
-                 resume_id: str | None = None):
+    def __init__(
+        self, kind: str, name: str, params: dict[str, str], tags: dict[str, str], resume_id: str | None = None
+    ):
         try:
             import wandb
         except ImportError:
-            raise TweetlingError("W&B tracking needs wandb: pip install 'tweetling[wandb]', or use --track mlflow") from None
+            raise TweetlingError(
+                "W&B tracking needs wandb: pip install 'tweetling[wandb]', or use --track mlflow"
+            ) from None
         self.wandb = wandb
-        self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", EXPERIMENT), name=name, job_type=kind,
-                              config=params, tags=[f"{k}={v}" for k, v in tags.items()],
-                              id=resume_id, resume="allow" if resume_id else None)
+        self.run = wandb.init(
+            project=os.environ.get("WANDB_PROJECT", EXPERIMENT),
+            name=name,
+            job_type=kind,
+            config=params,
+            tags=[f"{k}={v}" for k, v in tags.items()],
+            id=resume_id,
+            resume="allow" if resume_id else None,
+        )
         self.id = self.run.id
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
@@ -202,8 +219,11 @@ def dataset_tags(manifest: dict) -> dict[str, str]:
 
 def record_prepare(manifest: dict, backend: str | None = None) -> str | None:
     """Record a prepare run for a dataset MANIFEST: its options, counts and the manifest itself."""
-    params = {key: manifest[key] for key in ("accounts", "seed", "valid_fraction", "options", "table",
-                                             "train_count", "valid_count") if key in manifest}
+    params = {
+        key: manifest[key]
+        for key in ("accounts", "seed", "valid_fraction", "options", "table", "train_count", "valid_count")
+        if key in manifest
+    }
     run = start_run("prepare", f"prepare {manifest['name']}", params, dataset_tags(manifest), backend)
     run.log_dict(manifest, "manifest.json")
     run.end()
@@ -223,7 +243,8 @@ def prepare_run_id(manifest: dict) -> str | None:
     runs = client.search_runs(
         [experiment.experiment_id],
         f"tags.`tweetling.kind` = 'prepare' and tags.`dataset.hash` = '{manifest['hash']}'",
-        max_results=1, order_by=["attributes.start_time DESC"],
+        max_results=1,
+        order_by=["attributes.start_time DESC"],
     )
     return runs[0].info.run_id if runs else None
 
@@ -250,20 +271,21 @@ def recent_runs(limit: int = 20) -> list[RunSummary]:
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
         return []
-    runs = client.search_runs([experiment.experiment_id], max_results=limit,
-                              order_by=["attributes.start_time DESC"])
+    runs = client.search_runs([experiment.experiment_id], max_results=limit, order_by=["attributes.start_time DESC"])
     summaries = []
     for run in runs:
         info, data = run.info, run.data
         end = info.end_time
-        summaries.append(RunSummary(
-            id=info.run_id,
-            kind=data.tags.get("tweetling.kind", ""),
-            name=info.run_name or "",
-            status=info.status,
-            started=datetime.fromtimestamp(info.start_time / 1000).isoformat(sep=" ", timespec="seconds"),
-            duration_s=(end - info.start_time) / 1000 if end else None,
-            metrics=dict(data.metrics),
-            tags={k: v for k, v in data.tags.items() if not k.startswith("mlflow.")},
-        ))
+        summaries.append(
+            RunSummary(
+                id=info.run_id,
+                kind=data.tags.get("tweetling.kind", ""),
+                name=info.run_name or "",
+                status=info.status,
+                started=datetime.fromtimestamp(info.start_time / 1000).isoformat(sep=" ", timespec="seconds"),
+                duration_s=(end - info.start_time) / 1000 if end else None,
+                metrics=dict(data.metrics),
+                tags={k: v for k, v in data.tags.items() if not k.startswith("mlflow.")},
+            )
+        )
     return summaries

@@ -12,17 +12,17 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 from . import bots, paths, track
 from .dataset import Dataset
-from .distributed import SINGLE, World, world as current_world
+from .distributed import SINGLE, World
+from .distributed import world as current_world
 from .errors import TweetlingError
 from .models import DEFAULT_BASE, computes_bf16, decoder_blocks, load_base, lora_targets
-
 
 # Learning-rate factor after warm-up, by training progress in [0, 1].
 _SCHEDULES: dict[str, Callable[[float], float]] = {
@@ -40,7 +40,9 @@ class TrainConfig:
 
     recipe: str = "default"
     method: str = "full"  # "full" fine-tune, or "lora" adapters merged into the saved model
-    packing: bool = False  # False: each post is one example (EOS + post + EOS); True: posts joined by EOS, cut into blocks
+    packing: bool = (
+        False  # False: each post is one example (EOS + post + EOS); True: posts joined by EOS, cut into blocks
+    )
     epochs: int = 1
     batch_size: int = 16
     learning_rate: float = 4e-4
@@ -79,9 +81,17 @@ RECIPES: dict[str, TrainConfig] = {
     "thorough": TrainConfig(recipe="thorough", learning_rate=2e-4, freeze_fraction=0.0),
     # huggingtweets' run: 4 shuffled epochs joined by EOS in blocks of up to 1024 tokens, batch 1,
     # lr 1.372e-4 with a cosine schedule and no warm-up, float32 — the baseline to beat.
-    "huggingtweets": TrainConfig(recipe="huggingtweets", packing=True, epochs=4, batch_size=1,
-                                 learning_rate=1.372e-4, warmup_ratio=0.0, bf16=False, early_stopping=False,
-                                 freeze_fraction=0.0),
+    "huggingtweets": TrainConfig(
+        recipe="huggingtweets",
+        packing=True,
+        epochs=4,
+        batch_size=1,
+        learning_rate=1.372e-4,
+        warmup_ratio=0.0,
+        bf16=False,
+        early_stopping=False,
+        freeze_fraction=0.0,
+    ),
 }
 
 
@@ -133,8 +143,9 @@ class TrainingInterrupted(TweetlingError):
     def __init__(self, step: int, total_steps: int, checkpoint: Path | None):
         self.step, self.total_steps, self.checkpoint = step, total_steps, checkpoint
         where = f"checkpoint saved to {checkpoint}" if checkpoint else "no new checkpoint written"
-        super().__init__(f"interrupted at step {step}/{total_steps}; {where}; "
-                         "run the same command with --resume to continue")
+        super().__init__(
+            f"interrupted at step {step}/{total_steps}; {where}; run the same command with --resume to continue"
+        )
 
 
 ProgressCallback = Callable[[TrainProgress], None]
@@ -142,9 +153,10 @@ ProgressCallback = Callable[[TrainProgress], None]
 
 # --- examples ----------------------------------------------------------------------------------
 
+
 def frame_post(ids: list[int], eos_id: int, max_length: int) -> list[int]:
     """A post as generation sees it: EOS prefix, the post's tokens, EOS; cut to MAX_LENGTH."""
-    return [eos_id] + ids[: max_length - 2] + [eos_id]
+    return [eos_id, *ids[: max_length - 2], eos_id]
 
 
 def encode(tokenizer, texts: list[str]) -> list[list[int]]:
@@ -164,13 +176,15 @@ def plan_batches(posts: list[list[int]], config: TrainConfig, eos_id: int, max_l
         rng.shuffle(order)
         if config.packing:
             stream = [token for i in order for token in [eos_id] + posts[i]] + [eos_id]
-            blocks = [stream[start:start + max_length] for start in range(0, len(stream) - 1, max_length)]
+            blocks = [stream[start : start + max_length] for start in range(0, len(stream) - 1, max_length)]
             blocks = [block for block in blocks if len(block) > 1]
-            batches += [blocks[start:start + config.batch_size] for start in range(0, len(blocks), config.batch_size)]
+            batches += [blocks[start : start + config.batch_size] for start in range(0, len(blocks), config.batch_size)]
         else:
             examples = [frame_post(posts[i], eos_id, max_length) for i in order]
             examples.sort(key=len)  # stable: equal lengths keep their shuffled order
-            epoch = [examples[start:start + config.batch_size] for start in range(0, len(examples), config.batch_size)]
+            epoch = [
+                examples[start : start + config.batch_size] for start in range(0, len(examples), config.batch_size)
+            ]
             rng.shuffle(epoch)
             batches += epoch
     return batches
@@ -196,13 +210,15 @@ def token_loss(model, input_ids, mask, targets):
 
     logits = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1]
     labels = targets[:, 1:]
-    loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1),
-                           ignore_index=-100, reduction="sum")
+    loss = F.cross_entropy(
+        logits.float().reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100, reduction="sum"
+    )
     return loss, int((labels != -100).sum())
 
 
-def heldout_perplexity(model, tokenizer, texts: list[str], batch_size: int = 16,
-                       max_length: int = 1024, world: World = SINGLE) -> Perplexity:
+def heldout_perplexity(
+    model, tokenizer, texts: list[str], batch_size: int = 16, max_length: int = 1024, world: World = SINGLE
+) -> Perplexity:
     """Token-level perplexity of TEXTS framed as generation sees them (EOS + post + EOS), over
     each post's tokens and its final EOS; float32, the same for every recipe. Under a launcher
     each process measures its share of the posts."""
@@ -217,7 +233,7 @@ def heldout_perplexity(model, tokenizer, texts: list[str], batch_size: int = 16,
     total, count = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(posts), batch_size):
-            input_ids, mask, targets = (t.to(device) for t in collate(posts[start:start + batch_size], eos_id))
+            input_ids, mask, targets = (t.to(device) for t in collate(posts[start : start + batch_size], eos_id))
             loss, tokens = token_loss(model, input_ids, mask, targets)
             total, count = total + float(loss), count + tokens
     model.train(was_training)
@@ -233,6 +249,7 @@ def _context_length(model) -> int:
 
 
 # --- the loop ----------------------------------------------------------------------------------
+
 
 def _lr_lambda(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
     warmup = round(total_steps * config.warmup_ratio)
@@ -255,7 +272,7 @@ class _StopOnSigint:
         self.forced = False
         self._previous = None
 
-    def __enter__(self) -> "_StopOnSigint":
+    def __enter__(self) -> _StopOnSigint:
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
@@ -291,10 +308,20 @@ def _save_checkpoint(path: Path, state: dict) -> None:
         torch.save(state, tmp)
 
 
-def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
-                checkpoint: Path | None = None, resume: bool = False, identity: dict | None = None,
-                extra: dict | None = None, on_progress: ProgressCallback | None = None,
-                run: track.Run | None = None, world: World = SINGLE) -> TrainResult:
+def train_model(
+    model,
+    tokenizer,
+    dataset: Dataset,
+    config: TrainConfig,
+    *,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    identity: dict | None = None,
+    extra: dict | None = None,
+    on_progress: ProgressCallback | None = None,
+    run: track.Run | None = None,
+    world: World = SINGLE,
+) -> TrainResult:
     """Train MODEL on DATASET's train posts, validating on its valid posts.
 
     With CHECKPOINT, state is saved there every `checkpoint_every` steps and on Ctrl-C; RESUME
@@ -326,8 +353,10 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
     world.broadcast_from_main(params)
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.learning_rate,
+    )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total_steps))
     bf16 = config.bf16 and computes_bf16(device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
@@ -354,16 +383,40 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
     def save(announce: bool = True) -> Path | None:
         if checkpoint is None or not world.is_main:
             return None
-        _save_checkpoint(checkpoint, {
-            "identity": identity, "plan": plan_digest, "extra": extra or {}, "step": step, "tokens": tokens, "elapsed": elapsed,
-            "trainable": _trainable_state(model), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "history": history, "best": best, "stopped_early": stopped_early,
-            "rng": {"torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-        })
+        _save_checkpoint(
+            checkpoint,
+            {
+                "identity": identity,
+                "plan": plan_digest,
+                "extra": extra or {},
+                "step": step,
+                "tokens": tokens,
+                "elapsed": elapsed,
+                "trainable": _trainable_state(model),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "history": history,
+                "best": best,
+                "stopped_early": stopped_early,
+                "rng": {
+                    "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                },
+            },
+        )
         if announce:
-            report(TrainProgress("checkpoint", step, total_steps, math.ceil(step / steps_per_epoch), tokens,
-                                 tokens / elapsed if elapsed else 0.0, None, None))
+            report(
+                TrainProgress(
+                    "checkpoint",
+                    step,
+                    total_steps,
+                    math.ceil(step / steps_per_epoch),
+                    tokens,
+                    tokens / elapsed if elapsed else 0.0,
+                    None,
+                    None,
+                )
+            )
         return checkpoint
 
     def validate() -> bool:
@@ -373,11 +426,26 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
         valid = heldout_perplexity(model, tokenizer, valid_texts, max_length=max_length, world=world)
         history["valid"].append((step, valid.loss, valid.perplexity))
         run.log_metrics({"valid_loss": valid.loss, "valid_perplexity": valid.perplexity}, step)
-        report(TrainProgress("eval", step, total_steps, math.ceil(step / steps_per_epoch), tokens,
-                             tokens / elapsed if elapsed else 0.0, None, None, valid_loss=valid.loss))
+        report(
+            TrainProgress(
+                "eval",
+                step,
+                total_steps,
+                math.ceil(step / steps_per_epoch),
+                tokens,
+                tokens / elapsed if elapsed else 0.0,
+                None,
+                None,
+                valid_loss=valid.loss,
+            )
+        )
         if valid.loss < best["loss"]:
-            best.update(loss=valid.loss, perplexity=valid.perplexity, step=step,
-                        state=_trainable_state(model) if config.early_stopping else None)
+            best.update(
+                loss=valid.loss,
+                perplexity=valid.perplexity,
+                step=step,
+                state=_trainable_state(model) if config.early_stopping else None,
+            )
             return True
         return not config.early_stopping
 
@@ -389,8 +457,9 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
                 share = world.shard(batches[step])
                 out_of_time = config.max_time_s is not None and elapsed >= config.max_time_s
                 # One vote per step, so every process stops at the same step.
-                count, stop_votes, time_votes = world.sum(sum(len(ids) - 1 for ids in share),
-                                                          stop.requested, out_of_time)
+                count, stop_votes, time_votes = world.sum(
+                    sum(len(ids) - 1 for ids in share), stop.requested, out_of_time
+                )
                 if stop_votes:
                     raise KeyboardInterrupt
                 if time_votes:
@@ -417,8 +486,18 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
                 history["train_loss"].append((step, loss, count))
                 run.log_metrics({"train_loss": loss, "learning_rate": scheduler.get_last_lr()[0]}, step)
                 rate = tokens / elapsed
-                report(TrainProgress("step", step, total_steps, math.ceil(step / steps_per_epoch), tokens, rate,
-                                     loss, (total_steps - step) * elapsed / step if step else None))
+                report(
+                    TrainProgress(
+                        "step",
+                        step,
+                        total_steps,
+                        math.ceil(step / steps_per_epoch),
+                        tokens,
+                        rate,
+                        loss,
+                        (total_steps - step) * elapsed / step if step else None,
+                    )
+                )
                 end_of_epoch = step % steps_per_epoch == 0 or step == total_steps
                 if end_of_epoch or (config.eval_every and step % config.eval_every == 0):
                     stopped_early = not validate()
@@ -437,21 +516,36 @@ def train_model(model, tokenizer, dataset: Dataset, config: TrainConfig, *,
     elif valid_texts:
         valid = heldout_perplexity(model, tokenizer, valid_texts, max_length=max_length, world=world)
     last_epoch = [(loss, n) for s, loss, n in history["train_loss"] if s > step - steps_per_epoch]
-    train_loss = sum(l * n for l, n in last_epoch) / sum(n for _, n in last_epoch) if last_epoch else None
-    return TrainResult(model=model, steps=step, tokens=tokens, train_time_s=elapsed, train_loss=train_loss,
-                       valid=valid, history=history, stopped_early=stopped_early, bf16=bf16)
+    train_loss = sum(loss * n for loss, n in last_epoch) / sum(n for _, n in last_epoch) if last_epoch else None
+    return TrainResult(
+        model=model,
+        steps=step,
+        tokens=tokens,
+        train_time_s=elapsed,
+        train_loss=train_loss,
+        valid=valid,
+        history=history,
+        stopped_early=stopped_early,
+        bf16=bf16,
+    )
 
 
 # --- a bot from a dataset ------------------------------------------------------------------------
+
 
 def prepare_model(model, config: TrainConfig):
     """Freeze or wrap MODEL for CONFIG's method: LoRA adapters, or full weights (maybe without embeddings)."""
     if config.method == "lora":
         from peft import LoraConfig, get_peft_model
 
-        lora = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                          target_modules=lora_targets(model), task_type="CAUSAL_LM",
-                          fan_in_fan_out=model.config.model_type == "gpt2")
+        lora = LoraConfig(
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=lora_targets(model),
+            task_type="CAUSAL_LM",
+            fan_in_fan_out=model.config.model_type == "gpt2",
+        )
         return get_peft_model(model, lora)
     import torch
 
@@ -480,13 +574,25 @@ def checkpoint_extra(checkpoint: Path) -> dict:
 
 def generation_defaults(model, tokenizer) -> dict:
     """huggingtweets' sampling settings (max_length within the model's context); the EOS prefix starts a new post."""
-    return {"do_sample": True, "top_p": 0.95, "max_length": min(160, _context_length(model)), "min_length": 10,
-            "prefix": tokenizer.eos_token}
+    return {
+        "do_sample": True,
+        "top_p": 0.95,
+        "max_length": min(160, _context_length(model)),
+        "min_length": 10,
+        "prefix": tokenizer.eos_token,
+    }
 
 
-def train_bot(dataset: Dataset, config: TrainConfig = TrainConfig(), base: str = DEFAULT_BASE,
-              out: Path | None = None, *, resume: bool = False, track_backend: str | None = None,
-              on_progress: ProgressCallback | None = None) -> Path:
+def train_bot(
+    dataset: Dataset,
+    config: TrainConfig = TrainConfig(),
+    base: str = DEFAULT_BASE,
+    out: Path | None = None,
+    *,
+    resume: bool = False,
+    track_backend: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Path:
     """Fine-tune BASE on DATASET with CONFIG and write the bot folder (default: bots/<dataset name>).
 
     On a CUDA GPU when there is one. Under `torchrun` or `accelerate launch` every process calls
@@ -508,13 +614,28 @@ def train_bot(dataset: Dataset, config: TrainConfig = TrainConfig(), base: str =
     run = track.NoRun()
     if world.is_main:
         run_id = checkpoint_extra(checkpoint).get("run_id") if resume and checkpoint.exists() else None
-        run = track.start_run("train", dataset.name, {"base_model": base, "dataset": dataset.manifest["hash"],
-                                                      **asdict(config)},
-                              _train_tags(dataset, base, out, track_backend), track_backend, resume_id=run_id)
+        run = track.start_run(
+            "train",
+            dataset.name,
+            {"base_model": base, "dataset": dataset.manifest["hash"], **asdict(config)},
+            _train_tags(dataset, base, out, track_backend),
+            track_backend,
+            resume_id=run_id,
+        )
     try:
-        result = train_model(model, tokenizer, dataset, config, checkpoint=checkpoint, resume=resume,
-                             identity=identity, extra={"run_id": run.id},
-                             on_progress=on_progress if world.is_main else None, run=run, world=world)
+        result = train_model(
+            model,
+            tokenizer,
+            dataset,
+            config,
+            checkpoint=checkpoint,
+            resume=resume,
+            identity=identity,
+            extra={"run_id": run.id},
+            on_progress=on_progress if world.is_main else None,
+            run=run,
+            world=world,
+        )
     except TrainingInterrupted:
         run.end("KILLED")
         raise
@@ -525,14 +646,17 @@ def train_bot(dataset: Dataset, config: TrainConfig = TrainConfig(), base: str =
         world.barrier()  # until the main process has written the bot
         return out
     model = result.model.merge_and_unload() if config.method == "lora" else result.model
-    meta = _metadata(dataset, config, base, result, tokenizer, wall_time=time.time() - started,
-                     processes=world.size)
+    meta = _metadata(dataset, config, base, result, tokenizer, wall_time=time.time() - started, processes=world.size)
     _write_bot(out, model, tokenizer, meta)
     checkpoint.unlink(missing_ok=True)
     world.barrier()
-    finals = {"final_train_loss": meta["train_loss"], "final_valid_loss": meta["valid_loss"],
-              "final_valid_perplexity": meta["valid_perplexity"], "tokens_per_s": meta["tokens_per_s"],
-              "wall_time_s": meta["wall_time_s"]}
+    finals = {
+        "final_train_loss": meta["train_loss"],
+        "final_valid_loss": meta["valid_loss"],
+        "final_valid_perplexity": meta["valid_perplexity"],
+        "tokens_per_s": meta["tokens_per_s"],
+        "wall_time_s": meta["wall_time_s"],
+    }
     run.log_metrics({k: v for k, v in finals.items() if v is not None}, result.steps)
     run.log_artifact(out / bots.METADATA_FILE)
     run.end()
@@ -560,8 +684,9 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _metadata(dataset: Dataset, config: TrainConfig, base: str, result: TrainResult, tokenizer,
-              wall_time: float, processes: int) -> dict:
+def _metadata(
+    dataset: Dataset, config: TrainConfig, base: str, result: TrainResult, tokenizer, wall_time: float, processes: int
+) -> dict:
     manifest = dataset.manifest
     return {
         "name": dataset.name,
@@ -602,7 +727,9 @@ def _write_bot(out: Path, model, tokenizer, meta: dict) -> None:
     model.config.pad_token_id = tokenizer.pad_token_id
     model.generation_config = GenerationConfig(
         **{k: v for k, v in defaults.items() if k != "prefix"},
-        bos_token_id=eos, eos_token_id=eos, pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=eos,
+        eos_token_id=eos,
+        pad_token_id=tokenizer.pad_token_id,
     )
     with paths.atomic_folder(out) as tmp:
         model.save_pretrained(tmp)

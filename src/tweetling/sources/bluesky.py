@@ -56,9 +56,7 @@ class BlueskySource:
         try:
             labels = {label.get("val") for label in data.get("labels") or []}
             if "!no-unauthenticated" in labels:
-                raise SourceError(
-                    f"bluesky: {self.handle} asked not to be shown to logged-out users; not fetching"
-                )
+                raise SourceError(f"bluesky: {self.handle} asked not to be shown to logged-out users; not fetching")
             self.did = data["did"]
             profile = Profile(
                 name=self.account,

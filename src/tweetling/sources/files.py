@@ -12,8 +12,9 @@ import csv
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ..errors import InputError, TweetlingError
 from ..paths import checked_name
@@ -27,12 +28,17 @@ ACCOUNT_FIELDS = ("username", "screen_name", "user_screen_name", "user")
 LANG_FIELDS = ("lang", "language")
 RETWEET_FIELDS = ("retweeted_status", "retweetedTweet", "retweet", "is_retweet")
 REPLY_FIELDS = (
-    "in_reply_to_status_id_str", "in_reply_to_status_id", "in_reply_to_user_id_str",
-    "in_reply_to_user_id", "in_reply_to_screen_name", "inReplyToTweetId", "inReplyToUser",
-    "reply_to", "is_reply",
+    "in_reply_to_status_id_str",
+    "in_reply_to_status_id",
+    "in_reply_to_user_id_str",
+    "in_reply_to_user_id",
+    "in_reply_to_screen_name",
+    "inReplyToTweetId",
+    "inReplyToUser",
+    "reply_to",
+    "is_reply",
 )
-QUOTE_FIELDS = ("quoted_status_id_str", "quoted_status_id", "is_quote_status", "quotedTweet",
-                "quote_url", "is_quote")
+QUOTE_FIELDS = ("quoted_status_id_str", "quoted_status_id", "is_quote_status", "quotedTweet", "quote_url", "is_quote")
 # snscrape writes its user object into a CSV cell as a dict repr or a profile URL.
 _HANDLE_IN_DICT = re.compile(r"""['"](?:username|screen_name)['"]\s*:\s*['"]([^'"]+)['"]""")
 
@@ -67,8 +73,9 @@ def _csv_records(name: str, reader: csv.DictReader) -> Iterator[tuple[str, dict[
         for row in reader:
             where = f"{name}:{line}"
             if None in row:
-                raise InputError(where, f"{len(row) - 1 + len(row[None])} values but the header has "
-                                        f"{len(row) - 1} columns")
+                raise InputError(
+                    where, f"{len(row) - 1 + len(row[None])} values but the header has {len(row) - 1} columns"
+                )
             missing = [field for field, value in row.items() if value is None]
             if missing:
                 raise InputError(where, f"column '{missing[0]}': missing value (row too short)")
@@ -103,8 +110,7 @@ def read_text(path: Path, account: str | None = None, source: str | None = None)
         raise InputError(path.name, "a text file names no account: pass --account NAME")
     for number, line in _numbered_lines(path):
         text = line.strip()
-        yield Post(source or "file", derived_id(account, number, text), account, text,
-                   kind_from_text(text))
+        yield Post(source or "file", derived_id(account, number, text), account, text, kind_from_text(text))
 
 
 def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -119,8 +125,9 @@ def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
         raise InputError(f"{path.name}:{number + 1}", f"not UTF-8 text ({error.reason})") from None
 
 
-def _posts_from_records(records: Iterable[tuple[str, dict[str, Any]]], account: str | None,
-                        source: str | None, word: str) -> Iterator[Post]:
+def _posts_from_records(
+    records: Iterable[tuple[str, dict[str, Any]]], account: str | None, source: str | None, word: str
+) -> Iterator[Post]:
     """Posts of one account: a record naming another account than the first is an error."""
     first_handle = None
     for number, (where, record) in enumerate(records, start=1):
@@ -128,13 +135,17 @@ def _posts_from_records(records: Iterable[tuple[str, dict[str, Any]]], account: 
         if first_handle is None:
             first_handle = handle
         elif handle != first_handle:
-            raise InputError(where, f"{word} '{_first_key(record, ACCOUNT_FIELDS)}': {handle!r} differs "
-                                    f"from {first_handle!r} above; one account per file, or pass --account")
+            raise InputError(
+                where,
+                f"{word} '{_first_key(record, ACCOUNT_FIELDS)}': {handle!r} differs "
+                f"from {first_handle!r} above; one account per file, or pass --account",
+            )
         yield post_from_record(record, where, handle, source, number, word)
 
 
-def post_from_record(record: dict[str, Any], where: str, account: str, source: str | None,
-                     number: int, word: str = "field") -> Post:
+def post_from_record(
+    record: dict[str, Any], where: str, account: str, source: str | None, number: int, word: str = "field"
+) -> Post:
     """A Post from one CSV row or JSON object; WORD ("column"/"field") is how errors name keys."""
     text_key = _first_key(record, TEXT_FIELDS)
     text = record.get(text_key) if text_key else None
@@ -149,8 +160,16 @@ def post_from_record(record: dict[str, Any], where: str, account: str, source: s
         raise InputError(where, f"{word} '{id_key}': expected a numeric tweet id, got {record[id_key]!r}")
     lang_key = _first_key(record, LANG_FIELDS)
     lang = record[lang_key] if lang_key and is_set(record[lang_key]) else None
-    return Post(source or default_source, post_id, account, text, _record_kind(record, text),
-                _record_date(record, where, word), lang, record)
+    return Post(
+        source or default_source,
+        post_id,
+        account,
+        text,
+        _record_kind(record, text),
+        _record_date(record, where, word),
+        lang,
+        record,
+    )
 
 
 def derived_id(account: str, number: int, text: str) -> str:

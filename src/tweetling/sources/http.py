@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -106,14 +107,18 @@ class HttpClient:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "HttpClient":
+    def __enter__(self) -> HttpClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def get_json(self, path: str, params: dict[str, Any] | None = None,
-                 explain: Callable[[HttpStatusError], SourceError] | None = None) -> JsonReply:
+    def get_json(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        explain: Callable[[HttpStatusError], SourceError] | None = None,
+    ) -> JsonReply:
         """The JSON reply to GET PATH; EXPLAIN turns an HTTP error status into the source's own message."""
         try:
             return self._get_json(path, params)

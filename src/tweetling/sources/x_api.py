@@ -128,9 +128,7 @@ class XApiSource:
         body = error.body if isinstance(error.body, dict) else {}
         detail = body.get("detail") or body.get("title") or ""
         if error.status == 401:
-            return SourceError(
-                f"x: the API rejected the bearer token (HTTP 401); check {' or '.join(TOKEN_ENVS)}"
-            )
+            return SourceError(f"x: the API rejected the bearer token (HTTP 401); check {' or '.join(TOKEN_ENVS)}")
         if error.status in (402, 403):
             return SourceError(
                 f"x: the token's app may not read this endpoint (HTTP {error.status}"

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..errors import InputError, TweetlingError
 from ..paths import checked_name
@@ -64,7 +65,8 @@ def open_archive(path: Path) -> Archive:
     if path.is_dir():
         folder = path / "data" if (path / "data").is_dir() else path
         return _archive_from_names(
-            path.name, {p.name: p for p in folder.iterdir() if p.is_file()},
+            path.name,
+            {p.name: p for p in folder.iterdir() if p.is_file()},
             lambda target: target.read_bytes,
             prefix=f"{path.name}/data/" if folder != path else f"{path.name}/",
         )
@@ -72,7 +74,8 @@ def open_archive(path: Path) -> Archive:
         return _open_zip(path)
     account, profile = (path.parent / "account.js", path.parent / "profile.js")
     return Archive(
-        path.name, [DataFile(path.name, path.read_bytes)],
+        path.name,
+        [DataFile(path.name, path.read_bytes)],
         DataFile(account.name, account.read_bytes) if account.is_file() else None,
         DataFile(profile.name, profile.read_bytes) if profile.is_file() else None,
     )
@@ -85,7 +88,7 @@ def _open_zip(path: Path) -> Archive:
     if not data_files:
         raise InputError(path.name, "no data/tweets.js inside: is this an X account archive?")
     folder = data_files[0].rsplit("/", 1)[0] + "/"
-    members = {n[len(folder):]: n for n in names if n.startswith(folder) and "/" not in n[len(folder):]}
+    members = {n[len(folder) :]: n for n in names if n.startswith(folder) and "/" not in n[len(folder) :]}
 
     def reader(member: str) -> Callable[[], bytes]:
         def read() -> bytes:
@@ -97,8 +100,9 @@ def _open_zip(path: Path) -> Archive:
     return _archive_from_names(path.name, members, reader, prefix=f"{path.name}/{folder}")
 
 
-def _archive_from_names(name: str, members: dict[str, Any], reader: Callable[[Any], Callable[[], bytes]],
-                        prefix: str) -> Archive:
+def _archive_from_names(
+    name: str, members: dict[str, Any], reader: Callable[[Any], Callable[[], bytes]], prefix: str
+) -> Archive:
     def data_file(member: str) -> DataFile:
         return DataFile(prefix + member, reader(members[member]))
 
@@ -109,7 +113,8 @@ def _archive_from_names(name: str, members: dict[str, Any], reader: Callable[[An
     if not parts:
         raise InputError(name, "no data/tweets.js found: is this an X account archive?")
     return Archive(
-        name, [data_file(m) for m in parts],
+        name,
+        [data_file(m) for m in parts],
         data_file("account.js") if "account.js" in members else None,
         data_file("profile.js") if "profile.js" in members else None,
     )
@@ -156,7 +161,7 @@ def load_data_file(data_file: DataFile) -> list[Any]:
         raise InputError(data_file.name, f"not UTF-8 text ({error.reason})") from None
     wrapper = _WRAPPER.match(text)
     if wrapper:  # blank it out in place so JSON error positions still match the file
-        text = re.sub(r"[^\n]", " ", wrapper.group()) + text[wrapper.end():]
+        text = re.sub(r"[^\n]", " ", wrapper.group()) + text[wrapper.end() :]
     elif not text.lstrip().startswith("["):
         raise InputError(data_file.name, "not an archive data file: expected 'window.YTD.<name>.part0 = ['")
     try:
@@ -193,8 +198,16 @@ def post_from_tweet(item: Any, account: str, where: str) -> Post:
         except ValueError:
             raise InputError(where, f"field 'created_at': cannot parse date {created_at!r}") from None
     lang = tweet.get("lang")
-    return Post(SOURCE, str(post_id), account, text, tweet_kind(tweet, text), created_at,
-                lang if isinstance(lang, str) else None, tweet)
+    return Post(
+        SOURCE,
+        str(post_id),
+        account,
+        text,
+        tweet_kind(tweet, text),
+        created_at,
+        lang if isinstance(lang, str) else None,
+        tweet,
+    )
 
 
 def tweet_kind(tweet: dict[str, Any], text: str) -> Kind:

@@ -16,10 +16,11 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 
@@ -82,6 +83,7 @@ def user_errors(step: Callable) -> Callable:
 
 # --- step 1: data -----------------------------------------------------------------------------
 
+
 def parse_handles(text: str) -> list[str]:
     """Handles separated by commas, spaces or new lines; at most three."""
     handles = [h for h in re.split(r"[,\s]+", text or "") if h]
@@ -90,15 +92,23 @@ def parse_handles(text: str) -> list[str]:
     return handles
 
 
-def collect_accounts(store: Store, upload: str | None, upload_account: str | None, source: str,
-                     handles: list[str], max_posts: int,
-                     progress: Progress = _no_progress) -> tuple[list[str], list[str]]:
+def collect_accounts(
+    store: Store,
+    upload: str | None,
+    upload_account: str | None,
+    source: str,
+    handles: list[str],
+    max_posts: int,
+    progress: Progress = _no_progress,
+) -> tuple[list[str], list[str]]:
     """Import the upload and fetch (or look up) each handle; return the account names and what happened."""
     if not upload and not handles:
         raise TweetlingError("upload an X archive or a file of posts, or enter up to three handles")
     if bool(upload) + len(handles) > MAX_ACCOUNTS:
-        raise TweetlingError(f"a bot blends at most {MAX_ACCOUNTS} accounts: the upload and "
-                             f"{len(handles)} handles make {len(handles) + 1}")
+        raise TweetlingError(
+            f"a bot blends at most {MAX_ACCOUNTS} accounts: the upload and "
+            f"{len(handles)} handles make {len(handles) + 1}"
+        )
     accounts, events = [], []
     if upload:
         progress(None, desc="importing the upload")
@@ -129,10 +139,18 @@ def sample_posts(dataset: Dataset, k: int = SAMPLE_POSTS, seed: int = 0) -> list
 
 
 @user_errors
-def load_data(upload: str | None, upload_account: str, source_label: str, handles_text: str,
-              max_posts: float | None,
-              drop_replies: bool, keep_newlines: bool, drop_duplicates: bool, track: str | None = None,
-              progress: Progress = gr.Progress()) -> tuple[str, str, str, str | None, str, str]:
+def load_data(
+    upload: str | None,
+    upload_account: str,
+    source_label: str,
+    handles_text: str,
+    max_posts: float | None,
+    drop_replies: bool,
+    keep_newlines: bool,
+    drop_duplicates: bool,
+    track: str | None = None,
+    progress: Progress = gr.Progress(),
+) -> tuple[str, str, str, str | None, str, str]:
     """Step 1: gather posts, prepare the dataset; show the data table, sample posts and warnings.
 
     Returns (table, samples, notes, dataset path or None, the train step's dataset line, bot name).
@@ -144,27 +162,32 @@ def load_data(upload: str | None, upload_account: str, source_label: str, handle
     max_posts = int(max_posts or DEFAULT_MAX_POSTS)
     if max_posts < 1:
         raise TweetlingError("the number of posts to download must be at least 1")
-    options = CleanOptions(keep_replies=not drop_replies, keep_newlines=keep_newlines,
-                           drop_duplicates=drop_duplicates)
+    options = CleanOptions(keep_replies=not drop_replies, keep_newlines=keep_newlines, drop_duplicates=drop_duplicates)
     with Store() as store:
-        accounts, events = collect_accounts(store, upload, (upload_account or "").strip(), source, handles,
-                                            max_posts, progress)
+        accounts, events = collect_accounts(
+            store, upload, (upload_account or "").strip(), source, handles, max_posts, progress
+        )
         progress(None, desc="cleaning and splitting")
         try:
             dataset = prepare_dataset(accounts, PrepareConfig(clean=options), track)
         except InsufficientDataError as error:  # still show the table, so the user sees why
             tables = {c.account: c.table.to_dict() for c in clean_accounts(store, accounts, options)}
             gr.Warning(str(error))
-            return (render.data_table(tables), "", render.notes([*events, str(error)], "warning"), None,
-                    "Not enough data yet: go back to step 1.", "")
+            return (
+                render.data_table(tables),
+                "",
+                render.notes([*events, str(error)], "warning"),
+                None,
+                "Not enough data yet: go back to step 1.",
+                "",
+            )
     for warning in dataset.warnings:
         gr.Warning(warning)
-    summary = (f"dataset {dataset.name}: {len(dataset.train):,} training and "
-               f"{len(dataset.valid):,} validation posts")
+    summary = f"dataset {dataset.name}: {len(dataset.train):,} training and {len(dataset.valid):,} validation posts"
     return (
         render.data_table(dataset.manifest["table"]),
         "<h4>A sample of kept posts</h4>" + render.post_list(sample_posts(dataset), "tl-samples"),
-        render.notes(events + [summary]) + render.notes(dataset.warnings, "warning"),
+        render.notes([*events, summary]) + render.notes(dataset.warnings, "warning"),
         str(dataset.path),
         f"<p id='tl-dataset'>Ready: {render.esc(summary)}.</p>",
         dataset.name,
@@ -176,8 +199,9 @@ def load_data(upload: str | None, upload_account: str, source_label: str, handle
 RUNNER = JobRunner()  # one training at a time for the whole server
 
 
-def training_work(dataset_path: str, name: str, base_model: str, config: TrainConfig, resume: bool,
-                  track: str | None) -> Callable[[JobControl], str]:
+def training_work(
+    dataset_path: str, name: str, base_model: str, config: TrainConfig, resume: bool, track: str | None
+) -> Callable[[JobControl], str]:
     """The job that trains a bot: each reported step may raise Cancelled, which the trainer
     answers by saving a checkpoint and stopping."""
 
@@ -191,8 +215,17 @@ def training_work(dataset_path: str, name: str, base_model: str, config: TrainCo
             control.report(**fields)
 
         try:
-            return str(train_bot(Dataset.load(dataset_path), config, base_model, bots.default_dir(name),
-                                 resume=resume, track_backend=track, on_progress=on_progress))
+            return str(
+                train_bot(
+                    Dataset.load(dataset_path),
+                    config,
+                    base_model,
+                    bots.default_dir(name),
+                    resume=resume,
+                    track_backend=track,
+                    on_progress=on_progress,
+                )
+            )
         except TrainingInterrupted as stopped:
             if not control.cancel_requested.is_set():
                 raise
@@ -203,8 +236,16 @@ def training_work(dataset_path: str, name: str, base_model: str, config: TrainCo
 
 
 @user_errors
-def start_training(dataset_path: str | None, bot_name: str, base_model: str, method: str, recipe_name: str,
-                   epochs: float | None, resume: bool = False, track: str | None = None) -> tuple[str, gr.Timer]:
+def start_training(
+    dataset_path: str | None,
+    bot_name: str,
+    base_model: str,
+    method: str,
+    recipe_name: str,
+    epochs: float | None,
+    resume: bool = False,
+    track: str | None = None,
+) -> tuple[str, gr.Timer]:
     """Step 2: start training in the background; the page polls its progress."""
     if not dataset_path:
         raise TweetlingError("get data in step 1 first")
@@ -233,18 +274,23 @@ def poll_training(seen_finish: float | None) -> tuple:
     if status is None or active or status.finished_at == seen_finish:
         return render.training_status(status), gr.Timer(active=active), gr.skip(), gr.skip(), seen_finish
     new_bot = Path(status.result).name if status.result else None
-    return (render.training_status(status), gr.Timer(active=False), bot_choices(new_bot), gallery(),
-            status.finished_at)
+    return (render.training_status(status), gr.Timer(active=False), bot_choices(new_bot), gallery(), status.finished_at)
 
 
 def page_load() -> tuple:
     """What a fresh page shows: the current job (still polled if running), the bots, the gallery."""
     status = RUNNER.status()
-    return (render.training_status(status), gr.Timer(active=status is not None and status.active),
-            bot_choices(), gallery(), status.finished_at if status else None)
+    return (
+        render.training_status(status),
+        gr.Timer(active=status is not None and status.active),
+        bot_choices(),
+        gallery(),
+        status.finished_at if status else None,
+    )
 
 
 # --- step 3: generate -------------------------------------------------------------------------
+
 
 def list_bots() -> list[dict]:
     """Metadata of every trained bot under TWEETLING_HOME/bots, newest first."""
@@ -305,11 +351,17 @@ def check_generate_inputs(bot: str | None, prompt: str, n: float | None) -> int:
 
 
 def drop_summary(result: Generations) -> str:
-    dropped = {"empty": result.dropped_empty, "duplicates": result.dropped_duplicate,
-               "copies of training posts": result.dropped_memorized}
+    dropped = {
+        "empty": result.dropped_empty,
+        "duplicates": result.dropped_duplicate,
+        "copies of training posts": result.dropped_memorized,
+    }
     dropped_text = ", ".join(f"{count} {why}" for why, count in dropped.items() if count)
-    return f"{len(result.outputs)} of {result.sampled} samples kept" + (
-        f" (dropped: {dropped_text})" if dropped_text else "") + f", seed {result.seed}"
+    return (
+        f"{len(result.outputs)} of {result.sampled} samples kept"
+        + (f" (dropped: {dropped_text})" if dropped_text else "")
+        + f", seed {result.seed}"
+    )
 
 
 def predictions_image(bot: Bot, prompt: str, text: str) -> str:
@@ -321,8 +373,9 @@ def predictions_image(bot: Bot, prompt: str, text: str) -> str:
 
 
 @user_errors
-def generate_step(bot: str | None, prompt: str, n: float | None, seed: float | None,
-                  progress: Progress = gr.Progress()) -> tuple[str, str, str | None]:
+def generate_step(
+    bot: str | None, prompt: str, n: float | None, seed: float | None, progress: Progress = gr.Progress()
+) -> tuple[str, str, str | None]:
     """Step 3: sample posts; returns (posts with share links, summary, predictions image of the first)."""
     prompt = prompt or ""
     count = check_generate_inputs(bot, prompt, n)
@@ -361,8 +414,7 @@ def gallery() -> str:
 # --- the page ---------------------------------------------------------------------------------
 
 # System fonts: the default theme would fetch its fonts from Google.
-THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"],
-                       font_mono=["ui-monospace", "monospace"])
+THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 
 
 def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
@@ -376,15 +428,19 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             with gr.Tab("1. Data", id="data"):
                 with gr.Row():
                     with gr.Column():
-                        upload = gr.File(label="Upload an X archive (.zip) or a file of posts",
-                                         file_types=UPLOAD_TYPES, elem_id="tl-upload")
+                        upload = gr.File(
+                            label="Upload an X archive (.zip) or a file of posts",
+                            file_types=UPLOAD_TYPES,
+                            elem_id="tl-upload",
+                        )
                         upload_account = gr.Textbox(label="Account name (for files that name none)")
                     with gr.Column():
                         source = gr.Radio(list(SOURCES), value="Mastodon", label="…or download from")
-                        handles = gr.Textbox(label=f"Handles (up to {MAX_ACCOUNTS}, separated by commas)",
-                                             placeholder="@user@mastodon.social, user.bsky.social")
-                        max_posts = gr.Number(DEFAULT_MAX_POSTS, label="Most posts per account", precision=0,
-                                              minimum=1)
+                        handles = gr.Textbox(
+                            label=f"Handles (up to {MAX_ACCOUNTS}, separated by commas)",
+                            placeholder="@user@mastodon.social, user.bsky.social",
+                        )
+                        max_posts = gr.Number(DEFAULT_MAX_POSTS, label="Most posts per account", precision=0, minimum=1)
                 with gr.Accordion("Cleaning options", open=False):
                     drop_replies = gr.Checkbox(label="Drop replies")
                     keep_newlines = gr.Checkbox(label="Keep line breaks")
@@ -397,8 +453,9 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 dataset_line = gr.HTML("<p id='tl-dataset'>Get data in step 1 first.</p>")
                 with gr.Row():
                     bot_name = gr.Textbox(label="Bot name", elem_id="tl-bot-name")
-                    base_model = gr.Textbox(config.base_model, label="Base model (name, folder or Hub id)",
-                                            elem_id="tl-base-model")
+                    base_model = gr.Textbox(
+                        config.base_model, label="Base model (name, folder or Hub id)", elem_id="tl-base-model"
+                    )
                 with gr.Row():
                     method = gr.Radio(METHODS, value=METHODS[0], label="Method (LoRA: lighter, full: closer fit)")
                     recipe_name = gr.Radio(list(RECIPES), value="default", label="Recipe")
@@ -411,16 +468,21 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             with gr.Tab("3. Generate", id="generate"):
                 with gr.Row():
                     bot = gr.Dropdown(label="Bot", elem_id="tl-bot")
-                    prompt = gr.Textbox(DEFAULT_PROMPT, label=f"Prompt (up to {MAX_PROMPT_CHARS} characters)",
-                                        max_length=MAX_PROMPT_CHARS, elem_id="tl-prompt")
+                    prompt = gr.Textbox(
+                        DEFAULT_PROMPT,
+                        label=f"Prompt (up to {MAX_PROMPT_CHARS} characters)",
+                        max_length=MAX_PROMPT_CHARS,
+                        elem_id="tl-prompt",
+                    )
                 with gr.Row():
                     n = gr.Slider(1, MAX_SAMPLES, value=DEFAULT_SAMPLES, step=1, label="Posts")
                     seed = gr.Number(-1, label="Seed (-1: random)", precision=0)
                 generate_button = gr.Button("Generate", variant="primary", elem_id="tl-generate")
                 generated = gr.HTML()
                 generate_notes = gr.HTML()
-                predictions = gr.Image(label="Predictions", type="filepath", interactive=False, height=360,
-                                       elem_id="tl-predictions")
+                predictions = gr.Image(
+                    label="Predictions", type="filepath", interactive=False, height=360, elem_id="tl-predictions"
+                )
                 with gr.Row():
                     download_button = gr.Button("Download the bot folder", elem_id="tl-download")
                     download = gr.File(label="Bot folder (.zip)", interactive=False, elem_id="tl-download-file")
@@ -432,15 +494,22 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             [upload, upload_account, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates, track],
             [data_table, samples, data_notes, dataset_path, dataset_line, bot_name],
         )
-        train_button.click(start_training,
-                           [dataset_path, bot_name, base_model, method, recipe_name, epochs, resume, track],
-                           [train_status, timer])
+        train_button.click(
+            start_training,
+            [dataset_path, bot_name, base_model, method, recipe_name, epochs, resume, track],
+            [train_status, timer],
+        )
         cancel_button.click(cancel_training, None, train_status)
         poll_outputs = [train_status, timer, bot, bot_gallery, seen_finish]
         timer.tick(poll_training, [seen_finish], poll_outputs, show_progress="hidden", concurrency_limit=None)
         app.load(page_load, None, poll_outputs, show_progress="hidden")
-        generate_button.click(generate_step, [bot, prompt, n, seed], [generated, generate_notes, predictions],
-                              concurrency_limit=1, concurrency_id="generate")
+        generate_button.click(
+            generate_step,
+            [bot, prompt, n, seed],
+            [generated, generate_notes, predictions],
+            concurrency_limit=1,
+            concurrency_id="generate",
+        )
         download_button.click(download_bot, bot, download)
     return app
 
@@ -449,7 +518,15 @@ def serve(config: ServeConfig = ServeConfig(), *, block: bool = True) -> gr.Bloc
     """Start the app on config.host:config.port; with block=False, return once it listens."""
     app = build_app(config)
     app.queue(default_concurrency_limit=1)
-    app.launch(server_name=config.host, server_port=config.port, share=False, ssr_mode=False,
-               max_file_size=f"{config.max_upload_mb}mb", theme=THEME, css=render.CSS,
-               prevent_thread_lock=not block, quiet=True)
+    app.launch(
+        server_name=config.host,
+        server_port=config.port,
+        share=False,
+        ssr_mode=False,
+        max_file_size=f"{config.max_upload_mb}mb",
+        theme=THEME,
+        css=render.CSS,
+        prevent_thread_lock=not block,
+        quiet=True,
+    )
     return app

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import TweetlingError
 
@@ -39,7 +40,7 @@ class JobStatus:
 class JobControl:
     """Handed to the work: report progress, and check whether to stop."""
 
-    def __init__(self, runner: "JobRunner"):
+    def __init__(self, runner: JobRunner):
         self._runner = runner
         self.cancel_requested = threading.Event()
 
@@ -72,8 +73,9 @@ class JobRunner:
             control = JobControl(self)
             self._control = control
             self._status = JobStatus(name=name, state=RUNNING, started_at=time.time())
-            self._thread = threading.Thread(target=self._run, args=(work, control), daemon=True,
-                                            name=f"tweetling-job-{name}")
+            self._thread = threading.Thread(
+                target=self._run, args=(work, control), daemon=True, name=f"tweetling-job-{name}"
+            )
             self._thread.start()
             return self._status
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ..clean import Table
 from ..share import ShareLinks
@@ -67,8 +68,11 @@ def training_status(status: Any | None) -> str:
     if status.active:
         fields.append(f"ETA {duration(progress.get('eta_s'))}")
     headline = {
-        "running": "Training", "cancelling": "Cancelling (saving what was learned so far)…",
-        "done": "Done", "failed": "Failed", "cancelled": "Cancelled",
+        "running": "Training",
+        "cancelling": "Cancelling (saving what was learned so far)…",
+        "done": "Done",
+        "failed": "Failed",
+        "cancelled": "Cancelled",
     }[status.state]
     bar = f"<progress max='{max(total, 1)}' value='{min(step, max(total, 1))}'></progress>"
     message = f"<p class='tl-error'>{esc(status.message)}</p>" if status.message else ""
