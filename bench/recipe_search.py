@@ -73,7 +73,8 @@ def run_candidate(name: str, dataset, threads: int | None, seed: int) -> dict:
     import torch
 
     from tweetling.models import DEFAULT_BASE, load_base
-    from tweetling.train import prepare_model, recipe, train_model
+    from tweetling.recipes import recipe
+    from tweetling.train import prepare_model, train_model
 
     recipe_name, overrides = CANDIDATES[name]
     config = recipe(recipe_name, threads=threads, checkpoint_every=0, seed=seed, **overrides)

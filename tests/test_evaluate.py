@@ -16,7 +16,8 @@ from tweetling import bots
 from tweetling.cli import cli
 from tweetling.dataset import Dataset, Example
 from tweetling.evaluate import EvalConfig, distinct_n, evaluate_bot, style_attribution, text_metrics
-from tweetling.train import recipe, train_bot
+from tweetling.recipes import recipe
+from tweetling.train import fine_tune
 
 
 def bag_of_words(texts: list[str]) -> np.ndarray:
@@ -55,7 +56,7 @@ def test_style_attribution_finds_each_accounts_voice():
 @pytest.fixture
 def trained_bot(tiny_model, tmp_path, tweetling_home):
     dataset = Dataset.load(write_dataset(tmp_path / "dataset", train=TEXTS * 2, valid=TEXTS[:6]))
-    return train_bot(dataset, recipe("default", **FAST), str(tiny_model), track_backend="none")
+    return fine_tune(dataset, recipe("default", **FAST), str(tiny_model), track_backend="none")
 
 
 def test_eval_measures_the_bot_and_records_it_in_metadata_and_card(trained_bot):

@@ -12,9 +12,10 @@ from click.testing import CliRunner
 
 import tweetling
 from tiny_bot import TRAIN_POSTS
+from tweetling.bots import Bot
 from tweetling.cli import cli
 from tweetling.errors import TweetlingError
-from tweetling.generate import Bot, GenerateConfig, NgramIndex, newline_token_ids, sample_rows, sample_top_p, select
+from tweetling.generate import GenerateConfig, NgramIndex, newline_token_ids, sample_rows, sample_top_p, select
 
 COPY = TRAIN_POSTS[0]  # "My dream is to build a small robot that waters the plants every single morning."
 

@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from tweetling.bots import Bot
 from tweetling.cli import cli
 from tweetling.errors import TweetlingError
-from tweetling.generate import Bot
 from tweetling.preview import AVATAR, MIN_HEIGHT, PAD, WIDTH, Author, authors_of, render, write_preview
 
 

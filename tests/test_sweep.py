@@ -12,8 +12,8 @@ from test_train import write_dataset
 from tweetling import bots
 from tweetling.cli import cli
 from tweetling.dataset import Dataset
+from tweetling.recipes import RECIPES
 from tweetling.sweep import SweepConfig, SweepSpace, recipe_params, storage_url, study_name, sweep, train_config
-from tweetling.train import RECIPES
 
 # Short trials: at most 2 epochs of the 24 tiny posts.
 SPACE = SweepSpace(learning_rate=(1e-4, 3e-2), epochs=(1, 2), lora_ranks=(2, 4))

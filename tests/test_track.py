@@ -66,7 +66,8 @@ def test_mlflow_links_prepare_and_train_runs_without_secrets(tiny_model, tmp_pat
 
     from test_train import write_dataset
     from tweetling.dataset import Dataset
-    from tweetling.train import recipe, train_bot
+    from tweetling.recipes import recipe
+    from tweetling.train import fine_tune
 
     monkeypatch.setenv("X_BEARER_TOKEN", SECRET)
     dataset = Dataset.load(write_dataset(tmp_path / "dataset"))
@@ -74,7 +75,7 @@ def test_mlflow_links_prepare_and_train_runs_without_secrets(tiny_model, tmp_pat
     prepare_id = track.record_prepare({**dataset.manifest, "options": {"token_env": SECRET}})
     assert track.prepare_run_id(dataset.manifest) == prepare_id
 
-    bot = train_bot(dataset, recipe("default", epochs=1, batch_size=8), str(tiny_model), track_backend="mlflow")
+    bot = fine_tune(dataset, recipe("default", epochs=1, batch_size=8), str(tiny_model), track_backend="mlflow")
 
     train_run, prepare_run = track.recent_runs()
     assert (train_run.kind, prepare_run.kind) == ("train", "prepare") and train_run.status == "FINISHED"

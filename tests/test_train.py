@@ -22,15 +22,8 @@ from tweetling import bots
 from tweetling.cli import cli
 from tweetling.dataset import Dataset
 from tweetling.errors import TweetlingError
-from tweetling.train import (
-    RECIPES,
-    TrainingInterrupted,
-    checkpoint_path,
-    heldout_perplexity,
-    plan_batches,
-    recipe,
-    train_bot,
-)
+from tweetling.recipes import RECIPES, TrainingInterrupted, recipe
+from tweetling.train import checkpoint_path, fine_tune, heldout_perplexity, plan_batches
 
 FAST = dict(epochs=2, batch_size=4, learning_rate=1e-2, checkpoint_every=0)
 
@@ -77,7 +70,7 @@ def test_full_fine_tune_writes_a_bot_that_the_pipeline_loads(tiny_model, dataset
     before = heldout_perplexity(base, tokenizer, [e.text for e in dataset.valid])
     events = []
 
-    folder = train_bot(
+    folder = fine_tune(
         dataset, recipe("default", **FAST), str(tiny_model), track_backend="none", on_progress=events.append
     )
 
@@ -121,7 +114,7 @@ def test_lora_is_merged_into_a_plain_model(tiny_model, dataset, tmp_path, tweetl
     from transformers import pipeline
 
     out = tmp_path / "lora-bot"
-    train_bot(dataset, recipe("default", method="lora", **FAST), str(tiny_model), out, track_backend="none")
+    fine_tune(dataset, recipe("default", method="lora", **FAST), str(tiny_model), out, track_backend="none")
 
     assert not (out / "adapter_config.json").exists()
     trained, base = weights(out), weights(tiny_model)
@@ -133,7 +126,7 @@ def test_lora_is_merged_into_a_plain_model(tiny_model, dataset, tmp_path, tweetl
 
 def test_frozen_layers_keep_their_weights(tiny_model, dataset, tmp_path, tweetling_home):
     out = tmp_path / "frozen-bot"
-    train_bot(dataset, recipe("default", freeze_fraction=0.5, **FAST), str(tiny_model), out, track_backend="none")
+    fine_tune(dataset, recipe("default", freeze_fraction=0.5, **FAST), str(tiny_model), out, track_backend="none")
 
     trained, base = weights(out), weights(tiny_model)
     changed = {name for name in base if not (trained[name] == base[name]).all()}
@@ -146,9 +139,9 @@ def test_bf16_autocast_only_where_the_device_computes_bf16(tiny_model, dataset, 
     import tweetling.train
 
     monkeypatch.setattr(tweetling.train, "computes_bf16", lambda device: False)
-    emulated = train_bot(dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "fp32", track_backend="none")
+    emulated = fine_tune(dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "fp32", track_backend="none")
     monkeypatch.setattr(tweetling.train, "computes_bf16", lambda device: True)
-    native = train_bot(dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "bf16", track_backend="none")
+    native = fine_tune(dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "bf16", track_backend="none")
     one, two = bots.read_metadata(emulated), bots.read_metadata(native)
     assert (one["bf16"], two["bf16"]) == (False, True) and one["recipe"]["bf16"] and two["recipe"]["bf16"]
     assert one["valid_loss"] != two["valid_loss"]  # the steps did run in another precision
@@ -156,7 +149,7 @@ def test_bf16_autocast_only_where_the_device_computes_bf16(tiny_model, dataset, 
 
 def test_resume_after_interruption_matches_an_uninterrupted_run(tiny_model, dataset, tmp_path, tweetling_home):
     config = recipe("default", **{**FAST, "epochs": 3, "checkpoint_every": 2})
-    whole = train_bot(dataset, config, str(tiny_model), tmp_path / "whole", track_backend="none")
+    whole = fine_tune(dataset, config, str(tiny_model), tmp_path / "whole", track_backend="none")
 
     def interrupt_at_step_5(update):
         if update.event == "step" and update.step == 5:
@@ -164,12 +157,12 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tiny_model, data
 
     out = tmp_path / "resumed"
     with pytest.raises(TrainingInterrupted) as stopped:
-        train_bot(dataset, config, str(tiny_model), out, track_backend="none", on_progress=interrupt_at_step_5)
+        fine_tune(dataset, config, str(tiny_model), out, track_backend="none", on_progress=interrupt_at_step_5)
     assert stopped.value.step == 5 and stopped.value.checkpoint == checkpoint_path(out)
     assert "--resume" in str(stopped.value) and checkpoint_path(out).exists() and not out.exists()
 
     resumed_steps = []
-    train_bot(
+    fine_tune(
         dataset,
         config,
         str(tiny_model),
@@ -192,7 +185,7 @@ def test_ctrl_c_finishes_the_step_and_saves_a_checkpoint(tiny_model, dataset, tm
 
     out = tmp_path / "bot"
     with pytest.raises(TrainingInterrupted) as stopped:
-        train_bot(
+        fine_tune(
             dataset, recipe("default", **FAST), str(tiny_model), out, track_backend="none", on_progress=press_ctrl_c
         )
     assert stopped.value.step == 2 and checkpoint_path(out).exists()
@@ -206,11 +199,11 @@ def stop_at_once(update):
 def test_resume_refuses_a_checkpoint_of_other_settings(tiny_model, dataset, tmp_path, tweetling_home):
     out = tmp_path / "bot"
     with pytest.raises(TrainingInterrupted):
-        train_bot(
+        fine_tune(
             dataset, recipe("default", **FAST), str(tiny_model), out, track_backend="none", on_progress=stop_at_once
         )
     with pytest.raises(TweetlingError, match="other settings"):
-        train_bot(
+        fine_tune(
             dataset,
             recipe("default", **{**FAST, "learning_rate": 1e-4}),
             str(tiny_model),
@@ -219,7 +212,7 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tiny_model, dataset, tmp_
             track_backend="none",
         )
     with pytest.raises(TweetlingError, match="no checkpoint"):
-        train_bot(
+        fine_tune(
             dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "other", resume=True, track_backend="none"
         )
 
@@ -272,6 +265,15 @@ def test_recipes():
         recipe("fastest")
     with pytest.raises(TweetlingError, match="unknown method"):
         recipe("default", method="qlora")
+
+
+def test_recipes_describe_a_training_without_importing_torch():
+    code = (
+        "import sys; from tweetling.recipes import RECIPES, recipe; recipe('thorough', epochs=2); "
+        "print(sorted(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_cli_trains_a_blend_of_stored_accounts(tiny_model, tweetling_home):
@@ -376,7 +378,7 @@ def test_real_smollm2_base_trains_a_few_steps(tweetling_home, tmp_path):
     from tweetling.models import load_base
 
     dataset = Dataset.load(write_dataset(tmp_path / "dataset", train=TEXTS[:16], valid=TEXTS[:4]))
-    out = train_bot(dataset, recipe("default", batch_size=8), "smollm2-135m", track_backend="none")
+    out = fine_tune(dataset, recipe("default", batch_size=8), "smollm2-135m", track_backend="none")
 
     assert (tweetling_home / "models" / "smollm2-135m" / "model.safetensors").exists()
     started = time.perf_counter()

@@ -6,7 +6,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # `Bot` pulls in torch and transformers: import it on first use so `import tweetling` stays light.
     if name == "Bot":
-        from .generate import Bot
+        from .bots import Bot
 
         return Bot
     raise AttributeError(f"module 'tweetling' has no attribute {name!r}")

@@ -347,7 +347,7 @@ def train(
 
     from .distributed import world
     from .pipeline import train_bot
-    from .train import TrainingInterrupted, recipe
+    from .recipes import TrainingInterrupted, recipe
 
     quiet_transformers()
     config = recipe(
@@ -441,7 +441,7 @@ def runs(limit: int) -> None:
 
 
 def load_bot(bot: str):
-    from .generate import Bot
+    from .bots import Bot
 
     quiet_transformers()
 

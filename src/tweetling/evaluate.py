@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from . import bots, paths, track
+from .bots import Bot
 from .dataset import Dataset, Example
 from .errors import TweetlingError
-from .generate import Bot, GenerateConfig, NgramIndex, cut_at_newline, words
+from .generate import GenerateConfig, NgramIndex, cut_at_newline, words
 
 Embedder = Callable[[list[str]], np.ndarray]  # texts → one L2-normalised row per text
 ProgressCallback = Callable[[str], None]  # the stage that starts

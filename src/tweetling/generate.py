@@ -1,5 +1,6 @@
-"""Sampling posts from a bot: huggingtweets' recipe (EOS prefix, top-p 0.95, cut at the first
-newline), a batch sampled together, with empty, duplicate and memorized outputs dropped."""
+"""Sampling posts: huggingtweets' recipe (EOS prefix, top-p 0.95, cut at the first newline), a
+batch sampled together, with empty, duplicate and memorized outputs dropped. `bots.Bot` puts
+these together for a trained bot."""
 
 from __future__ import annotations
 
@@ -7,11 +8,6 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from . import bots
-from .errors import TweetlingError
-from .models import computes_bf16
 
 
 @dataclass(frozen=True)
@@ -136,14 +132,6 @@ def select(
     return result
 
 
-def training_texts(meta: dict) -> list[str]:
-    """The bot's training posts, when its dataset folder is still on disk."""
-    from .dataset import Dataset
-
-    folder = bots.dataset_folder(meta)
-    return [example.text for example in Dataset.load(folder).train] if folder else []
-
-
 def sample_top_p(logits, top_p: float, temperature: float, candidates: tuple[int, ...] = (256, 4096)):
     """One token per row from the smallest set of most likely tokens whose probability reaches
     TOP_P (nucleus sampling, as transformers' top-p), after dividing the logits by TEMPERATURE.
@@ -222,106 +210,3 @@ def sample_rows(
 def newline_token_ids(tokenizer) -> list[int]:
     pieces = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
     return [i for i, piece in enumerate(pieces) if "\n" in piece]
-
-
-class Bot:
-    """A trained bot loaded once, ready to sample many times: `Bot.load(dir).generate(prompt)`."""
-
-    def __init__(self, path: Path, model, tokenizer, meta: dict):
-        self.path = path
-        self.model = model
-        self.tokenizer = tokenizer
-        self.meta = meta
-        self._newline_ids: list[int] | None = None
-        self._index: NgramIndex | None = None
-        self._index_n: int | None = None
-
-    @classmethod
-    def load(cls, name_or_path: str | Path, exact: bool = False) -> Bot:
-        """Load a bot by name or folder, onto the GPU when there is one. Sampling runs in bfloat16
-        where the device computes it natively (on this CPU about 1.7x faster, bench/README.md);
-        EXACT keeps float32, as perplexity needs."""
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        path = bots.resolve(name_or_path)
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        bf16 = computes_bf16(device) and not exact
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if bf16 else torch.float32)
-        model.to(device).eval()
-        return cls(path, model, tokenizer, bots.read_metadata(path))
-
-    @property
-    def accounts(self) -> list[str]:
-        return list(self.meta.get("accounts") or [self.path.name])
-
-    @property
-    def keep_newlines(self) -> bool:
-        return bool(self.meta.get("keep_newlines", False))
-
-    @property
-    def prefix(self) -> str:
-        """What goes before the prompt: the EOS token that separated posts in training."""
-        params = (getattr(self.model.config, "task_specific_params", None) or {}).get("text-generation", {})
-        return params.get("prefix", self.tokenizer.eos_token or "")
-
-    def memorization_index(self, n: int = 8) -> NgramIndex | None:
-        """N-grams of the training posts, built on first use; None when the dataset is gone."""
-        if self._index_n != n:
-            texts = training_texts(self.meta)
-            self._index = NgramIndex(texts, n) if texts else None
-            self._index_n = n
-        return self._index
-
-    def sample(
-        self, prompt: str, n: int, seed: int | None = None, config: GenerateConfig = GenerateConfig()
-    ) -> list[str]:
-        """N raw continuations of PROMPT, each up to its EOS or (unless the bot keeps newlines)
-        through the token holding its first newline."""
-        import torch
-
-        prompt_ids = self.tokenizer(self.prefix + prompt, add_special_tokens=False)["input_ids"]
-        max_positions = getattr(self.model.config, "max_position_embeddings", None) or config.max_length
-        max_length = min(config.max_length, max_positions)
-        if len(prompt_ids) >= max_length:
-            raise TweetlingError(f"the prompt is too long: {len(prompt_ids)} tokens, the limit is {max_length - 1}")
-        eos_id = self.tokenizer.eos_token_id
-        end_ids = [eos_id]
-        if not self.keep_newlines:
-            if self._newline_ids is None:
-                self._newline_ids = newline_token_ids(self.tokenizer)
-            end_ids += self._newline_ids
-        devices = [self.model.device] if self.model.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), torch.inference_mode():
-            if seed is not None:
-                torch.manual_seed(seed)
-            rows = sample_rows(
-                self.model,
-                prompt_ids,
-                n,
-                end_ids=end_ids,
-                eos_id=eos_id,
-                max_length=max_length,
-                min_length=self.model.generation_config.min_length or 0,
-                top_p=config.top_p,
-                temperature=config.temperature,
-            )
-        return self.tokenizer.batch_decode(rows, skip_special_tokens=True)
-
-    def generate(
-        self, prompt: str, n: int = 10, seed: int | None = None, config: GenerateConfig = GenerateConfig()
-    ) -> Generations:
-        """N sampled posts that start with PROMPT, minus empty, duplicate and memorized ones."""
-        if n < 1:
-            raise TweetlingError(f"the number of posts must be at least 1, not {n}")
-        continuations = self.sample(prompt, n, seed, config)
-        result = select(
-            prompt,
-            continuations,
-            keep_newlines=self.keep_newlines,
-            index=self.memorization_index(config.memorization_ngram),
-            allow_memorized=config.allow_memorized,
-        )
-        result.seed = seed
-        return result

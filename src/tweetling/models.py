@@ -131,6 +131,12 @@ def computes_bf16(device) -> bool:
     return torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
+def context_length(model) -> int:
+    """How many tokens MODEL sees at once (1024 when its config does not say)."""
+    config = model.config
+    return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 1024
+
+
 def decoder_blocks(model) -> list:
     """MODEL's transformer blocks, lowest first (LLaMA-style `model.layers`, GPT-2's `transformer.h`)."""
     for path in ("model.layers", "transformer.h"):

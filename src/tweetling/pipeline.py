@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import distributed, track, train
+from . import distributed, track
 from .card import WIDGET_PROMPT, write_card
 from .dataset import Dataset, PrepareConfig, prepare
 from .errors import TweetlingError
 from .models import DEFAULT_BASE
 from .preview import write_preview
+from .recipes import ProgressCallback, TrainConfig
 from .store import Store
-from .train import ProgressCallback, TrainConfig
+from .train import fine_tune
 
 
 def prepare_dataset(
@@ -39,9 +40,7 @@ def train_bot(
 ) -> Path:
     """Train a bot on DATASET and give its folder the predictions image and model card (under a
     launcher, the main process does)."""
-    folder = train.train_bot(
-        dataset, config, base, out, resume=resume, track_backend=track_backend, on_progress=on_progress
-    )
+    folder = fine_tune(dataset, config, base, out, resume=resume, track_backend=track_backend, on_progress=on_progress)
     if not distributed.world().is_main:
         return folder
     for warning in finish_bot(folder):
@@ -53,7 +52,7 @@ def train_bot(
 def finish_bot(folder: Path, prompt: str = WIDGET_PROMPT, seed: int = 0) -> list[str]:
     """Draw predictions.png (a sample for PROMPT) and write the model card README.md; the
     warnings say what could not be made (a bot that only samples empty posts gets no image)."""
-    from .generate import Bot
+    from .bots import Bot
 
     warnings = []
     try:

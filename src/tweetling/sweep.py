@@ -16,7 +16,7 @@ from . import bots, paths
 from .dataset import Dataset
 from .errors import TweetlingError
 from .models import DEFAULT_BASE
-from .train import TrainConfig, recipe
+from .recipes import TrainConfig, recipe
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ def sweep(
     import optuna
     from optuna.exceptions import ExperimentalWarning
 
-    from .train import train_bot
+    from .train import fine_tune
 
     if not dataset.valid:
         raise TweetlingError(f"dataset {dataset.name!r} has no held-out posts to score trials on")
@@ -164,7 +164,7 @@ def sweep(
         params = suggest(trial, config.space)
         trial_dir = out.with_name(f".{out.name}.trial-{trial.number}")
         try:
-            folder = train_bot(
+            folder = fine_tune(
                 dataset, train_config(params, config), config.base, trial_dir, track_backend=track_backend
             )
             meta = bots.read_metadata(folder)

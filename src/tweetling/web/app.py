@@ -25,16 +25,17 @@ from typing import Any
 import gradio as gr
 
 from .. import bots, paths, preview, share
+from ..bots import Bot
 from ..clean import CleanOptions
 from ..dataset import MAX_ACCOUNTS, Dataset, PrepareConfig, clean_accounts
 from ..errors import InsufficientDataError, TweetlingError
 from ..fetch import FetchOptions, fetch
-from ..generate import Bot, Generations
+from ..generate import Generations
 from ..importer import import_path
 from ..models import DEFAULT_BASE
 from ..pipeline import prepare_dataset, train_bot
+from ..recipes import RECIPES, TrainConfig, TrainingInterrupted, TrainProgress, recipe
 from ..store import Store
-from ..train import RECIPES, TrainConfig, TrainingInterrupted, TrainProgress, recipe
 from . import render
 from .jobs import Cancelled, JobControl, JobRunner
 

@@ -1,0 +1,118 @@
+"""How a bot is trained, without training it: the typed config, the named recipes, the progress
+the loop reports and how an interrupted training ends. Importing this module never imports torch,
+so the CLI, the web app and the sweep describe trainings cheaply; `train` runs them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import TweetlingError
+
+# Learning-rate factor after warm-up, by training progress in [0, 1].
+SCHEDULES: dict[str, Callable[[float], float]] = {
+    "cosine": lambda progress: 0.5 * (1 + math.cos(math.pi * progress)),
+    "linear": lambda progress: 1 - progress,
+    "constant": lambda progress: 1.0,
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a bot is trained. The field defaults are the "default" recipe, chosen by measurement
+    (bench/README.md): one post per example, batches of similar length, a short warm-up, the
+    embeddings and the lowest third of the blocks fixed (backpropagation stops above them)."""
+
+    recipe: str = "default"
+    method: str = "full"  # "full" fine-tune, or "lora" adapters merged into the saved model
+    packing: bool = (
+        False  # False: each post is one example (EOS + post + EOS); True: posts joined by EOS, cut into blocks
+    )
+    epochs: int = 1
+    batch_size: int = 16
+    learning_rate: float = 4e-4
+    lr_scheduler: str = "cosine"  # after warm-up: "cosine", "linear" or "constant"
+    warmup_ratio: float = 0.05  # share of the steps with a linearly rising learning rate
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    max_length: int = 1024  # tokens of one example or block; longer posts are cut (capped by the model's context)
+    bf16: bool = True  # bf16 autocast where the device computes bf16 natively; weights and optimizer state stay float32
+    freeze_embeddings: bool = False  # keep the token (and position) embeddings fixed; tied ones fix the LM head too
+    freeze_fraction: float = 1 / 3  # share of the lowest blocks kept fixed, with the embeddings
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    eval_every: int = 0  # steps between validation passes, besides one after each epoch; 0: epochs only
+    early_stopping: bool = True  # stop once validation loss rises and keep the best weights
+    max_time_s: float | None = None  # stop training after this many seconds
+    checkpoint_every: int = 100  # steps
+    seed: int = 42
+    threads: int | None = None  # torch CPU threads; None leaves torch's choice
+
+    def __post_init__(self) -> None:
+        if self.method not in ("full", "lora"):
+            raise TweetlingError(f"unknown method {self.method!r}; use full or lora")
+        if self.lr_scheduler not in SCHEDULES:
+            raise TweetlingError(f"unknown lr_scheduler {self.lr_scheduler!r}; use one of {', '.join(SCHEDULES)}")
+        if self.epochs < 1 or self.batch_size < 1 or self.max_length < 4:
+            raise TweetlingError("epochs and batch_size must be at least 1, max_length at least 4")
+        if not 0 <= self.freeze_fraction < 1:
+            raise TweetlingError(f"freeze_fraction must be in [0, 1), not {self.freeze_fraction}")
+
+
+RECIPES: dict[str, TrainConfig] = {
+    "default": TrainConfig(),
+    # Every weight trained: the lowest held-out perplexity in one epoch, about 1.6x the default's time.
+    "thorough": TrainConfig(recipe="thorough", learning_rate=2e-4, freeze_fraction=0.0),
+    # huggingtweets' run: 4 shuffled epochs joined by EOS in blocks of up to 1024 tokens, batch 1,
+    # lr 1.372e-4 with a cosine schedule and no warm-up, float32 — the baseline to beat.
+    "huggingtweets": TrainConfig(
+        recipe="huggingtweets",
+        packing=True,
+        epochs=4,
+        batch_size=1,
+        learning_rate=1.372e-4,
+        warmup_ratio=0.0,
+        bf16=False,
+        early_stopping=False,
+        freeze_fraction=0.0,
+    ),
+}
+
+
+def recipe(name: str, **overrides) -> TrainConfig:
+    """The named recipe with OVERRIDES (None values are ignored) applied."""
+    if name not in RECIPES:
+        raise TweetlingError(f"unknown recipe {name!r}; use one of {', '.join(RECIPES)}")
+    return replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass
+class TrainProgress:
+    """What the loop reports: after each step (event "step"), validation ("eval") and checkpoint."""
+
+    event: str
+    step: int
+    total_steps: int
+    epoch: int
+    tokens: int
+    tokens_per_s: float
+    loss: float | None = None  # mean training loss per token of the step
+    eta_s: float | None = None
+    valid_loss: float | None = None
+
+
+ProgressCallback = Callable[[TrainProgress], None]
+
+
+class TrainingInterrupted(TweetlingError):
+    """Training stopped by Ctrl-C; the message says where the checkpoint is and how to resume."""
+
+    def __init__(self, step: int, total_steps: int, checkpoint: Path | None):
+        self.step, self.total_steps, self.checkpoint = step, total_steps, checkpoint
+        where = f"checkpoint saved to {checkpoint}" if checkpoint else "no new checkpoint written"
+        super().__init__(
+            f"interrupted at step {step}/{total_steps}; {where}; run the same command with --resume to continue"
+        )
