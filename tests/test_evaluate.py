@@ -11,8 +11,8 @@ import yaml
 from click.testing import CliRunner
 
 from test_train import FAST, write_dataset
+from tiny_bot import read_meta_file
 from tiny_model import TEXTS
-from tweetling import bots
 from tweetling.cli import cli
 from tweetling.dataset import Dataset, Example
 from tweetling.evaluate import EvalConfig, distinct_n, evaluate_bot, style_attribution, text_metrics
@@ -69,7 +69,7 @@ def test_eval_measures_the_bot_and_records_it_in_metadata_and_card(trained_bot):
     assert result["generated"] <= 6 and 0 <= result["memorized_rate"] <= 1
     assert "no other account" in result["style"]["unavailable"]  # one account, nothing else in the store
     assert stages[0] == "loading the bot" and "style attribution" in stages
-    assert bots.read_metadata(trained_bot)["eval"]["perplexity"] == result["perplexity"]
+    assert read_meta_file(trained_bot)["eval"]["perplexity"] == result["perplexity"]
     card = (trained_bot / "README.md").read_text()
     assert "## Evaluation" in card and yaml.safe_load(card.split("---")[1])["pipeline_tag"] == "text-generation"
 

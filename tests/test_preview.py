@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from tweetling.bots import Bot
+from tweetling.bots import Bot, BotMeta
 from tweetling.cli import cli
 from tweetling.errors import TweetlingError
 from tweetling.preview import AVATAR, MIN_HEIGHT, PAD, WIDTH, Author, authors_of, render, write_preview
@@ -51,7 +51,7 @@ def test_unreadable_avatar_is_an_error(tmp_path):
 
 def test_bot_folder_avatar_is_found(tiny_bot):
     Image.new("RGB", (10, 10), "blue").save(tiny_bot / "avatar.jpg")
-    meta = {"accounts": ["jack"], "profiles": {"jack": {"display_name": "Jack D"}}}
+    meta = BotMeta.from_dict({"accounts": ["jack"], "profiles": {"jack": {"display_name": "Jack D"}}})
     assert authors_of(tiny_bot, meta) == [Author("Jack D", "jack", tiny_bot / "avatar.jpg")]
 
 

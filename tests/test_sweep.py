@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from test_train import write_dataset
-from tweetling import bots
+from tiny_bot import read_meta_file
 from tweetling.cli import cli
 from tweetling.dataset import Dataset
 from tweetling.recipes import RECIPES
@@ -66,7 +66,7 @@ def test_sweep_keeps_the_best_bot_and_resumes_the_study(tiny_model, dataset, twe
     assert all(t.state == "COMPLETE" and math.isfinite(t.value) for t in seen)
     assert first.best_value == min(t.value for t in seen)
     assert first.bot == tweetling_home / "bots" / "jack-sweep"
-    meta = bots.read_metadata(first.bot)
+    meta = read_meta_file(first.bot)
     assert meta["valid_loss"] == pytest.approx(first.best_value)
     assert meta["sweep"]["trial"] == first.best_trial and meta["sweep"]["study"] == first.study_name
     assert meta["recipe"]["learning_rate"] == pytest.approx(first.best_params["learning_rate"])
@@ -78,7 +78,7 @@ def test_sweep_keeps_the_best_bot_and_resumes_the_study(tiny_model, dataset, twe
     assert second.trials == len(study.trials) == 3 and second.study_name == first.study_name
     assert (tweetling_home / "sweeps.db").exists()
     assert second.best_value == min(t.value for t in study.trials) <= first.best_value
-    assert bots.read_metadata(second.bot)["valid_loss"] == pytest.approx(second.best_value)
+    assert read_meta_file(second.bot)["valid_loss"] == pytest.approx(second.best_value)
 
 
 def test_sweep_cli_prints_the_best_config(tiny_model, dataset, tweetling_home):

@@ -17,8 +17,9 @@ from click.testing import CliRunner
 from PIL import Image
 from safetensors.torch import load_file
 
+from tiny_bot import read_meta_file
 from tiny_model import TEXTS
-from tweetling import bots
+from tweetling.bots import FORMAT_VERSION
 from tweetling.cli import cli
 from tweetling.dataset import Dataset
 from tweetling.errors import TweetlingError
@@ -75,13 +76,13 @@ def test_full_fine_tune_writes_a_bot_that_the_pipeline_loads(tiny_model, dataset
     )
 
     assert folder == tweetling_home / "bots" / "jack"
-    meta = bots.read_metadata(folder)
+    meta = read_meta_file(folder)
     assert meta["valid_perplexity"] < before.perplexity / 2  # it learned the posts
     assert meta["valid_loss"] == pytest.approx(math.log(meta["valid_perplexity"]))
     assert meta["accounts"] == ["jack"] and meta["method"] == "full" and meta["base_model"] == str(tiny_model)
     assert meta["dataset"]["hash"] == "ab" * 32 and meta["dataset"]["path"] == str(dataset.path)
     assert meta["recipe"]["name"] == "default" and meta["recipe"]["learning_rate"] == 1e-2 and meta["seed"] == 42
-    assert {"torch", "transformers", "peft"} <= set(meta["versions"])
+    assert {"torch", "transformers", "peft"} <= set(meta["versions"]) and meta["format_version"] == FORMAT_VERSION
     assert meta["train_tokens"] > 0 and meta["tokens_per_s"] > 0 and meta["wall_time_s"] > 0
     assert meta["train_loss"] > 0 and len(meta["valid_history"]) == 2  # one validation per epoch
     steps = [e for e in events if e.event == "step"]
@@ -120,7 +121,7 @@ def test_lora_is_merged_into_a_plain_model(tiny_model, dataset, tmp_path, tweetl
     trained, base = weights(out), weights(tiny_model)
     changed = [name for name in base if not (trained[name] == base[name]).all()]
     assert changed and all(".attn." in name or ".mlp." in name for name in changed)  # only adapted layers moved
-    assert bots.read_metadata(out)["method"] == "lora"
+    assert read_meta_file(out)["method"] == "lora"
     assert pipeline("text-generation", model=str(out))("Coffee", max_new_tokens=4)[0]["generated_text"]
 
 
@@ -142,7 +143,7 @@ def test_bf16_autocast_only_where_the_device_computes_bf16(tiny_model, dataset, 
     emulated = fine_tune(dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "fp32", track_backend="none")
     monkeypatch.setattr(tweetling.train, "computes_bf16", lambda device: True)
     native = fine_tune(dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "bf16", track_backend="none")
-    one, two = bots.read_metadata(emulated), bots.read_metadata(native)
+    one, two = read_meta_file(emulated), read_meta_file(native)
     assert (one["bf16"], two["bf16"]) == (False, True) and one["recipe"]["bf16"] and two["recipe"]["bf16"]
     assert one["valid_loss"] != two["valid_loss"]  # the steps did run in another precision
 
@@ -174,7 +175,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tiny_model, data
     assert resumed_steps[0] == 6
     expected, got = weights(whole), weights(out)
     assert all((expected[name] - got[name]).abs().max() < 1e-5 for name in expected)
-    assert bots.read_metadata(out)["valid_loss"] == pytest.approx(bots.read_metadata(whole)["valid_loss"], abs=1e-5)
+    assert read_meta_file(out)["valid_loss"] == pytest.approx(read_meta_file(whole)["valid_loss"], abs=1e-5)
     assert not checkpoint_path(out).exists()
 
 
@@ -291,7 +292,7 @@ def test_cli_trains_a_blend_of_stored_accounts(tiny_model, tweetling_home):
     )
     assert result.exit_code == 0, result.output
     folder = tweetling_home / "bots" / "ann-bob"
-    meta = bots.read_metadata(folder)
+    meta = read_meta_file(folder)
     assert meta["accounts"] == ["ann", "bob"] and "held-out perplexity" in result.output
     # The bot leaves training with its model card and, unless every sample came out empty, the image.
     card = (folder / "README.md").read_text()
@@ -360,7 +361,7 @@ def test_two_launched_processes_train_the_same_bot_as_one(tiny_model, tmp_path, 
     assert launched.returncode == 0, launched.stderr[-3000:]
     assert launched.stdout.count("bot jack →") == 1  # the main process speaks for both
 
-    one, two = bots.read_metadata(tmp_path / "alone"), bots.read_metadata(tmp_path / "launched")
+    one, two = read_meta_file(tmp_path / "alone"), read_meta_file(tmp_path / "launched")
     assert (one["processes"], two["processes"]) == (1, 2) and one["steps"] == two["steps"] == 4
     assert two["train_tokens"] == one["train_tokens"]
     assert two["valid_loss"] == pytest.approx(one["valid_loss"], rel=1e-6)
@@ -384,7 +385,7 @@ def test_real_smollm2_base_trains_a_few_steps(tweetling_home, tmp_path):
     started = time.perf_counter()
     load_base("smollm2-135m")
     assert time.perf_counter() - started < 5  # cached safetensors, no second dequantization
-    meta = bots.read_metadata(out)
+    meta = read_meta_file(out)
     assert meta["steps"] == 2 and meta["eos_token"] == "<|endoftext|>" and meta["valid_perplexity"] < 100
     text = pipeline("text-generation", model=str(out))("My dream is", max_new_tokens=5)[0]["generated_text"]
     assert text.startswith("My dream is")

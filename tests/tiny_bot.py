@@ -82,3 +82,8 @@ def build_tiny_bot(
     }
     (folder / "tweetling.json").write_text(json.dumps(meta, indent=2))
     return folder
+
+
+def read_meta_file(folder: Path) -> dict:
+    """A bot's tweetling.json as written: what other programs reading the folder see."""
+    return json.loads((folder / "tweetling.json").read_text(encoding="utf-8"))

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import platform
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import paths
+from .clean import CleanOptions, Table
 from .errors import TweetlingError
 from .generate import (
     GenerateConfig,
@@ -46,28 +47,180 @@ def resolve(name_or_path: str | Path) -> Path:
     return folder
 
 
-def read_metadata(folder: Path) -> dict:
-    """The bot's tweetling.json, or {} for a plain model folder."""
+# --- tweetling.json -------------------------------------------------------------------------------
+
+FORMAT_VERSION = 1  # of tweetling.json; files without the field predate it (the same keys, fewer of them)
+
+
+def _split_known(cls: Any, data: dict) -> tuple[dict[str, Any], dict[str, Any]]:
+    """DATA's entries that are fields of CLS (its `extra` aside), and the others."""
+    names = {f.name for f in fields(cls)} - {"extra"}
+    known = {key: value for key, value in data.items() if key in names}
+    return known, {key: value for key, value in data.items() if key not in known}
+
+
+@dataclass(frozen=True)
+class AccountProfile:
+    """What the store knew of an account when its dataset was prepared."""
+
+    display_name: str | None = None
+    avatar_url: str | None = None
+    bio: str | None = None
+    source: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> AccountProfile:
+        return cls(**_split_known(cls, data or {})[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _profiles(data: dict | None) -> dict[str, AccountProfile]:
+    return {account: AccountProfile.from_dict(profile) for account, profile in (data or {}).items()}
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """The dataset a bot was trained on: its manifest.json as it was then, and its folder."""
+
+    name: str = ""
+    accounts: list[str] = field(default_factory=list)
+    seed: int | None = None
+    valid_fraction: float | None = None
+    balance: bool | None = None
+    options: CleanOptions = field(default_factory=CleanOptions)
+    keep_newlines: bool = False
+    table: dict[str, Table] = field(default_factory=dict)  # the data table's counts, by account
+    profiles: dict[str, AccountProfile] = field(default_factory=dict)
+    train_count: int = 0
+    valid_count: int = 0
+    source_ids: str | None = None  # hash of the source posts' ids: raw data → dataset
+    hash: str = ""
+    created_at: str | None = None
+    path: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, written back
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> DatasetRecord:
+        known, extra = _split_known(cls, data or {})
+        if "options" in known:
+            known["options"] = CleanOptions.from_dict(_split_known(CleanOptions, known["options"] or {})[0])
+        if "table" in known:
+            known["table"] = {
+                account: Table(**_split_known(Table, row or {})[0]) for account, row in (known["table"] or {}).items()
+            }
+        if "profiles" in known:
+            known["profiles"] = _profiles(known["profiles"])
+        return cls(**known, extra=extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        data["options"] = self.options.to_dict()
+        data["table"] = {account: table.to_dict() for account, table in self.table.items()}
+        data["profiles"] = {account: profile.to_dict() for account, profile in self.profiles.items()}
+        return {**data, **self.extra}
+
+    def folder(self) -> Path | None:
+        """The dataset's folder, while it is still on disk."""
+        folder = Path(self.path or "/nonexistent")
+        return folder if (folder / "manifest.json").exists() else None
+
+
+@dataclass(frozen=True)
+class BotMeta:
+    """A bot's tweetling.json: who it imitates, what it was trained on and how, how it did.
+
+    Training writes it (`training_metadata`), evaluation adds `eval`, a sweep adds `sweep`; the
+    card, preview, generation, evaluation, sweeps, the CLI and the web app read it. Reading is
+    tolerant: a missing key gets its default (older files lack newer keys), an unknown key is
+    kept and written back, and a file is always written in the current layout.
+    """
+
+    format_version: int = FORMAT_VERSION
+    name: str = ""
+    accounts: list[str] = field(default_factory=list)
+    profiles: dict[str, AccountProfile] = field(default_factory=dict)
+    dataset: DatasetRecord = field(default_factory=DatasetRecord)
+    base_model: str | None = None
+    method: str | None = None  # "full" or "lora"
+    recipe: dict[str, Any] = field(default_factory=dict)  # the TrainConfig as trained, plus its "name"
+    bf16: bool = False  # whether the steps ran under bf16 autocast
+    seed: int | None = None
+    versions: dict[str, str] = field(default_factory=dict)  # Python and library versions
+    wall_time_s: float | None = None
+    processes: int = 1
+    train_time_s: float | None = None
+    steps: int | None = None
+    stopped_early: bool = False
+    train_tokens: int | None = None
+    tokens_per_s: float | None = None
+    train_loss: float | None = None
+    valid_loss: float | None = None
+    valid_perplexity: float | None = None
+    valid_history: list[dict[str, float]] = field(default_factory=list)  # {"step", "loss", "perplexity"}
+    eos_token: str | None = None
+    keep_newlines: bool = False
+    created_at: str | None = None
+    eval: dict[str, Any] | None = None  # `tweetling eval` results
+    sweep: dict[str, Any] | None = None  # the study and trial of a sweep's best bot
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, written back
+
+    @classmethod
+    def from_dict(cls, data: dict) -> BotMeta:
+        known, extra = _split_known(cls, data)
+        known.pop("format_version", None)  # whatever layout was read, it is held in this one
+        if "profiles" in known:
+            known["profiles"] = _profiles(known["profiles"])
+        if "dataset" in known:
+            known["dataset"] = DatasetRecord.from_dict(known["dataset"])
+        meta = cls(**known, extra=extra)
+        return meta if meta.accounts or not meta.name else replace(meta, accounts=[meta.name])
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        data["profiles"] = {account: profile.to_dict() for account, profile in self.profiles.items()}
+        data["dataset"] = self.dataset.to_dict()
+        for optional in ("eval", "sweep"):  # present once there is one
+            if data[optional] is None:
+                del data[optional]
+        return {**data, **self.extra}
+
+    def display_name(self, account: str) -> str:
+        """ACCOUNT's display name, or its handle when it has none."""
+        profile = self.profiles.get(account)
+        return (profile.display_name if profile else None) or account
+
+
+def read_metadata(folder: Path) -> BotMeta:
+    """The bot's tweetling.json; for a plain model folder, a bot named after the folder."""
     meta_file = Path(folder) / METADATA_FILE
-    return json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else {}
+    if not meta_file.exists():
+        return BotMeta(name=Path(folder).name, accounts=[Path(folder).name])
+    try:
+        data = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise TweetlingError(f"{meta_file}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise TweetlingError(f"{meta_file}: expected a JSON object, not {type(data).__name__}")
+    try:
+        meta = BotMeta.from_dict(data)
+    except (TypeError, AttributeError) as error:  # a value of the wrong kind, e.g. a list for "profiles"
+        raise TweetlingError(f"{meta_file}: not bot metadata ({error})") from None
+    return meta if meta.name else replace(meta, name=Path(folder).name, accounts=meta.accounts or [Path(folder).name])
 
 
-def dataset_folder(meta: dict) -> Path | None:
-    """The folder of the dataset the bot was trained on, while it is still on disk."""
-    folder = Path(meta.get("dataset", {}).get("path") or "/nonexistent")
-    return folder if (folder / "manifest.json").exists() else None
+def write_metadata(folder: Path, meta: BotMeta) -> None:
+    text = json.dumps(meta.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    paths.write_text_atomic(Path(folder) / METADATA_FILE, text)
 
 
-def training_texts(meta: dict) -> list[str]:
+def training_texts(meta: BotMeta) -> list[str]:
     """The bot's training posts, when its dataset folder is still on disk."""
     from .dataset import Dataset
 
-    folder = dataset_folder(meta)
+    folder = meta.dataset.folder()
     return [example.text for example in Dataset.load(folder).train] if folder else []
-
-
-def write_metadata(folder: Path, meta: dict) -> None:
-    paths.write_text_atomic(Path(folder) / METADATA_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
 
 
 # --- the folder training writes -------------------------------------------------------------------
@@ -94,35 +247,35 @@ def training_metadata(
     eos_token: str,
     wall_time: float,
     processes: int,
-) -> dict:
+) -> BotMeta:
     """The tweetling.json of a bot trained on DATASET from BASE with CONFIG."""
-    manifest = dataset.manifest
-    return {
-        "name": dataset.name,
-        "accounts": dataset.accounts,
-        "profiles": manifest.get("profiles", {}),
-        "dataset": {**manifest, "path": str(dataset.path)},
-        "base_model": base,
-        "method": config.method,
-        "recipe": {"name": config.recipe, **asdict(config)},
-        "bf16": result.bf16,
-        "seed": config.seed,
-        "versions": library_versions(),
-        "wall_time_s": round(wall_time, 2),
-        "processes": processes,
-        "train_time_s": round(result.train_time_s, 2),
-        "steps": result.steps,
-        "stopped_early": result.stopped_early,
-        "train_tokens": result.tokens,
-        "tokens_per_s": round(result.tokens / result.train_time_s, 1) if result.train_time_s else None,
-        "train_loss": result.train_loss,
-        "valid_loss": result.valid.loss if result.valid else None,
-        "valid_perplexity": result.valid.perplexity if result.valid else None,
-        "valid_history": [{"step": s, "loss": loss, "perplexity": ppl} for s, loss, ppl in result.history["valid"]],
-        "eos_token": eos_token,
-        "keep_newlines": manifest.get("keep_newlines", False),
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    record = DatasetRecord.from_dict({**dataset.manifest, "path": str(dataset.path)})
+    return BotMeta(
+        name=dataset.name,
+        accounts=dataset.accounts,
+        profiles=record.profiles,
+        dataset=record,
+        base_model=base,
+        method=config.method,
+        recipe={"name": config.recipe, **asdict(config)},
+        bf16=result.bf16,
+        seed=config.seed,
+        versions=library_versions(),
+        wall_time_s=round(wall_time, 2),
+        processes=processes,
+        train_time_s=round(result.train_time_s, 2),
+        steps=result.steps,
+        stopped_early=result.stopped_early,
+        train_tokens=result.tokens,
+        tokens_per_s=round(result.tokens / result.train_time_s, 1) if result.train_time_s else None,
+        train_loss=result.train_loss,
+        valid_loss=result.valid.loss if result.valid else None,
+        valid_perplexity=result.valid.perplexity if result.valid else None,
+        valid_history=[{"step": s, "loss": loss, "perplexity": ppl} for s, loss, ppl in result.history["valid"]],
+        eos_token=eos_token,
+        keep_newlines=record.keep_newlines,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
 
 
 def generation_defaults(model, tokenizer) -> dict:
@@ -136,7 +289,7 @@ def generation_defaults(model, tokenizer) -> dict:
     }
 
 
-def write_bot(out: Path, model, tokenizer, meta: dict) -> None:
+def write_bot(out: Path, model, tokenizer, meta: BotMeta) -> None:
     """Save model, tokenizer, generation defaults and metadata into a folder renamed into place."""
     from transformers import GenerationConfig
 
@@ -163,7 +316,7 @@ def write_bot(out: Path, model, tokenizer, meta: dict) -> None:
 class Bot:
     """A trained bot loaded once, ready to sample many times: `Bot.load(dir).generate(prompt)`."""
 
-    def __init__(self, path: Path, model: Any, tokenizer: Any, meta: dict):
+    def __init__(self, path: Path, model: Any, tokenizer: Any, meta: BotMeta):
         self.path = path
         self.model = model
         self.tokenizer = tokenizer
@@ -190,11 +343,11 @@ class Bot:
 
     @property
     def accounts(self) -> list[str]:
-        return list(self.meta.get("accounts") or [self.path.name])
+        return self.meta.accounts
 
     @property
     def keep_newlines(self) -> bool:
-        return bool(self.meta.get("keep_newlines", False))
+        return self.meta.keep_newlines
 
     @property
     def prefix(self) -> str:

@@ -3,7 +3,6 @@ the account(s), the data table, the training recipe, how to use, limitations, a 
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import re
 from pathlib import Path
@@ -11,15 +10,13 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from .bots import read_metadata, resolve
-from .clean import Table
+from .bots import BotMeta, read_metadata, resolve
 from .errors import TweetlingError
 from .paths import write_text_atomic
 
 WIDGET_PROMPT = "My dream is"  # huggingtweets' example prompt
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_TABLE_FIELDS = {f.name for f in dataclasses.fields(Table)}
 
 
 def escape_markdown(text: object) -> str:
@@ -64,7 +61,7 @@ def write_card(bot_dir: Path | str, repo_id: str | None = None) -> Path:
     return target
 
 
-def render_card(meta: dict, folder: Path, repo_id: str | None = None) -> str:
+def render_card(meta: BotMeta, folder: Path, repo_id: str | None = None) -> str:
     has_image = (folder / "predictions.png").exists()
     is_adapter = (folder / "adapter_config.json").exists()
     sections = [
@@ -80,43 +77,34 @@ def render_card(meta: dict, folder: Path, repo_id: str | None = None) -> str:
     return f"---\n{front_matter(meta, repo_id, has_image, is_adapter)}---\n\n{body}\n"
 
 
-def front_matter(meta: dict, repo_id: str | None, has_image: bool, is_adapter: bool) -> str:
-    options = meta.get("dataset", {}).get("options", {})
+def front_matter(meta: BotMeta, repo_id: str | None, has_image: bool, is_adapter: bool) -> str:
     # The bundled base models are English; a language filter says more when the user set one.
-    data: dict = {"language": list(options.get("languages") or []) or ["en"]}
+    data: dict = {"language": list(meta.dataset.options.languages) or ["en"]}
     if repo_id and has_image:
         data["thumbnail"] = f"https://huggingface.co/{repo_id}/resolve/main/predictions.png"
     data["tags"] = ["tweetling", "text-generation"]
     data["library_name"] = "peft" if is_adapter else "transformers"
     data["pipeline_tag"] = "text-generation"
-    if base := hub_model_id(meta.get("base_model")):
+    if base := hub_model_id(meta.base_model):
         data["base_model"] = base
     data["widget"] = [{"text": WIDGET_PROMPT}]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def _accounts(meta: dict) -> list[str]:
-    return list(meta.get("accounts") or [meta.get("name", "bot")])
-
-
-def _display_name(meta: dict, account: str) -> str:
-    profile = meta.get("profiles", {}).get(account) or {}
-    return profile.get("display_name") or account
-
-
-def _handles(meta: dict) -> str:
-    handles = [f"@{escape_markdown(a)}" for a in _accounts(meta)]
+def _handles(meta: BotMeta) -> str:
+    handles = [f"@{escape_markdown(a)}" for a in meta.accounts]
     return handles[0] if len(handles) == 1 else ", ".join(handles[:-1]) + " and " + handles[-1]
 
 
-def _header(meta: dict, has_image: bool) -> str:
-    accounts = _accounts(meta)
+def _header(meta: BotMeta, has_image: bool) -> str:
+    accounts = meta.accounts
     avatars = []
     for account in accounts:
-        url = safe_url((meta.get("profiles", {}).get(account) or {}).get("avatar_url"))
+        profile = meta.profiles.get(account)
+        url = safe_url(profile.avatar_url if profile else None)
         if url:
             avatars.append(f'<img src="{url}" alt="" width="92" height="92" style="border-radius: 50%">')
-    names = " &amp; ".join(escape_html(_display_name(meta, a)) for a in accounts)
+    names = " &amp; ".join(escape_html(meta.display_name(a)) for a in accounts)
     handles = " · ".join(f"@{escape_html(a)}" for a in accounts)
     lines = ['<div align="center">']
     if avatars:
@@ -134,12 +122,11 @@ def _header(meta: dict, has_image: bool) -> str:
     return "\n".join(lines)
 
 
-def _training_data(meta: dict) -> str:
-    dataset = meta.get("dataset", {})
-    tables = dataset.get("table") or {}
-    if not tables:
+def _training_data(meta: BotMeta) -> str:
+    dataset = meta.dataset
+    counts = dataset.table
+    if not counts:
         return ""
-    counts = {account: Table(**{k: v for k, v in row.items() if k in _TABLE_FIELDS}) for account, row in tables.items()}
     labels = list(dict.fromkeys(label for table in counts.values() for label, _ in table.rows()))
     header = "| Data | " + " | ".join(f"@{escape_markdown(a)}" for a in counts) + " |"
     rule = "| --- |" + " ---: |" * len(counts)
@@ -148,14 +135,14 @@ def _training_data(meta: dict) -> str:
         for label in labels
     ]
     summary = f"The model was trained on posts from {_handles(meta)}."
-    if dataset.get("name") and dataset.get("hash"):
+    if dataset.name and dataset.hash:
         summary += (
-            f" Dataset {escape_markdown(dataset['name'])}, version {escape_markdown(str(dataset['hash'])[:12])}:"
-            f" {dataset.get('train_count', 0):,} training and {dataset.get('valid_count', 0):,}"
+            f" Dataset {escape_markdown(dataset.name)}, version {escape_markdown(str(dataset.hash)[:12])}:"
+            f" {dataset.train_count:,} training and {dataset.valid_count:,}"
             " held-out posts."
         )
     cleaning = "Retweets and short posts were dropped and links removed, as in huggingtweets." + (
-        " Line breaks inside posts were kept." if meta.get("keep_newlines") else ""
+        " Line breaks inside posts were kept." if meta.keep_newlines else ""
     )
     return "\n".join(["## Training data", "", summary, "", header, rule, *rows, "", cleaning])
 
@@ -174,14 +161,14 @@ def _format(value: object) -> str:
     return escape_markdown(value)
 
 
-def _training_procedure(meta: dict, is_adapter: bool) -> str:
-    base = meta.get("base_model")
+def _training_procedure(meta: BotMeta, is_adapter: bool) -> str:
+    base = meta.base_model
     base_text = (
         f"[{escape_markdown(base)}](https://huggingface.co/{base})"
         if hub_model_id(base)
         else f"`{escape_markdown(base or 'unknown')}`"
     )
-    method = {"lora": "with LoRA adapters", "full": "in full"}.get(meta.get("method"), "")
+    method = {"lora": "with LoRA adapters", "full": "in full"}.get(meta.method or "", "")
     lines = [
         "## Training procedure",
         "",
@@ -190,16 +177,19 @@ def _training_procedure(meta: dict, is_adapter: bool) -> str:
     ]
     if is_adapter:
         lines[-1] += " This folder holds the LoRA adapter; `peft` loads it on top of the base model."
-    recipe = meta.get("recipe") or {}
-    if recipe:
-        lines += ["", *_key_values("Hyperparameter", {"seed": meta.get("seed"), **recipe})]
+    if meta.recipe:
+        lines += ["", *_key_values("Hyperparameter", {"seed": meta.seed, **meta.recipe})]
     results = {
-        key: meta.get(key)
-        for key in ("train_loss", "valid_loss", "valid_perplexity", "train_tokens", "tokens_per_s", "wall_time_s")
+        "train_loss": meta.train_loss,
+        "valid_loss": meta.valid_loss,
+        "valid_perplexity": meta.valid_perplexity,
+        "train_tokens": meta.train_tokens,
+        "tokens_per_s": meta.tokens_per_s,
+        "wall_time_s": meta.wall_time_s,
     }
     if any(value is not None for value in results.values()):
         lines += ["", *_key_values("Result", results)]
-    versions = meta.get("versions") or {}
+    versions = meta.versions
     if versions:
         lines += [
             "",
@@ -220,12 +210,12 @@ def _flatten(data: dict, prefix: str = "") -> dict:
     return flat
 
 
-def _evaluation(meta: dict) -> str:
-    figures = _flatten(meta.get("eval") or {})
+def _evaluation(meta: BotMeta) -> str:
+    figures = _flatten(meta.eval or {})
     return "\n".join(["## Evaluation", "", *_key_values("Metric", figures)]) if figures else ""
 
 
-def _how_to_use(meta: dict, folder: Path, repo_id: str | None) -> str:
+def _how_to_use(meta: BotMeta, folder: Path, repo_id: str | None) -> str:
     model = repr(repo_id or folder.name).replace("`", "\\x60")  # a backtick would end the code block
     return "\n".join(
         [
@@ -246,8 +236,8 @@ def _how_to_use(meta: dict, folder: Path, repo_id: str | None) -> str:
     )
 
 
-def _limitations(meta: dict) -> str:
-    base = meta.get("base_model")
+def _limitations(meta: BotMeta) -> str:
+    base = meta.base_model
     base_text = f"[its base model](https://huggingface.co/{base})" if hub_model_id(base) else "its base model"
     return "\n".join(
         [
@@ -262,7 +252,7 @@ def _limitations(meta: dict) -> str:
     )
 
 
-def _disclosure(meta: dict) -> str:
+def _disclosure(meta: BotMeta) -> str:
     return "\n".join(
         [
             "## Disclosure",

@@ -404,11 +404,11 @@ def train(
     from .bots import read_metadata
 
     meta = read_metadata(folder)
-    perplexity = meta["valid_perplexity"]
+    perplexity = meta.valid_perplexity
     console.print(
-        f"bot [bold]{escape(meta['name'])}[/] → {escape(str(folder))}\n"
-        f"{meta['train_tokens']:,} tokens in {meta['train_time_s']:.0f} s "
-        f"({meta['tokens_per_s']:,.0f} tok/s); held-out perplexity "
+        f"bot [bold]{escape(meta.name)}[/] → {escape(str(folder))}\n"
+        f"{meta.train_tokens:,} tokens in {meta.train_time_s:.0f} s "
+        f"({meta.tokens_per_s:,.0f} tok/s); held-out perplexity "
         f"{'-' if perplexity is None else f'{perplexity:.2f}'}"
     )
 
@@ -548,8 +548,7 @@ def share(bot: str, text: str, instance: str) -> None:
     from .bots import read_metadata, resolve
     from .share import share_links
 
-    folder = resolve(bot)
-    links = share_links(text, read_metadata(folder).get("accounts") or [folder.name], instance)
+    links = share_links(text, read_metadata(resolve(bot)).accounts, instance)
     click.echo(f"X: {links.x}\nMastodon: {links.mastodon}")
 
 

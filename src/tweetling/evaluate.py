@@ -8,7 +8,7 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -78,7 +78,7 @@ def evaluate_bot(
     del loaded
     result.update(text_metrics(posts, train_texts, config.memorization_ngram))
 
-    base_name = base or meta.get("base_model")
+    base_name = base or meta.base_model
     if config.base_perplexity and base_name:
         report(f"base model perplexity ({base_name})")
         result["base_model"] = base_name
@@ -90,21 +90,20 @@ def evaluate_bot(
 
     result["eval_time_s"] = round(time.time() - started, 2)
     result["evaluated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    meta["eval"] = result
+    meta = replace(meta, eval=result)
     bots.write_metadata(folder, meta)
     card.write_card(folder)
     _record(folder, meta, result, config, track_backend)
     return result
 
 
-def _bot_dataset(folder: Path, meta: dict) -> Dataset:
-    if not meta:
+def _bot_dataset(folder: Path, meta: bots.BotMeta) -> Dataset:
+    if not (folder / bots.METADATA_FILE).exists():
         raise TweetlingError(f"{folder} has no {bots.METADATA_FILE}: only tweetling bots can be evaluated")
-    dataset_path = bots.dataset_folder(meta)
+    dataset_path = meta.dataset.folder()
     if dataset_path is None:
         raise TweetlingError(
-            f"the dataset of bot {meta.get('name', folder.name)!r} is gone "
-            f"({meta.get('dataset', {}).get('path')}); "
+            f"the dataset of bot {meta.name!r} is gone ({meta.dataset.path}); "
             "prepare it again with `tweetling prepare` and retrain"
         )
     return Dataset.load(dataset_path)
@@ -293,11 +292,11 @@ def numeric_metrics(result: dict, prefix: str = "") -> dict[str, float]:
     return metrics
 
 
-def _record(folder: Path, meta: dict, result: dict, config: EvalConfig, backend: str | None) -> None:
-    tags = {**track.dataset_tags(meta["dataset"]), "bot.path": str(folder)}
-    if meta.get("base_model"):
-        tags["base_model"] = meta["base_model"]
-    run = track.start_run("eval", f"eval {meta.get('name', folder.name)}", asdict(config), tags, backend)
+def _record(folder: Path, meta: bots.BotMeta, result: dict, config: EvalConfig, backend: str | None) -> None:
+    tags = {**track.dataset_tags(meta.dataset.to_dict()), "bot.path": str(folder)}
+    if meta.base_model:
+        tags["base_model"] = meta.base_model
+    run = track.start_run("eval", f"eval {meta.name}", asdict(config), tags, backend)
     run.log_metrics(numeric_metrics(result))
     run.log_dict(result, "eval.json")
     run.end()

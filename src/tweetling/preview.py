@@ -7,11 +7,15 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from .errors import TweetlingError
 from .paths import atomic_path
+
+if TYPE_CHECKING:
+    from .bots import BotMeta
 
 WIDTH = 1200
 MIN_HEIGHT = 630  # the 1.91:1 link-preview shape, taller when the post needs it
@@ -152,14 +156,13 @@ def find_avatar(folder: Path, account: str, only_account: bool) -> Path | None:
     return None
 
 
-def authors_of(folder: Path, meta: dict, avatars: list[Path] | tuple[Path, ...] = ()) -> list[Author]:
+def authors_of(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[Path, ...] = ()) -> list[Author]:
     """The bot's accounts with their display names and avatars (given paths first, then the folder's)."""
-    accounts = list(meta.get("accounts") or [folder.name])
+    accounts = meta.accounts or [folder.name]
     authors = []
     for i, account in enumerate(accounts):
-        profile = meta.get("profiles", {}).get(account) or {}
         avatar = Path(avatars[i]) if i < len(avatars) else find_avatar(folder, account, len(accounts) == 1)
-        authors.append(Author(profile.get("display_name") or account, account, avatar))
+        authors.append(Author(meta.display_name(account), account, avatar))
     return authors
 
 

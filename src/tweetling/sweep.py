@@ -9,7 +9,7 @@ import math
 import shutil
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import bots, paths
@@ -168,12 +168,14 @@ def sweep(
                 dataset, train_config(params, config), config.base, trial_dir, track_backend=track_backend
             )
             meta = bots.read_metadata(folder)
-            value = meta["valid_loss"]
-            for key in ("valid_perplexity", "tokens_per_s", "wall_time_s"):
-                trial.set_user_attr(key, meta[key])
+            value = meta.valid_loss
+            assert value is not None  # the dataset has held-out posts (checked above): every trial measures it
+            trial.set_user_attr("valid_perplexity", meta.valid_perplexity)
+            trial.set_user_attr("tokens_per_s", meta.tokens_per_s)
+            trial.set_user_attr("wall_time_s", meta.wall_time_s)
             if value < _best_value(study):
-                meta["sweep"] = {"study": name, "storage": storage_url(), "trial": trial.number, "params": params}
-                bots.write_metadata(folder, meta)
+                study_record = {"study": name, "storage": storage_url(), "trial": trial.number, "params": params}
+                bots.write_metadata(folder, replace(meta, sweep=study_record))
                 paths.replace_folder(folder, out)
             return value
         finally:

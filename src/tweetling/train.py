@@ -562,11 +562,11 @@ def fine_tune(
     checkpoint.unlink(missing_ok=True)
     world.barrier()
     finals = {
-        "final_train_loss": meta["train_loss"],
-        "final_valid_loss": meta["valid_loss"],
-        "final_valid_perplexity": meta["valid_perplexity"],
-        "tokens_per_s": meta["tokens_per_s"],
-        "wall_time_s": meta["wall_time_s"],
+        "final_train_loss": meta.train_loss,
+        "final_valid_loss": meta.valid_loss,
+        "final_valid_perplexity": meta.valid_perplexity,
+        "tokens_per_s": meta.tokens_per_s,
+        "wall_time_s": meta.wall_time_s,
     }
     run.log_metrics({k: v for k, v in finals.items() if v is not None}, result.steps)
     run.log_artifact(out / bots.METADATA_FILE)

@@ -10,14 +10,13 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read at import: never phone home
 
-import json
 import random
 import re
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import gradio as gr
 
 from .. import bots, paths, preview, share
-from ..bots import Bot
+from ..bots import Bot, BotMeta
 from ..clean import CleanOptions
 from ..dataset import MAX_ACCOUNTS, Dataset, PrepareConfig, clean_accounts
 from ..errors import InsufficientDataError, TweetlingError
@@ -293,21 +292,21 @@ def page_load() -> tuple:
 # --- step 3: generate -------------------------------------------------------------------------
 
 
-def list_bots() -> list[dict]:
-    """Metadata of every trained bot under TWEETLING_HOME/bots, newest first."""
+def list_bots() -> list[BotMeta]:
+    """Metadata of every trained bot under TWEETLING_HOME/bots (named after its folder), newest first."""
     found = []
     root = paths.bots_dir()
     for meta_file in root.glob(f"*/{bots.METADATA_FILE}") if root.exists() else []:
         try:
-            meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            meta = bots.read_metadata(meta_file.parent)
+        except (OSError, TweetlingError):
             continue  # a bot being written or damaged is left out of the gallery, not fatal to it
-        found.append({**meta, "name": meta_file.parent.name})
-    return sorted(found, key=lambda meta: meta.get("created_at") or "", reverse=True)
+        found.append(replace(meta, name=meta_file.parent.name))
+    return sorted(found, key=lambda meta: meta.created_at or "", reverse=True)
 
 
 def bot_names() -> list[str]:
-    return [meta["name"] for meta in list_bots()]
+    return [meta.name for meta in list_bots()]
 
 
 def bot_folder(name: str) -> Path:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from ..bots import BotMeta
 from ..clean import Table
 from ..share import ShareLinks
 
@@ -96,21 +97,18 @@ def generated_posts(posts: list[tuple[str, ShareLinks]]) -> str:
     return f"<ol class='tl-posts' id='tl-generated'>{items}</ol>"
 
 
-def bot_cards(bots: list[dict]) -> str:
+def bot_cards(bots: list[BotMeta]) -> str:
     """The gallery of trained bots: who they imitate and how well they fit (validation loss)."""
     if not bots:
         return "<p class='tl-muted' id='tl-gallery'>No bots yet: train one in step 2.</p>"
     cards = []
     for meta in bots:
-        profiles = meta.get("profiles") or {}
-        people = ", ".join(
-            f"{(profiles.get(a) or {}).get('display_name') or a} (@{a})" for a in meta.get("accounts", [])
-        )
-        facts = [meta.get("base_model"), meta.get("method"), meta.get("created_at", "")[:10]]
-        if meta.get("valid_loss") is not None:
-            facts.append(f"valid loss {meta['valid_loss']:.3f}")
+        people = ", ".join(f"{meta.display_name(a)} (@{a})" for a in meta.accounts)
+        facts = [meta.base_model, meta.method, (meta.created_at or "")[:10]]
+        if meta.valid_loss is not None:
+            facts.append(f"valid loss {meta.valid_loss:.3f}")
         cards.append(
-            f"<div class='tl-card'><strong>{esc(meta['name'])}</strong>"
+            f"<div class='tl-card'><strong>{esc(meta.name)}</strong>"
             f"<div>{esc(people)}</div>"
             f"<div class='tl-muted'>{esc(' · '.join(str(f) for f in facts if f))}</div></div>"
         )

@@ -1,0 +1,108 @@
+"""tweetling.json as one typed class: what is written, and tolerant reading of older and newer files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tiny_bot import read_meta_file
+from tweetling.bots import FORMAT_VERSION, METADATA_FILE, Bot, BotMeta, read_metadata, write_metadata
+from tweetling.card import write_card
+from tweetling.errors import TweetlingError
+from tweetling.preview import authors_of
+from tweetling.web.render import bot_cards
+
+# A copy of a tweetling.json as the first release wrote it: no format_version, bf16 or processes.
+OLD_FILE = Path(__file__).parent / "data" / "tweetling-88a7f7f.json"
+
+
+def old_bot(folder: Path, model: Path | None = None) -> Path:
+    """A bot folder (the model copied from MODEL, if given) whose tweetling.json is the old file."""
+    if model:
+        shutil.copytree(model, folder)
+    else:
+        folder.mkdir(parents=True)
+    shutil.copy(OLD_FILE, folder / METADATA_FILE)
+    return folder
+
+
+def contains(new: object, old: object) -> bool:
+    """Whether NEW holds every key and value of OLD (nested), whatever it adds."""
+    if isinstance(old, dict):
+        return isinstance(new, dict) and all(key in new and contains(new[key], value) for key, value in old.items())
+    return new == old
+
+
+def test_an_old_file_reads_with_defaults_for_the_keys_it_lacks(tmp_path):
+    meta = read_metadata(old_bot(tmp_path / "bot"))
+
+    assert meta.name == "tweetling_sample" and meta.accounts == ["tweetling_sample"]
+    assert meta.display_name("tweetling_sample") == "Tweetling Sample"
+    assert meta.dataset.table["tweetling_sample"].kept == 925 and meta.dataset.options.languages == ()
+    assert meta.dataset.hash.startswith("9c4e2b7a") and meta.dataset.train_count == 833
+    assert meta.valid_perplexity == 35.03 and meta.recipe["learning_rate"] == 2e-4 and meta.eval
+    assert (meta.bf16, meta.processes, meta.format_version) == (False, 1, FORMAT_VERSION)
+    assert meta.extra == {} and meta.dataset.extra == {}
+    assert BotMeta.from_dict(meta.to_dict()) == meta
+
+
+def test_rewriting_an_old_file_keeps_every_value_and_adds_the_version(tmp_path):
+    folder = old_bot(tmp_path / "bot")
+    write_metadata(folder, read_metadata(folder))
+
+    written = read_meta_file(folder)
+    assert contains(written, json.loads(OLD_FILE.read_text()))
+    assert written["format_version"] == FORMAT_VERSION and written["processes"] == 1
+    assert "sweep" not in written  # optional sections appear once there is one
+
+
+def test_keys_of_a_newer_version_are_kept_or_ignored_without_crashing():
+    data = json.loads(OLD_FILE.read_text())
+    data.update(format_version=FORMAT_VERSION + 1, mood="sunny")
+    data["dataset"]["origin"] = "archive.zip"
+    data["dataset"]["options"]["drop_emoji"] = True
+    data["dataset"]["table"]["tweetling_sample"]["quoted"] = 4
+    data["profiles"]["tweetling_sample"]["pronouns"] = "it"
+
+    meta = BotMeta.from_dict(data)
+
+    assert meta.extra == {"mood": "sunny"} and meta.dataset.extra == {"origin": "archive.zip"}
+    assert meta.dataset.table["tweetling_sample"].kept == 925
+    assert meta.display_name("tweetling_sample") == "Tweetling Sample"
+    again = meta.to_dict()
+    assert again["mood"] == "sunny" and again["dataset"]["origin"] == "archive.zip"
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "expected a JSON object, not list"),
+        ('{"name": "jack", "profiles": [1]}', "not bot metadata"),
+        ('{"name": "jack", "dataset": {"table": {"jack": 3}}}', "not bot metadata"),
+    ],
+)
+def test_a_damaged_file_is_one_error_naming_it(tmp_path, text, problem):
+    (tmp_path / METADATA_FILE).write_text(text)
+    with pytest.raises(TweetlingError, match=problem) as error:
+        read_metadata(tmp_path)
+    assert str(tmp_path / METADATA_FILE) in str(error.value)
+
+
+def test_a_plain_model_folder_is_a_bot_named_after_it(tmp_path):
+    meta = read_metadata(tmp_path / "gpt2-mini")
+    assert meta.name == "gpt2-mini" and meta.accounts == ["gpt2-mini"]
+
+
+def test_every_reader_takes_an_old_file(tiny_model, tmp_path):
+    folder = old_bot(tmp_path / "old", tiny_model)
+
+    card = write_card(folder).read_text()
+    assert "| Posts kept | 925 |" in card and "Tweetling Sample" in card and "| distinct\\_2 | 0.83 |" in card
+    bot = Bot.load(folder)
+    assert bot.accounts == ["tweetling_sample"] and not bot.keep_newlines
+    assert [author.display_name for author in authors_of(folder, bot.meta)] == ["Tweetling Sample"]
+    assert "Tweetling Sample (@tweetling_sample)" in bot_cards([bot.meta])
