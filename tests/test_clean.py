@@ -4,7 +4,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tweetling.clean import CleanOptions, clean_posts, clean_text, is_short, strip_urls
+from tweetling.clean import CleanOptions, Table, clean_posts, clean_text, data_table, is_short, strip_urls
 from tweetling.posts import Post
 
 words = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
@@ -101,3 +101,11 @@ def test_unescape_covers_all_entities():
         html.unescape("&quot;quoted&quot; & more words")
     ]
     assert re.search("&", clean_posts("ana", [post("this &amp; that too")]).texts[0])
+
+
+def test_data_table_shows_a_row_any_account_has_for_all_of_them():
+    tables = {"ana": Table(downloaded=10, retweets=2, replies=3, kept=5), "bob": Table(downloaded=7, kept=7)}
+    rows = dict(data_table(tables))
+    assert rows["Replies dropped"] == [3, 0] and rows["Posts kept"] == [5, 7]
+    assert list(rows) == ["Posts downloaded", "Retweets", "Replies dropped", "Short posts", "Posts kept"]
+    assert Table.from_dict({"kept": 4, "quoted": 1}) == Table(kept=4)  # counts of a newer version are left out

@@ -14,6 +14,8 @@ from . import paths
 from .clean import CleanOptions, Table
 from .errors import TweetlingError
 from .generate import (
+    DEFAULT_POSTS,
+    MIN_LENGTH,
     GenerateConfig,
     Generations,
     NgramIndex,
@@ -105,11 +107,9 @@ class DatasetRecord:
     def from_dict(cls, data: dict | None) -> DatasetRecord:
         known, extra = _split_known(cls, data or {})
         if "options" in known:
-            known["options"] = CleanOptions.from_dict(_split_known(CleanOptions, known["options"] or {})[0])
+            known["options"] = CleanOptions.from_dict(known["options"] or {})
         if "table" in known:
-            known["table"] = {
-                account: Table(**_split_known(Table, row or {})[0]) for account, row in (known["table"] or {}).items()
-            }
+            known["table"] = {account: Table.from_dict(row or {}) for account, row in (known["table"] or {}).items()}
         if "profiles" in known:
             known["profiles"] = _profiles(known["profiles"])
         return cls(**known, extra=extra)
@@ -282,9 +282,9 @@ def generation_defaults(model, tokenizer) -> dict:
     """huggingtweets' sampling settings (max_length within the model's context); the EOS prefix starts a new post."""
     return {
         "do_sample": True,
-        "top_p": 0.95,
-        "max_length": min(160, context_length(model)),
-        "min_length": 10,
+        "top_p": GenerateConfig.top_p,
+        "max_length": min(GenerateConfig.max_length, context_length(model)),
+        "min_length": MIN_LENGTH,
         "prefix": tokenizer.eos_token,
     }
 
@@ -399,7 +399,7 @@ class Bot:
         return self.tokenizer.batch_decode(rows, skip_special_tokens=True)
 
     def generate(
-        self, prompt: str, n: int = 10, seed: int | None = None, config: GenerateConfig = GenerateConfig()
+        self, prompt: str, n: int = DEFAULT_POSTS, seed: int | None = None, config: GenerateConfig = GenerateConfig()
     ) -> Generations:
         """N sampled posts that start with PROMPT, minus empty, duplicate and memorized ones."""
         if n < 1:

@@ -11,10 +11,12 @@ from urllib.parse import urlsplit
 import yaml
 
 from .bots import BotMeta, read_metadata, resolve
+from .clean import data_table
 from .errors import TweetlingError
+from .generate import DEFAULT_PROMPT, GenerateConfig
 from .paths import write_text_atomic
+from .track import flatten
 
-WIDGET_PROMPT = "My dream is"  # huggingtweets' example prompt
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -87,7 +89,7 @@ def front_matter(meta: BotMeta, repo_id: str | None, has_image: bool, is_adapter
     data["pipeline_tag"] = "text-generation"
     if base := hub_model_id(meta.base_model):
         data["base_model"] = base
-    data["widget"] = [{"text": WIDGET_PROMPT}]
+    data["widget"] = [{"text": DEFAULT_PROMPT}]
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
@@ -124,15 +126,13 @@ def _header(meta: BotMeta, has_image: bool) -> str:
 
 def _training_data(meta: BotMeta) -> str:
     dataset = meta.dataset
-    counts = dataset.table
-    if not counts:
+    if not dataset.table:
         return ""
-    labels = list(dict.fromkeys(label for table in counts.values() for label, _ in table.rows()))
-    header = "| Data | " + " | ".join(f"@{escape_markdown(a)}" for a in counts) + " |"
-    rule = "| --- |" + " ---: |" * len(counts)
+    header = "| Data | " + " | ".join(f"@{escape_markdown(a)}" for a in dataset.table) + " |"
+    rule = "| --- |" + " ---: |" * len(dataset.table)
     rows = [
-        f"| {label} | " + " | ".join(f"{dict(t.rows()).get(label, 0):,}" for t in counts.values()) + " |"
-        for label in labels
+        f"| {label} | " + " | ".join(f"{count:,}" for count in counts) + " |"
+        for label, counts in data_table(dataset.table)
     ]
     summary = f"The model was trained on posts from {_handles(meta)}."
     if dataset.name and dataset.hash:
@@ -200,18 +200,10 @@ def _training_procedure(meta: BotMeta, is_adapter: bool) -> str:
     return "\n".join(lines)
 
 
-def _flatten(data: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        elif isinstance(value, (int, float, str, bool)):
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def _evaluation(meta: BotMeta) -> str:
-    figures = _flatten(meta.eval or {})
+    figures = {
+        name: value for name, value in flatten(meta.eval or {}).items() if isinstance(value, (int, float, str, bool))
+    }
     return "\n".join(["## Evaluation", "", *_key_values("Metric", figures)]) if figures else ""
 
 
@@ -227,7 +219,7 @@ def _how_to_use(meta: BotMeta, folder: Path, repo_id: str | None) -> str:
             "from transformers import pipeline",
             "",
             f"generator = pipeline('text-generation', model={model})",
-            f"generator({WIDGET_PROMPT!r}, num_return_sequences=5, do_sample=True, top_p=0.95)",
+            f"generator({DEFAULT_PROMPT!r}, num_return_sequences=5, do_sample=True, top_p={GenerateConfig.top_p})",
             "```",
             "",
             "`tweetling generate` samples the same way and also cuts each sample at its first line break"

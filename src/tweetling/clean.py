@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 
 from .errors import InsufficientDataError
 from .posts import Post
@@ -34,7 +34,9 @@ class CleanOptions:
 
     @classmethod
     def from_dict(cls, data: dict) -> CleanOptions:
-        return cls(**{**data, "languages": tuple(data.get("languages", ()))})
+        """Options as `to_dict` wrote them; keys of options this version does not have are left out."""
+        known = _known_fields(cls, data)
+        return cls(**{**known, "languages": tuple(known.get("languages", ()))})
 
 
 @dataclass
@@ -65,6 +67,23 @@ class Table:
 
     def to_dict(self) -> dict:
         return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Table:
+        """Counts as `to_dict` wrote them; counts this version does not keep are left out."""
+        return cls(**_known_fields(cls, data))
+
+
+def data_table(tables: Mapping[str, Table]) -> list[tuple[str, list[int]]]:
+    """huggingtweets' data table with one column per account, as (label, counts) rows; a row that
+    only some accounts have (an option counted for part of a blend) shows 0 for the others."""
+    labels = dict.fromkeys(label for table in tables.values() for label, _ in table.rows())
+    return [(label, [dict(table.rows()).get(label, 0) for table in tables.values()]) for label in labels]
+
+
+def _known_fields(cls, data: dict) -> dict:
+    names = {f.name for f in fields(cls)}
+    return {key: value for key, value in data.items() if key in names}
 
 
 @dataclass

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
 from .errors import TweetlingError
+from .generate import DEFAULT_POSTS, DEFAULT_PROMPT, GenerateConfig
+from .models import DEFAULT_BASE
+from .recipes import METHODS
+from .track import BACKENDS
+
+if TYPE_CHECKING:
+    from .clean import Table as Counts
 
 console = Console()
 err_console = Console(stderr=True)
@@ -121,20 +130,36 @@ def clean_options_from(
     )
 
 
-def print_data_table(tables: dict[str, dict]) -> None:
+def track_option(what: str = "the run"):
+    """--track, for the commands that record runs."""
+    return click.option(
+        "--track",
+        type=click.Choice(BACKENDS),
+        default=None,
+        help=f"Where to record {what} (default: mlflow, or wandb when configured).",
+    )
+
+
+base_option = click.option(
+    "--base",
+    default=DEFAULT_BASE,
+    show_default=True,
+    help=f"Base model: the embedded {DEFAULT_BASE} (offline), a Hugging Face id such as gpt2, or a model folder.",
+)
+
+
+def print_data_table(tables: Mapping[str, Counts]) -> None:
     """huggingtweets' data table: one column per account."""
     from rich.table import Table
 
-    from .clean import Table as Counts
+    from .clean import data_table
 
-    counts = {account: Counts(**row) for account, row in tables.items()}
     table = Table(title="Data")
     table.add_column("")
-    for account in counts:
+    for account in tables:
         table.add_column(escape(account), justify="right")
-    labels = dict.fromkeys(label for c in counts.values() for label, _ in c.rows())
-    for label in labels:
-        table.add_row(label, *(f"{dict(c.rows()).get(label, 0):,}" for c in counts.values()))
+    for label, counts in data_table(tables):
+        table.add_row(label, *(f"{count:,}" for count in counts))
     console.print(table)
 
 
@@ -149,7 +174,7 @@ def stats(accounts: tuple[str, ...], **flags) -> None:
 
     with Store() as store:
         cleaned = clean_accounts(store, list(accounts), clean_options_from(**flags))
-    print_data_table({c.account: c.table.to_dict() for c in cleaned})
+    print_data_table({c.account: c.table for c in cleaned})
     for part in cleaned:
         try:
             warning = check_sufficient(part)
@@ -165,12 +190,7 @@ def stats(accounts: tuple[str, ...], **flags) -> None:
 @click.option("--valid-fraction", default=0.1, show_default=True, help="Share of posts held out.")
 @click.option("--seed", default=42, show_default=True, help="Seed of the train/valid split.")
 @click.option("--no-balance", is_flag=True, help="Don't upsample smaller accounts of a blend.")
-@click.option(
-    "--track",
-    type=click.Choice(["mlflow", "wandb", "none"]),
-    default=None,
-    help="Where to record the run (default: mlflow, or wandb when configured).",
-)
+@track_option()
 def prepare(
     accounts: tuple[str, ...], valid_fraction: float, seed: int, no_balance: bool, track: str | None, **flags
 ) -> None:
@@ -182,7 +202,7 @@ def prepare(
         clean=clean_options_from(**flags), valid_fraction=valid_fraction, seed=seed, balance=not no_balance
     )
     dataset = prepare_dataset(list(accounts), config, track_backend=track)
-    print_data_table(dataset.manifest["table"])
+    print_data_table(dataset.tables)
     for warning in dataset.warnings:
         warn(warning)
     console.print(
@@ -290,12 +310,7 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, metavar="DATASET|ACCOUNT...")
-@click.option(
-    "--base",
-    default="smollm2-135m",
-    show_default=True,
-    help="Base model: the embedded smollm2-135m (offline), a Hugging Face id such as gpt2, or a model folder.",
-)
+@base_option
 @click.option(
     "--recipe",
     "recipe_name",
@@ -304,7 +319,7 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
     help="default (fast), thorough (every weight trained: lower perplexity, slower) "
     "or huggingtweets (the original recipe, the baseline).",
 )
-@click.option("--method", type=click.Choice(["full", "lora"]), help="Full fine-tune or LoRA (merged when saved).")
+@click.option("--method", type=click.Choice(METHODS), help="Full fine-tune or LoRA (merged when saved).")
 @click.option("--epochs", type=click.IntRange(min=1))
 @click.option("--batch-size", type=click.IntRange(min=1))
 @click.option("--learning-rate", "--lr", "learning_rate", type=float)
@@ -315,12 +330,7 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Bot folder (default: TWEETLING_HOME/bots/<name>)."
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted training from its checkpoint.")
-@click.option(
-    "--track",
-    type=click.Choice(["mlflow", "wandb", "none"]),
-    default=None,
-    help="Where to record the run (default: mlflow, or wandb when configured).",
-)
+@track_option()
 @clean_option_flags
 def train(
     sources: tuple[str, ...],
@@ -451,14 +461,18 @@ def load_bot(bot: str):
 
 @cli.command()
 @click.argument("bot")
-@click.argument("prompt", default="My dream is")
-@click.option("-n", "count", default=10, show_default=True, type=click.IntRange(min=1), help="Posts to sample.")
+@click.argument("prompt", default=DEFAULT_PROMPT)
+@click.option(
+    "-n", "count", default=DEFAULT_POSTS, show_default=True, type=click.IntRange(min=1), help="Posts to sample."
+)
 @click.option("--seed", type=int, help="Seed for reproducible samples.")
-@click.option("--top-p", default=0.95, show_default=True, type=click.FloatRange(0, 1, min_open=True))
-@click.option("--temperature", default=1.0, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--top-p", default=GenerateConfig.top_p, show_default=True, type=click.FloatRange(0, 1, min_open=True))
+@click.option(
+    "--temperature", default=GenerateConfig.temperature, show_default=True, type=click.FloatRange(0, min_open=True)
+)
 @click.option(
     "--max-length",
-    default=160,
+    default=GenerateConfig.max_length,
     show_default=True,
     type=click.IntRange(min=2),
     help="Tokens per sample, prompt included.",
@@ -479,8 +493,6 @@ def generate(
     """Write COUNT posts in BOT's voice that start with PROMPT."""
     import json
 
-    from .generate import GenerateConfig
-
     config = GenerateConfig(
         top_p=top_p, temperature=temperature, max_length=max_length, allow_memorized=allow_memorized
     )
@@ -491,21 +503,12 @@ def generate(
     for i, output in enumerate(result.outputs, 1):
         flag = f" [yellow](copies a training post: {output.overlap} words)[/]" if output.memorized else ""
         console.print(f"[dim]{i:>2}.[/] {escape(output.text)}{flag}", highlight=False)
-    dropped = {
-        "empty": result.dropped_empty,
-        "duplicate": result.dropped_duplicate,
-        "memorized": result.dropped_memorized,
-    }
-    summary = ", ".join(f"{n} {why}" for why, n in dropped.items() if n)
-    err_console.print(
-        f"{len(result.outputs)} of {result.sampled} samples kept" + (f"; dropped {summary}" if summary else ""),
-        highlight=False,
-    )
+    err_console.print(result.summary(), highlight=False)
 
 
 @cli.command()
 @click.argument("bot")
-@click.argument("prompt", default="My dream is")
+@click.argument("prompt", default=DEFAULT_PROMPT)
 @click.option(
     "--avatar",
     "avatars",
@@ -570,12 +573,7 @@ def share(bot: str, text: str, instance: str) -> None:
 @click.option("--base", help="Base model to compare with (default: the bot's own base).")
 @click.option("--no-base", is_flag=True, help="Skip the base model's perplexity.")
 @click.option("--no-style", is_flag=True, help="Skip style attribution with sentence embeddings.")
-@click.option(
-    "--track",
-    type=click.Choice(["mlflow", "wandb", "none"]),
-    default=None,
-    help="Where to record the run (default: mlflow, or wandb when configured).",
-)
+@track_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object.")
 def eval_(
     bot: str,
@@ -621,12 +619,7 @@ def eval_(
 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, metavar="DATASET|ACCOUNT...")
-@click.option(
-    "--base",
-    default="smollm2-135m",
-    show_default=True,
-    help="Base model: the embedded smollm2-135m (offline), a Hugging Face id, or a model folder.",
-)
+@base_option
 @click.option(
     "--trials",
     default=20,
@@ -636,19 +629,14 @@ def eval_(
 )
 @click.option("--timeout", "timeout_s", type=float, metavar="SECONDS", help="Stop starting trials after this long.")
 @click.option("--max-time", "max_time_s", type=float, metavar="SECONDS", help="Training time limit of each trial.")
-@click.option("--method", type=click.Choice(["full", "lora"]), help="Search only this method (default: both).")
+@click.option("--method", type=click.Choice(METHODS), help="Search only this method (default: both).")
 @click.option("--seed", default=42, show_default=True, help="Seed of training and of the sampler.")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder of the best bot (default: TWEETLING_HOME/bots/<name>-sweep).",
 )
-@click.option(
-    "--track",
-    type=click.Choice(["mlflow", "wandb", "none"]),
-    default=None,
-    help="Where to record each trial's training run (default: mlflow, or wandb when configured).",
-)
+@track_option("each trial's training run")
 @clean_option_flags
 def sweep(
     sources: tuple[str, ...],
@@ -720,12 +708,7 @@ def sweep(
     type=click.IntRange(min=1),
     help="Largest upload accepted, in megabytes.",
 )
-@click.option(
-    "--track",
-    type=click.Choice(["mlflow", "wandb", "none"]),
-    default=None,
-    help="Where to record datasets and trainings (default: mlflow, or wandb when configured).",
-)
+@track_option("datasets and trainings")
 def serve(host: str, port: int, base_model: str | None, max_upload_mb: int, track: str | None) -> None:
     """Serve the three-step bot maker (data, train, generate) as a local web app."""
     from .web.app import ServeConfig

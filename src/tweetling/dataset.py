@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import paths
-from .clean import Cleaned, CleanOptions, check_sufficient, clean_posts
+from .clean import Cleaned, CleanOptions, Table, check_sufficient, clean_posts
 from .errors import TweetlingError
 from .store import Store
 
@@ -49,6 +49,11 @@ class Dataset:
     @property
     def accounts(self) -> list[str]:
         return self.manifest["accounts"]
+
+    @property
+    def tables(self) -> dict[str, Table]:
+        """The data table's counts, by account."""
+        return {account: Table.from_dict(row) for account, row in self.manifest["table"].items()}
 
     @classmethod
     def load(cls, path: Path | str) -> Dataset:

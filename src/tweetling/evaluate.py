@@ -5,7 +5,6 @@ with sentence embeddings. Results go into the bot's metadata, its model card and
 from __future__ import annotations
 
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -280,16 +279,13 @@ def _reference_posts(dataset: Dataset, config: EvalConfig) -> dict[str, list[str
 # --- recording -----------------------------------------------------------------------------------
 
 
-def numeric_metrics(result: dict, prefix: str = "") -> dict[str, float]:
+def numeric_metrics(result: dict) -> dict[str, float]:
     """The numbers of RESULT as flat "a.b" tracker metric names."""
-    metrics: dict[str, float] = {}
-    for key, value in result.items():
-        name = re.sub(r"[^\w\-. /]", "_", f"{prefix}{key}")
-        if isinstance(value, dict):
-            metrics.update(numeric_metrics(value, f"{name}."))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            metrics[name] = float(value)
-    return metrics
+    return {
+        track.metric_name(name): float(value)
+        for name, value in track.flatten(result).items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
 
 
 def _record(folder: Path, meta: bots.BotMeta, result: dict, config: EvalConfig, backend: str | None) -> None:

@@ -9,6 +9,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+DEFAULT_PROMPT = "My dream is"  # huggingtweets' example prompt
+DEFAULT_POSTS = 10  # posts written per call
+MIN_LENGTH = 10  # tokens, prompt included, before a sample may end (huggingtweets' min_length)
+
 
 @dataclass(frozen=True)
 class GenerateConfig:
@@ -45,17 +49,23 @@ class Generations:
     def texts(self) -> list[str]:
         return [output.text for output in self.outputs]
 
+    @property
+    def dropped(self) -> dict[str, int]:
+        """How many samples were dropped, by reason."""
+        return {"empty": self.dropped_empty, "duplicate": self.dropped_duplicate, "memorized": self.dropped_memorized}
+
+    def summary(self) -> str:
+        """One line: how many samples were kept and why the others were dropped."""
+        reasons = ", ".join(f"{count} {why}" for why, count in self.dropped.items() if count)
+        return f"{len(self.outputs)} of {self.sampled} samples kept" + (f"; dropped {reasons}" if reasons else "")
+
     def to_dict(self) -> dict:
         return {
             "prompt": self.prompt,
             "seed": self.seed,
             "outputs": [vars(output) for output in self.outputs],
             "sampled": self.sampled,
-            "dropped": {
-                "empty": self.dropped_empty,
-                "duplicate": self.dropped_duplicate,
-                "memorized": self.dropped_memorized,
-            },
+            "dropped": self.dropped,
             "flagged_memorized": self.flagged_memorized,
         }
 

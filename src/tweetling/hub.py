@@ -14,10 +14,10 @@ IGNORED = ["checkpoints/*", "checkpoints/**", ".*"]  # resumable training state 
 
 
 def hub_token(token: str | None = None) -> str:
-    """TOKEN, else HF_TOKEN, else the token saved by `hf auth login`."""
+    """TOKEN, else what huggingface_hub finds: HF_TOKEN, else the token saved by `hf auth login`."""
     from huggingface_hub import get_token
 
-    found = token or os.environ.get("HF_TOKEN") or get_token()
+    found = token or get_token()
     if not found:
         raise TweetlingError("no Hugging Face token: run `hf auth login` or set HF_TOKEN")
     return found

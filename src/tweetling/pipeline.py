@@ -1,4 +1,7 @@
-"""The steps a user runs, composed from the modules below: what the CLI and the web app call."""
+"""The user steps that compose several modules: preparing a dataset (store → clean → split →
+tracking) and training a bot (fine-tune → predictions image → model card). The CLI and the web
+app call these for those steps; steps that are one module's work (import, fetch, generate, eval,
+push, sweep) they call in that module."""
 
 from __future__ import annotations
 
@@ -6,9 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import distributed, track
-from .card import WIDGET_PROMPT, write_card
+from .card import write_card
 from .dataset import Dataset, PrepareConfig, prepare
 from .errors import TweetlingError
+from .generate import DEFAULT_PROMPT
 from .models import DEFAULT_BASE
 from .preview import write_preview
 from .recipes import ProgressCallback, TrainConfig
@@ -49,7 +53,7 @@ def train_bot(
     return folder
 
 
-def finish_bot(folder: Path, prompt: str = WIDGET_PROMPT, seed: int = 0) -> list[str]:
+def finish_bot(folder: Path, prompt: str = DEFAULT_PROMPT, seed: int = 0) -> list[str]:
     """Draw predictions.png (a sample for PROMPT) and write the model card README.md; the
     warnings say what could not be made (a bot that only samples empty posts gets no image)."""
     from .bots import Bot

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from .errors import TweetlingError
+from .generate import DEFAULT_PROMPT
 from .paths import atomic_path
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ def post_image(bot, prompt: str, text: str, avatars: list[Path] | tuple[Path, ..
 
 
 def write_preview(
-    bot, prompt: str = "My dream is", avatars: list[Path] | tuple[Path, ...] = (), seed: int | None = None
+    bot, prompt: str = DEFAULT_PROMPT, avatars: list[Path] | tuple[Path, ...] = (), seed: int | None = None
 ) -> Path:
     """Sample a continuation of PROMPT with BOT (a loaded `Bot`) and save the card as predictions.png."""
     result = bot.generate(prompt, n=5, seed=seed)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from .errors import TweetlingError
 
+METHODS = ("full", "lora")  # fine-tune every (unfrozen) weight, or LoRA adapters merged when saved
+
 # Learning-rate factor after warm-up, by training progress in [0, 1].
 SCHEDULES: dict[str, Callable[[float], float]] = {
     "cosine": lambda progress: 0.5 * (1 + math.cos(math.pi * progress)),
@@ -52,8 +54,8 @@ class TrainConfig:
     threads: int | None = None  # torch CPU threads; None leaves torch's choice
 
     def __post_init__(self) -> None:
-        if self.method not in ("full", "lora"):
-            raise TweetlingError(f"unknown method {self.method!r}; use full or lora")
+        if self.method not in METHODS:
+            raise TweetlingError(f"unknown method {self.method!r}; use {' or '.join(METHODS)}")
         if self.lr_scheduler not in SCHEDULES:
             raise TweetlingError(f"unknown lr_scheduler {self.lr_scheduler!r}; use one of {', '.join(SCHEDULES)}")
         if self.epochs < 1 or self.batch_size < 1 or self.max_length < 4:

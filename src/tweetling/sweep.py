@@ -16,7 +16,7 @@ from . import bots, paths
 from .dataset import Dataset
 from .errors import TweetlingError
 from .models import DEFAULT_BASE
-from .recipes import TrainConfig, recipe
+from .recipes import METHODS, TrainConfig, recipe
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class SweepSpace:
     schedulers: tuple[str, ...] = ("linear", "cosine", "constant")
     warmup_ratio: tuple[float, float] = (0.0, 0.2)
     gradient_accumulation: tuple[int, ...] = (1, 2, 4)
-    methods: tuple[str, ...] = ("full", "lora")
+    methods: tuple[str, ...] = METHODS
     lora_ranks: tuple[int, ...] = (4, 8, 16, 32, 64)  # lora_alpha is twice the rank
 
 

@@ -10,7 +10,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from . import paths
 from .errors import TweetlingError
@@ -61,17 +61,22 @@ def public_dict(data: dict, secrets: set[str] | None = None) -> dict:
     return public
 
 
+def flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested DATA as one level: {"a": {"b": 1}} becomes {"a.b": 1}."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        flat.update(flatten(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
+    return flat
+
+
+def metric_name(name: str) -> str:
+    """NAME with the characters trackers refuse in parameter and metric names replaced by _."""
+    return re.sub(r"[^\w\-. /]", "_", name)
+
+
 def public_params(params: dict) -> dict[str, str]:
     """PARAMS without secrets (`public_dict`), flattened to "a.b" keys with string values."""
-
-    def flatten(data: dict, prefix: str) -> dict[str, str]:
-        flat: dict[str, str] = {}
-        for key, value in data.items():
-            name = re.sub(r"[^\w\-. /]", "_", f"{prefix}{key}")
-            flat.update(flatten(value, f"{name}.") if isinstance(value, dict) else {name: str(value)[:500]})
-        return flat
-
-    return flatten(public_dict(params), "")
+    return {metric_name(name): str(value)[:500] for name, value in flatten(public_dict(params)).items()}
 
 
 def start_run(

@@ -29,25 +29,22 @@ from ..clean import CleanOptions
 from ..dataset import MAX_ACCOUNTS, Dataset, PrepareConfig, clean_accounts
 from ..errors import InsufficientDataError, TweetlingError
 from ..fetch import FetchOptions, fetch
-from ..generate import Generations
+from ..generate import DEFAULT_POSTS, DEFAULT_PROMPT
 from ..importer import import_path
 from ..models import DEFAULT_BASE
 from ..pipeline import prepare_dataset, train_bot
-from ..recipes import RECIPES, TrainConfig, TrainingInterrupted, TrainProgress, recipe
+from ..recipes import METHODS, RECIPES, TrainConfig, TrainingInterrupted, TrainProgress, recipe
 from ..store import Store
 from . import render
 from .jobs import Cancelled, JobControl, JobRunner
 
 MAX_PROMPT_CHARS = 200
 MAX_SAMPLES = 20
-DEFAULT_SAMPLES = 10
-DEFAULT_PROMPT = "My dream is"
 DEFAULT_MAX_POSTS = 3200  # what the X API let huggingtweets download per account
 SAMPLE_POSTS = 8  # kept posts shown after the data step
 UPLOAD_TYPES = [".zip", ".js", ".csv", ".jsonl", ".ndjson", ".txt"]
 STORED = "Already in the store"
 SOURCES = {"Mastodon": "mastodon", "Bluesky": "bluesky", "X API": "x", STORED: "store"}
-METHODS = ["full", "lora"]
 MAX_EPOCHS = 20
 
 Progress = Callable[..., Any]  # gr.Progress, or any callable taking (fraction, desc=...)
@@ -171,7 +168,7 @@ def load_data(
         try:
             dataset = prepare_dataset(accounts, PrepareConfig(clean=options), track)
         except InsufficientDataError as error:  # still show the table, so the user sees why
-            tables = {c.account: c.table.to_dict() for c in clean_accounts(store, accounts, options)}
+            tables = {c.account: c.table for c in clean_accounts(store, accounts, options)}
             gr.Warning(str(error))
             return (
                 render.data_table(tables),
@@ -185,7 +182,7 @@ def load_data(
         gr.Warning(warning)
     summary = f"dataset {dataset.name}: {len(dataset.train):,} training and {len(dataset.valid):,} validation posts"
     return (
-        render.data_table(dataset.manifest["table"]),
+        render.data_table(dataset.tables),
         "<h4>A sample of kept posts</h4>" + render.post_list(sample_posts(dataset), "tl-samples"),
         render.notes([*events, summary]) + render.notes(dataset.warnings, "warning"),
         str(dataset.path),
@@ -350,20 +347,6 @@ def check_generate_inputs(bot: str | None, prompt: str, n: float | None) -> int:
     return int(n)
 
 
-def drop_summary(result: Generations) -> str:
-    dropped = {
-        "empty": result.dropped_empty,
-        "duplicates": result.dropped_duplicate,
-        "copies of training posts": result.dropped_memorized,
-    }
-    dropped_text = ", ".join(f"{count} {why}" for why, count in dropped.items() if count)
-    return (
-        f"{len(result.outputs)} of {result.sampled} samples kept"
-        + (f" (dropped: {dropped_text})" if dropped_text else "")
-        + f", seed {result.seed}"
-    )
-
-
 def predictions_image(bot: Bot, prompt: str, text: str) -> str:
     """huggingtweets' predictions image for one generated post, as a PNG file to show."""
     image = preview.post_image(bot, prompt, text)
@@ -385,11 +368,12 @@ def generate_step(
     # A drawn seed, shown in the summary, so any result can be written again.
     seed = random.SystemRandom().randrange(2**31) if seed is None or seed < 0 else int(seed)
     result = loaded.generate(prompt, n=count, seed=seed)
+    summary = f"{result.summary()}; seed {seed}"
     if not result.outputs:
-        return "", render.notes([drop_summary(result), "Every sample was dropped; try again."], "warning"), None
+        return "", render.notes([summary, "Every sample was dropped; try again."], "warning"), None
     posts = [(text, share.share_links(text, loaded.accounts)) for text in result.texts]
     image = predictions_image(loaded, prompt, result.texts[0])
-    return render.generated_posts(posts), render.notes([drop_summary(result)]), image
+    return render.generated_posts(posts), render.notes([summary]), image
 
 
 @user_errors
@@ -457,7 +441,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                         config.base_model, label="Base model (name, folder or Hub id)", elem_id="tl-base-model"
                     )
                 with gr.Row():
-                    method = gr.Radio(METHODS, value=METHODS[0], label="Method (LoRA: lighter, full: closer fit)")
+                    method = gr.Radio(list(METHODS), value=METHODS[0], label="Method (LoRA: lighter, full: closer fit)")
                     recipe_name = gr.Radio(list(RECIPES), value="default", label="Recipe")
                     epochs = gr.Number(0, label="Epochs (0: the recipe's)", precision=0, elem_id="tl-epochs")
                     resume = gr.Checkbox(label="Continue a cancelled training")
@@ -475,7 +459,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                         elem_id="tl-prompt",
                     )
                 with gr.Row():
-                    n = gr.Slider(1, MAX_SAMPLES, value=DEFAULT_SAMPLES, step=1, label="Posts")
+                    n = gr.Slider(1, MAX_SAMPLES, value=DEFAULT_POSTS, step=1, label="Posts")
                     seed = gr.Number(-1, label="Seed (-1: random)", precision=0)
                 generate_button = gr.Button("Generate", variant="primary", elem_id="tl-generate")
                 generated = gr.HTML()

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .. import clean
 from ..bots import BotMeta
 from ..clean import Table
 from ..share import ShareLinks
@@ -19,16 +20,12 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def data_table(tables: dict[str, dict]) -> str:
+def data_table(tables: Mapping[str, Table]) -> str:
     """huggingtweets' data table, one column per account, as an HTML table."""
-    counts = {account: Table(**row) for account, row in tables.items()}
-    labels = list(dict.fromkeys(label for table in counts.values() for label, _ in table.rows()))
-    head = "".join(f"<th>{esc(account)}</th>" for account in counts)
+    head = "".join(f"<th>{esc(account)}</th>" for account in tables)
     body = "".join(
-        f"<tr><th scope='row'>{esc(label)}</th>"
-        + "".join(f"<td>{dict(table.rows()).get(label, 0):,}</td>" for table in counts.values())
-        + "</tr>"
-        for label in labels
+        f"<tr><th scope='row'>{esc(label)}</th>" + "".join(f"<td>{count:,}</td>" for count in counts) + "</tr>"
+        for label, counts in clean.data_table(tables)
     )
     return f"<table class='tl-table' id='tl-data-table'><tr><th></th>{head}</tr>{body}</table>"
 
