@@ -1,6 +1,8 @@
 """Data-parallel training over the processes that `torchrun` or `accelerate launch` start: every
-process follows the same batch plan, takes its share of each batch and the gradients are summed,
-so N processes train exactly the single-process recipe (same global batch, same steps), faster."""
+process follows the same batch plan and takes its share of each batch, and PyTorch's
+DistributedDataParallel averages the gradients during backward (overlapping communication with
+computation), so N processes train exactly the single-process recipe (same global batch, same
+steps), faster."""
 
 from __future__ import annotations
 
@@ -46,32 +48,19 @@ class World:
         dist.all_reduce(total)
         return total.tolist()
 
-    def sum_gradients(self, params: list) -> None:
-        """Replace each parameter's gradient by its sum over all processes, in one all-reduce;
-        a process that had no examples in this step contributes zeros."""
+    def data_parallel(self, model):
+        """MODEL as the training steps call it: wrapped in DistributedDataParallel, which starts
+        every process from the main one's weights (e.g. randomly initialised adapters) and makes
+        each backward average the gradients over the processes; MODEL itself in a lone process.
+        Every process must then run each step's forward and backward."""
         if self.size == 1:
-            return
+            return model
         import torch
-        import torch.distributed as dist
+        from torch.nn.parallel import DistributedDataParallel
 
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([grad.reshape(-1) for grad in grads])
-        dist.all_reduce(flat)
-        offset = 0
-        for p in params:
-            p.grad = flat[offset : offset + p.numel()].view_as(p)
-            offset += p.numel()
-
-    def broadcast_from_main(self, params: list) -> None:
-        """Give every process the main process's values of PARAMS (e.g. randomly initialised adapters)."""
-        if self.size == 1:
-            return
-        import torch
-        import torch.distributed as dist
-
-        with torch.no_grad():
-            for p in params:
-                dist.broadcast(p.data, src=0)
+        # Buffers (rotary frequencies, masks) are constants: no broadcast before every forward.
+        device_ids = [self.local_rank] if torch.cuda.is_available() else None
+        return DistributedDataParallel(model, device_ids=device_ids, broadcast_buffers=False)
 
     def barrier(self) -> None:
         if self.size > 1:

@@ -329,8 +329,8 @@ def train_model(
     total_steps = len(batches)
     valid_texts = [e.text for e in dataset.valid]
 
+    stepped = world.data_parallel(model)  # what the steps run; validation and checkpoints use MODEL
     params = [p for p in model.parameters() if p.requires_grad]
-    world.broadcast_from_main(params)
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     optimizer = torch.optim.AdamW(
@@ -385,14 +385,16 @@ def train_model(
                     break
                 count = int(count)
                 started = time.perf_counter()
-                local_loss = 0.0
-                if share:
-                    input_ids, mask, targets = (t.to(device) for t in collate(share, eos_id))
-                    with autocast:
-                        loss_sum, _ = token_loss(model, input_ids, mask, targets)
-                    (loss_sum / count).backward()  # a mean over the whole batch's tokens, once summed
-                    local_loss = loss_sum.item()
-                world.sum_gradients(params)
+                # Backward is collective under DDP: a process with no examples in this step joins
+                # in with a one-token stand-in whose loss weighs nothing.
+                examples = share or [[eos_id, eos_id]]
+                input_ids, mask, targets = (t.to(device) for t in collate(examples, eos_id))
+                with autocast:
+                    loss_sum, _ = token_loss(stepped, input_ids, mask, targets)
+                # DDP averages gradients over the processes; scaled by their number, the average is
+                # the sum over processes, i.e. the mean loss per token of the whole batch.
+                (loss_sum * (world.size / count if share else 0.0)).backward()
+                local_loss = loss_sum.item() if share else 0.0
                 if config.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
                 optimizer.step()
