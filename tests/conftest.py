@@ -39,3 +39,22 @@ def tiny_bot(tiny_model: Path, tweetling_home: Path) -> Path:
     from tiny_bot import build_tiny_bot
 
     return build_tiny_bot(tiny_model, tweetling_home / "bots" / "jack")
+
+
+def store_fingerprint(path: Path) -> tuple[dict[str, int], str]:
+    """Row counts per table and a hash of every row of the SQLite store at PATH (read-only)."""
+    import hashlib
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        digest = hashlib.sha256()
+        counts = {}
+        for table in tables:
+            rows = db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+            counts[table] = len(rows)
+            digest.update(repr((table, rows)).encode("utf-8", "surrogatepass"))
+        return counts, digest.hexdigest()
+    finally:
+        db.close()

@@ -147,6 +147,9 @@ def test_respects_accounts_hidden_from_logged_out_users(httpserver, store):
 
 def test_malformed_feed_item_is_a_clear_error(httpserver, store):
     FakeBluesky(httpserver, [{"post": {"uri": "at://x/app.bsky.feed.post/1", "indexedAt": "2024-05-01T12:00:00.000Z"}}])
-    with pytest.raises(SourceError, match="unexpected getAuthorFeed reply"):
+    with pytest.raises(
+        SourceError,
+        match=r"getAuthorFeed: post at://x/app.bsky.feed.post/1: missing field 'post.record'$",
+    ):
         fetch(store, TARGET, options(httpserver))
     assert store.count_posts(ACCOUNT) == 0

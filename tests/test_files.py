@@ -121,7 +121,7 @@ def test_csv_bad_date_names_line_column_and_value():
 def test_csv_error_lines_count_multiline_fields(tmp_path: Path):
     bad = tmp_path / "posts.csv"
     bad.write_text('id,created_at,text\n1,2015-11-25,"two\nlines"\n2,2015-11-26,"fine"\nx3,2015-11-27,bad id\n')
-    with pytest.raises(InputError, match=r"^posts\.csv:5: column 'id': expected a numeric tweet id"):
+    with pytest.raises(InputError, match=r"^posts\.csv:5: column 'id': expected a positive integer id, got 'x3'$"):
         list(read_csv(bad, account="a"))
 
 

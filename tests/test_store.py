@@ -3,7 +3,7 @@ import sqlite3
 import pytest
 
 from tweetling.posts import Post, Profile
-from tweetling.store import SCHEMA_VERSION, Store
+from tweetling.store import Store, schema_version
 
 
 @pytest.fixture
@@ -73,5 +73,5 @@ def test_state_roundtrip(store):
 def test_schema_is_versioned(tmp_path):
     Store(tmp_path / "v.db").close()
     db = sqlite3.connect(tmp_path / "v.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema_version()
     Store(tmp_path / "v.db").close()  # reopening migrates nothing and fails nothing

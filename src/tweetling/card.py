@@ -18,7 +18,7 @@ from .paths import write_text_atomic
 from .track import flatten
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+", re.ASCII)
 
 
 def escape_markdown(text: object) -> str:
@@ -48,13 +48,13 @@ def safe_url(url: object) -> str | None:
 
 def hub_model_id(name: object) -> str | None:
     """NAME if it is a Hub model id (owner/name), not a local path."""
-    return name if isinstance(name, str) and _HUB_ID.match(name) and not Path(name).exists() else None
+    return name if isinstance(name, str) and _HUB_ID.fullmatch(name) and not Path(name).exists() else None
 
 
 def write_card(bot_dir: Path | str, repo_id: str | None = None) -> Path:
     """Write README.md into the bot folder; REPO_ID (owner/name) fills the usage snippet and thumbnail."""
     folder = resolve(bot_dir)
-    if repo_id is not None and not _HUB_ID.match(repo_id):
+    if repo_id is not None and not _HUB_ID.fullmatch(repo_id):
         raise TweetlingError(f"invalid Hub repository id {repo_id!r}: expected owner/name")
     meta = read_metadata(folder)
     card = render_card(meta, folder, repo_id)

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
-from rich.markup import escape
 
 from .errors import TweetlingError
 from .generate import DEFAULT_POSTS, DEFAULT_PROMPT, GenerateConfig
 from .models import DEFAULT_BASE
 from .recipes import METHODS
+from .terminal import escape  # rich markup escaped and control characters removed: for all outside text
 from .track import BACKENDS
 
 if TYPE_CHECKING:
@@ -30,7 +30,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except TweetlingError as error:
-            err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            one_line = " ".join(str(error).split())
+            err_console.print(f"[bold red]error:[/] {escape(one_line)}", highlight=False, soft_wrap=True)
             ctx.exit(1)
 
 

@@ -18,5 +18,18 @@ class SourceError(TweetlingError):
     """A network source failed: unknown or private account, bad token, unreachable host."""
 
 
+class ReplyError(SourceError):
+    """A server reply of the wrong shape: the message names the host and path, the record and the field."""
+
+    def __init__(self, where: str, problem: str):
+        self.where = where
+        self.problem = problem
+        super().__init__(f"{where}: {problem}")
+
+
+class StoreBusyError(TweetlingError):
+    """Another process held the store's write lock for longer than the busy timeout."""
+
+
 class InsufficientDataError(TweetlingError):
     """Too little kept text to train on."""

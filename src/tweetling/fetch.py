@@ -13,16 +13,25 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import limits
 from .errors import SourceError, TweetlingError
 from .paths import checked_name
-from .sources import bluesky, mastodon, x_api
-from .sources.http import HttpClient, NetworkSource, OnWait, RetryPolicy
+from .sources import bluesky, mastodon, shown, x_api
+from .sources.http import HttpClient, NetworkSource, OnWait, Page, RetryPolicy, checked_base_url
 from .store import Store
 
 OnProgress = Callable[[int, "int | None"], None]  # (posts fetched this run, posts expected or None)
 
 _MODULES = {"mastodon": mastodon, "bluesky": bluesky, "x": x_api}
 SOURCES = tuple(_MODULES)
+# How each source is opened: (handle, account, client, token) -> the source.
+_OPENERS: dict[str, Callable[[str, str, HttpClient, str | None], NetworkSource]] = {
+    "mastodon": lambda handle, account, client, token: mastodon.MastodonSource(
+        handle, account, client, has_token=token is not None
+    ),
+    "bluesky": lambda handle, account, client, token: bluesky.BlueskySource(handle, account, client),
+    "x": lambda handle, account, client, token: x_api.XApiSource(handle, account, client),
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,10 @@ class FetchOptions:
     base_url: str | None = None  # API root instead of the public service (a test or self-hosted server)
     token_env: str | None = None  # environment variable holding the token; default: the source's usual one
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        if self.base_url:
+            checked_base_url(self.base_url)
 
 
 @dataclass(frozen=True)
@@ -80,13 +93,7 @@ def fetch(
     token = _token(source, options.token_env)
     base_url = options.base_url or _MODULES[source].default_base_url(handle)
     with HttpClient(base_url, token=token, policy=options.retry, on_wait=on_wait, sleep=sleep) as client:
-        remote: NetworkSource
-        if source == "mastodon":
-            remote = mastodon.MastodonSource(handle, account, client, has_token=token is not None)
-        elif source == "bluesky":
-            remote = bluesky.BlueskySource(handle, account, client)
-        else:
-            remote = x_api.XApiSource(handle, account, client)
+        remote = _OPENERS[source](handle, account, client, token)
         return _walk(store, remote, account, options.max_posts, on_progress)
 
 
@@ -105,9 +112,17 @@ def _walk(
         expected = min(expected, max_posts) if max_posts else expected
     fetched = added = updated = pages = 0
     complete = False
+    cursors_seen: set[str | None] = {walk["cursor"]}
+    posts_seen: set[str] = set()
     while max_posts is None or fetched < max_posts:
+        if pages >= limits.MAX_PAGES_PER_RUN:
+            raise SourceError(
+                f"{remote.source}: stopped after {pages:,} pages, the most one run walks; the pages so far"
+                " are saved: run the same command again to continue"
+            )
         wanted = remote.page_size if max_posts is None else min(remote.page_size, max_posts - fetched)
         page = remote.page(walk["cursor"], walk["floor"], max(wanted, remote.min_page_size))
+        _check_progress(remote, page, walk["cursor"], cursors_seen, posts_seen)
         posts = page.posts[:wanted]
         # A cut page keeps its cursor: the next run asks for it again and skips what it has.
         cut = len(posts) < len(page.posts)
@@ -130,6 +145,23 @@ def _walk(
         if complete:
             break
     return FetchResult(account, remote.source, added, updated, pages, complete)
+
+
+def _check_progress(
+    remote: NetworkSource, page: Page, cursor: str | None, cursors_seen: set[str | None], posts_seen: set[str]
+) -> None:
+    """Refuse a page that would make the walk go round in circles: a cursor given before, or a
+    page of posts all seen before in this run (a server that ignores the cursor)."""
+    where = f"{remote.source}: the page after cursor {shown(cursor)}"
+    if page.next_cursor is not None and len(page.next_cursor) > limits.MAX_CURSOR_CHARS:
+        raise SourceError(f"{where} names a next cursor of {len(page.next_cursor):,} characters; stopping")
+    ids = {post.post_id for post in page.posts}
+    if ids and ids <= posts_seen:
+        raise SourceError(f"{where} repeats posts already fetched in this run: the server is not paging; stopping")
+    if page.next_cursor in cursors_seen and page.next_cursor is not None:
+        raise SourceError(f"{where} points back to a cursor already used in this run; stopping")
+    posts_seen.update(ids)
+    cursors_seen.add(page.next_cursor)
 
 
 def _token(source: str, token_env: str | None) -> str | None:

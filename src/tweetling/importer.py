@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import limits
 from .errors import InputError, TweetlingError
 from .paths import checked_name
 from .posts import KINDS, Post, Profile
@@ -82,7 +83,11 @@ def import_path(
     first: list[Post] = []
 
     def counted(items: Iterable[Post]) -> Iterator[Post]:
-        for post in items:
+        for number, post in enumerate(items, start=1):
+            if number > limits.MAX_POSTS_PER_IMPORT:
+                raise InputError(
+                    path.name, f"more than {limits.MAX_POSTS_PER_IMPORT:,} posts, the most one import may add"
+                )
             kinds[post.kind] += 1
             if not first:
                 first.append(post)
@@ -100,6 +105,10 @@ def import_path(
                     store.upsert_account(profile)
             else:
                 store.upsert_account(profile)
+    except InputError as error:
+        if error.where.startswith(path.name):
+            raise
+        raise InputError(f"{path.name}: {error.where}", error.problem) from None  # the store names only the post
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(path.name, f"cannot read ({error})") from None
     return ImportResult(

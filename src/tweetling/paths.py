@@ -14,7 +14,7 @@ from .errors import TweetlingError
 
 # Handles from X, Mastodon (user@host) and Bluesky (a domain) all fit here; anything else
 # could escape a folder once the name becomes part of a path.
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}$")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}")
 
 
 def home() -> Path:
@@ -41,7 +41,7 @@ def models_dir() -> Path:
 
 def checked_name(name: str, what: str = "account name") -> str:
     """Return NAME if it is safe to use inside a path, else raise."""
-    if not _NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
         raise TweetlingError(f"invalid {what} {name!r}: use letters, digits and _ . @ - (at most 100 characters)")
     return name
 

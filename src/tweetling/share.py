@@ -11,7 +11,7 @@ from .errors import TweetlingError
 X_LIMIT = 280
 MASTODON_LIMIT = 500  # the default of Mastodon servers
 DEFAULT_INSTANCE = "mastodon.social"
-_HOST = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+_HOST = re.compile(r"(?=.{1,253}\Z)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}")
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def with_disclosure(post: str, accounts: list[str], limit: int, length=len) -> s
 
 def mastodon_instance(instance: str) -> str:
     host = instance.removeprefix("https://").rstrip("/")
-    if not _HOST.match(host):
+    if not _HOST.fullmatch(host):
         raise TweetlingError(f"invalid Mastodon instance {instance!r}: expected a host name like mastodon.social")
     return host
 

@@ -4,48 +4,70 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import paths
+from . import limits, paths
+from .errors import InputError, StoreBusyError, TweetlingError
 from .posts import Post, Profile
 
-# Each entry migrates the schema from version i to i + 1; never edit one that has shipped.
-MIGRATIONS: list[str] = [
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(function: Migration) -> Migration:
+    """Register FUNCTION as the next schema migration; its name must be mNNN_what for version NNN.
+
+    Migrations run in order, each in the transaction that sets PRAGMA user_version to its number,
+    one statement per execute (executescript would commit the transaction half-way). To change the
+    schema, add the next one at the end of this list; never edit one that has shipped.
     """
-    CREATE TABLE accounts (
-        name TEXT PRIMARY KEY,
-        source TEXT NOT NULL,
-        display_name TEXT,
-        avatar_url TEXT,
-        bio TEXT,
-        source_id TEXT,
-        updated_at TEXT NOT NULL
-    );
-    CREATE TABLE posts (
-        source TEXT NOT NULL,
-        post_id TEXT NOT NULL,
-        account TEXT NOT NULL,
-        created_at TEXT,
-        text TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        lang TEXT,
-        raw TEXT,
-        imported_at TEXT NOT NULL,
-        PRIMARY KEY (source, post_id)
-    );
-    CREATE INDEX posts_account ON posts (account, created_at);
-    CREATE TABLE state (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    );
-    """,
-]
-SCHEMA_VERSION = len(MIGRATIONS)
+    expected = f"m{len(MIGRATIONS) + 1:03d}_"
+    if not function.__name__.startswith(expected):
+        raise RuntimeError(f"migration {function.__name__} must be named {expected}...: migrations run in order")
+    MIGRATIONS.append(function)
+    return function
+
+
+@migration
+def m001_initial(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE accounts (
+            name TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            display_name TEXT,
+            avatar_url TEXT,
+            bio TEXT,
+            source_id TEXT,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE posts (
+            source TEXT NOT NULL,
+            post_id TEXT NOT NULL,
+            account TEXT NOT NULL,
+            created_at TEXT,
+            text TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            lang TEXT,
+            raw TEXT,
+            imported_at TEXT NOT NULL,
+            PRIMARY KEY (source, post_id)
+        )"""
+    )
+    db.execute("CREATE INDEX posts_account ON posts (account, created_at)")
+    db.execute("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+def schema_version() -> int:
+    return len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -65,14 +87,21 @@ class Store:
     write method commits on its own.
     """
 
-    def __init__(self, path: Path | str | None = None):
+    def __init__(self, path: Path | str | None = None, *, busy_timeout: float | None = None):
         self.path = Path(path) if path else paths.db_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, isolation_level=None)
+        # A write waits this long for another process's write (an import, a fetch, the web app).
+        self.busy_timeout = limits.BUSY_TIMEOUT_S if busy_timeout is None else busy_timeout
+        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
         self._depth = 0
-        self._migrate()
+        try:
+            with self._busy_is_an_error():
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self._migrate()
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -84,11 +113,19 @@ class Store:
         self.close()
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction():
-                for statement in filter(str.strip, script.split(";")):
-                    self.db.execute(statement)
+        """Bring the schema up to date under the write lock, so two processes creating the same
+        new store both succeed: the second finds the version the first wrote."""
+        if self.db.execute("PRAGMA user_version").fetchone()[0] == schema_version():
+            return
+        with self.transaction():
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > schema_version():
+                raise TweetlingError(
+                    f"{self.path} has schema version {version}, newer than this tweetling's"
+                    f" {schema_version()}: upgrade tweetling"
+                )
+            for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+                step(self.db)
                 self.db.execute(f"PRAGMA user_version = {number}")
 
     @contextmanager
@@ -100,7 +137,8 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        self.db.execute("BEGIN IMMEDIATE")
+        with self._busy_is_an_error():
+            self.db.execute("BEGIN IMMEDIATE")  # takes the write lock now, waiting up to busy_timeout
         self._depth = 1
         try:
             yield
@@ -108,9 +146,22 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
         else:
-            self.db.execute("COMMIT")
+            with self._busy_is_an_error():
+                self.db.execute("COMMIT")
         finally:
             self._depth = 0
+
+    @contextmanager
+    def _busy_is_an_error(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            raise StoreBusyError(
+                f"{self.path} is busy: another tweetling process kept writing to it for"
+                f" {self.busy_timeout:g} s; try again when it has finished"
+            ) from None
 
     # posts
 
@@ -126,14 +177,14 @@ class Store:
                     post.text,
                     post.kind,
                     post.lang,
-                    json.dumps(post.raw, ensure_ascii=False) if post.raw is not None else None,
+                    _raw_json(post),
                 )
-                cursor = self.db.execute(
-                    "INSERT OR IGNORE INTO posts (source, post_id, account, created_at, text, kind,"
-                    " lang, raw, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (post.source, post.post_id, *row, now),
-                )
-                if cursor.rowcount:
+                try:
+                    inserted = self._insert_post(post, row, now)
+                except UnicodeEncodeError:  # a lone UTF-16 surrogate, half an emoji: keep the post, mark the gap
+                    row = tuple(_repaired(value) for value in row)
+                    inserted = self._insert_post(post, row, now)
+                if inserted:
                     added += 1
                     continue
                 cursor = self.db.execute(
@@ -146,6 +197,14 @@ class Store:
                 )
                 updated += cursor.rowcount
         return UpsertResult(added, updated)
+
+    def _insert_post(self, post: Post, row: tuple[str | None, ...], now: str) -> bool:
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO posts (source, post_id, account, created_at, text, kind,"
+            " lang, raw, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (post.source, post.post_id, *row, now),
+        )
+        return bool(cursor.rowcount)
 
     def posts(self, account: str) -> list[Post]:
         """All posts of ACCOUNT, oldest first."""
@@ -173,25 +232,27 @@ class Store:
 
     def upsert_account(self, profile: Profile) -> None:
         """Create the account or refresh what is known of it (unknown fields keep their values)."""
-        self.db.execute(
-            "INSERT INTO accounts (name, source, display_name, avatar_url, bio, source_id, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
-            " source = excluded.source,"
-            " display_name = COALESCE(excluded.display_name, display_name),"
-            " avatar_url = COALESCE(excluded.avatar_url, avatar_url),"
-            " bio = COALESCE(excluded.bio, bio),"
-            " source_id = COALESCE(excluded.source_id, source_id),"
-            " updated_at = excluded.updated_at",
-            (
-                profile.name,
-                profile.source,
-                profile.display_name,
-                profile.avatar_url,
-                profile.bio,
-                profile.source_id,
-                _now(),
-            ),
+        values = (
+            profile.name,
+            profile.source,
+            _repaired(profile.display_name),
+            _repaired(profile.avatar_url),
+            _repaired(profile.bio),
+            _repaired(profile.source_id),
+            _now(),
         )
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO accounts (name, source, display_name, avatar_url, bio, source_id, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET"
+                " source = excluded.source,"
+                " display_name = COALESCE(excluded.display_name, display_name),"
+                " avatar_url = COALESCE(excluded.avatar_url, avatar_url),"
+                " bio = COALESCE(excluded.bio, bio),"
+                " source_id = COALESCE(excluded.source_id, source_id),"
+                " updated_at = excluded.updated_at",
+                values,
+            )
 
     def account(self, name: str) -> Profile | None:
         row = self.db.execute("SELECT * FROM accounts WHERE name = ?", (name,)).fetchone()
@@ -207,13 +268,50 @@ class Store:
         return json.loads(row[0]) if row else None
 
     def set_state(self, key: str, value: Any) -> None:
-        if value is None:
-            self.db.execute("DELETE FROM state WHERE key = ?", (key,))
-        else:
-            self.db.execute(
-                "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, json.dumps(value)),
-            )
+        with self.transaction():
+            if value is None:
+                self.db.execute("DELETE FROM state WHERE key = ?", (key,))
+            else:
+                self.db.execute(
+                    "INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, json.dumps(value)),
+                )
+
+
+def _raw_json(post: Post) -> str | None:
+    """The post's raw record as JSON; one nested deeper than limits.MAX_JSON_DEPTH is refused, so
+    that every stored record can be read back wherever it is read."""
+    if post.raw is None:
+        return None
+    try:
+        text = json.dumps(post.raw, ensure_ascii=False)
+    except (RecursionError, ValueError, TypeError) as error:
+        raise InputError(f"{post.source} post {post.post_id}", f"raw record cannot be stored ({error})") from None
+    # Nesting needs an opening bracket per level: counting them is a cheap test that spares the walk.
+    if text.count("{") + text.count("[") > limits.MAX_JSON_DEPTH and _depth(post.raw) > limits.MAX_JSON_DEPTH:
+        raise InputError(
+            f"{post.source} post {post.post_id}", f"raw record nested more than {limits.MAX_JSON_DEPTH} levels deep"
+        )
+    return text
+
+
+def _depth(value: Any) -> int:
+    """How deeply VALUE's containers nest (without recursion, so any depth can be measured)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def _repaired(value: str | None) -> str | None:
+    """VALUE with each lone UTF-16 surrogate (which UTF-8 cannot hold) replaced by U+FFFD; a pair
+    split in two is joined back into its character."""
+    if value is None or value.isascii():
+        return value
+    return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _post_from_row(row: sqlite3.Row) -> Post:

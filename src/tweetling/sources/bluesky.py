@@ -10,12 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import SourceError, TweetlingError
+from ..errors import ReplyError, SourceError, TweetlingError
 from ..posts import Kind, Post, Profile
-from .http import HttpClient, HttpStatusError, JsonReply, Page, RemoteAccount, utc_iso
+from . import Fields, is_set, shown, text_too_long
+from .http import HttpClient, HttpStatusError, JsonReply, Page, RemoteAccount, server_text
 
 DEFAULT_BASE_URL = "https://public.api.bsky.app"
-_HANDLE = re.compile(r"^@?((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]*)$")
+_HANDLE = re.compile(r"@?((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z][A-Za-z0-9-]{0,62})")
+_REPOST_TIME = re.compile(r"[0-9A-Za-z:.+-]{1,64}")  # indexedAt, part of a repost's id
 _QUOTE_EMBEDS = ("app.bsky.embed.record", "app.bsky.embed.recordWithMedia")
 _REPOST = "app.bsky.feed.defs#reasonRepost"
 _LINK = "app.bsky.richtext.facet#link"
@@ -29,7 +31,7 @@ _UNAVAILABLE = {
 
 
 def account_name(handle: str) -> str:
-    match = _HANDLE.match(handle.strip())
+    match = _HANDLE.fullmatch(handle.strip())
     if not match:
         raise TweetlingError(f"invalid Bluesky handle {handle!r}: expected a domain like user.bsky.social")
     return match.group(1).lower()
@@ -52,61 +54,73 @@ class BlueskySource:
         self.did: str | None = None
 
     def lookup(self) -> RemoteAccount:
-        data = self._get("/xrpc/app.bsky.actor.getProfile", {"actor": self.handle}).data
-        try:
-            labels = {label.get("val") for label in data.get("labels") or []}
-            if "!no-unauthenticated" in labels:
-                raise SourceError(f"bluesky: {self.handle} asked not to be shown to logged-out users; not fetching")
-            self.did = data["did"]
-            profile = Profile(
-                name=self.account,
-                source=self.source,
-                display_name=data.get("displayName") or data.get("handle"),
-                avatar_url=data.get("avatar"),
-                bio=data.get("description"),
-                source_id=self.did,
-            )
-            return RemoteAccount(profile, data.get("postsCount"))
-        except (KeyError, TypeError, AttributeError) as error:
-            raise SourceError(f"{self.client.host}: unexpected getProfile reply ({error!r})") from None
+        path = "/xrpc/app.bsky.actor.getProfile"
+        actor = Fields(self._get(path, {"actor": self.handle}).data, self.client.where(path), ReplyError)
+        labels = {label.hint("val") for label in actor.children("labels")}
+        if "!no-unauthenticated" in labels:
+            raise SourceError(f"bluesky: {self.handle} asked not to be shown to logged-out users; not fetching")
+        self.did = actor.id("did", "did")
+        profile = Profile(
+            name=self.account,
+            source=self.source,
+            display_name=actor.hint("displayName") or actor.hint("handle"),
+            avatar_url=actor.url("avatar"),
+            bio=actor.hint("description"),
+            source_id=self.did,
+        )
+        return RemoteAccount(profile, actor.count("postsCount"))
 
     def page(self, cursor: str | None, newer_than: str | None, limit: int) -> Page:
-        reply = self._get(
-            "/xrpc/app.bsky.feed.getAuthorFeed",
-            {"actor": self.did or self.handle, "limit": limit, "cursor": cursor},
-        )
-        try:
-            items = reply.data["feed"]
-            posts = [self._post(item) for item in items]
-        except (KeyError, TypeError, AttributeError) as error:
-            raise SourceError(f"{self.client.host}: unexpected getAuthorFeed reply ({error!r})") from None
-        return Page(posts, reply.data.get("cursor") if posts else None)
+        path = "/xrpc/app.bsky.feed.getAuthorFeed"
+        reply = self._get(path, {"actor": self.did or self.handle, "limit": limit, "cursor": cursor})
+        where = self.client.where(path)
+        feed = Fields(reply.data, where, ReplyError)
+        if feed.get("feed") is None:
+            feed.missing("feed")
+        posts = [self._post(item, where, number) for number, item in enumerate(feed.array("feed"), 1)]
+        return Page(posts, feed.string("cursor") if posts else None)
 
-    def _post(self, item: dict[str, Any]) -> Post:
-        post = item["post"]
-        record = post["record"]
-        reason = item.get("reason") or {}
+    def _post(self, raw: Any, where: str, number: int) -> Post:
+        item = Fields(raw, f"{where}: item {number}", ReplyError)
+        if item.get("post") is None:
+            item.missing("post")
+        uri = item.child("post").id("uri", "bluesky")
+        item = Fields(raw, f"{where}: post {uri}", ReplyError)
+        post, reason = item.child("post"), item.child("reason")
+        if post.get("record") is None:
+            post.missing("record")
+        record = post.child("record")
         kind: Kind = "original"
-        post_id, created_at = post["uri"], record.get("createdAt")
-        if reason.get("$type") == _REPOST:
+        post_id, created_at = uri, record.date("createdAt", keep_unreadable=True)
+        if reason.hint("$type") == _REPOST:
             # A repost is its own entry in the account's feed, distinct from the post it shares.
             kind = "retweet"
-            post_id = reason.get("uri") or f"{post['uri']}#repost-{reason.get('indexedAt')}"
-            created_at = reason.get("indexedAt") or created_at
-        elif record.get("reply"):
+            indexed = reason.string("indexedAt")
+            if reason.get("uri") is not None:
+                post_id = reason.id("uri", "bluesky")
+            elif indexed and _REPOST_TIME.fullmatch(indexed):
+                post_id = f"{uri}#repost-{indexed}"
+            else:
+                reason.fail("indexedAt", f"expected the time of the repost, got {shown(indexed)}")
+            created_at = reason.date("indexedAt", keep_unreadable=True) or created_at
+        elif is_set(record.get("reply")):
             kind = "reply"
-        elif (record.get("embed") or {}).get("$type") in _QUOTE_EMBEDS:
+        elif isinstance(record.get("embed"), dict) and record.child("embed").hint("$type") in _QUOTE_EMBEDS:
             kind = "quote"
-        langs = record.get("langs") or []
+        langs = record.get("langs")
+        text = expand_links(record.text("text", required=False), record.array("facets"))
+        problem = text_too_long(text)
+        if problem:
+            record.fail("text", problem)
         return Post(
             source=self.source,
             post_id=post_id,
             account=self.account,
-            text=expand_links(record.get("text") or "", record.get("facets") or []),
+            text=text,
             kind=kind,
-            created_at=utc_iso(created_at),
-            lang=langs[0] if langs else None,
-            raw=item,
+            created_at=created_at,
+            lang=langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None,
+            raw=raw,
         )
 
     def _get(self, path: str, params: dict[str, Any]) -> JsonReply:
@@ -114,7 +128,7 @@ class BlueskySource:
 
     def _explain(self, error: HttpStatusError) -> SourceError:
         body = error.body if isinstance(error.body, dict) else {}
-        name, message = body.get("error"), body.get("message")
+        name, message = server_text(body.get("error"), 80), server_text(body.get("message"))
         if name in _UNAVAILABLE:
             return SourceError(f"bluesky: {self.handle} {_UNAVAILABLE[name]} ({name})")
         if error.status == 400 and name == "InvalidRequest":
@@ -129,17 +143,20 @@ def expand_links(text: str, facets: list[dict[str, Any]]) -> str:
 
     Facet ranges count UTF-8 bytes, not characters.
     """
-    data = text.encode("utf-8")
+    data = text.encode("utf-8", "surrogatepass")
     links = []
-    for facet in facets:
-        uris = [f.get("uri") for f in facet.get("features") or [] if f.get("$type") == _LINK]
-        index = facet.get("index") or {}
+    for facet in facets:  # malformed facets (wrong types, ranges outside the text) are skipped
+        if not isinstance(facet, dict) or not isinstance(facet.get("features"), list):
+            continue
+        features = [f for f in facet["features"] if isinstance(f, dict) and f.get("$type") == _LINK]
+        uris = [f.get("uri") for f in features if isinstance(f.get("uri"), str)]
+        index = facet.get("index") if isinstance(facet.get("index"), dict) else {}
         start, end = index.get("byteStart"), index.get("byteEnd")
         if uris and uris[0] and isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(data):
             links.append((start, end, uris[0]))
     limit = len(data)
     for start, end, uri in sorted(links, reverse=True):
         if end <= limit:  # overlapping facets are malformed; keep the later one
-            data = data[:start] + uri.encode("utf-8") + data[end:]
+            data = data[:start] + uri.encode("utf-8", "surrogatepass") + data[end:]
             limit = start
     return data.decode("utf-8", errors="replace")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,7 +18,8 @@ from typing import Any
 from ..errors import InputError, TweetlingError
 from ..paths import checked_name
 from ..posts import Kind, Post
-from . import is_set, parse_date
+from . import Fields, is_set, json_type, load_json, parse_date, shown, text_too_long
+from .reading import numbered_lines
 
 # Field names per role, in order of preference.
 TEXT_FIELDS = ("full_text", "rawContent", "text", "tweet", "content")
@@ -40,20 +40,21 @@ REPLY_FIELDS = (
 )
 QUOTE_FIELDS = ("quoted_status_id_str", "quoted_status_id", "is_quote_status", "quotedTweet", "quote_url", "is_quote")
 # snscrape writes its user object into a CSV cell as a dict repr or a profile URL.
+_MAX_LANG_CHARS = 35  # the longest language tag in use (BCP 47)
 _HANDLE_IN_DICT = re.compile(r"""['"](?:username|screen_name)['"]\s*:\s*['"]([^'"]+)['"]""")
 
 
 def read_csv(path: Path, account: str | None = None, source: str | None = None) -> Iterator[Post]:
     """Yield one Post per CSV row; quoted fields may span lines, a UTF-8 BOM is skipped."""
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        try:
-            header = [name.strip() for name in reader.fieldnames or []]
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise InputError(f"{path.name}:1", f"unreadable CSV header ({error})") from None
-        reader.fieldnames = header
-        _check_header(path.name, header, account)
-        yield from _posts_from_records(_csv_records(path.name, reader), account, source, "column")
+    # strict: a quote never closed is an error, not one post swallowing the rest of the file
+    reader = csv.DictReader((line for _, line in numbered_lines(path, path.name)), strict=True)
+    try:
+        header = [name.strip() for name in reader.fieldnames or []]
+    except csv.Error as error:
+        raise InputError(f"{path.name}:1", f"unreadable CSV header ({error})") from None
+    reader.fieldnames = header
+    _check_header(path.name, header, account)
+    yield from _posts_from_records(_csv_records(path.name, reader), account, source, "column")
 
 
 def _check_header(name: str, header: list[str], account: str | None) -> None:
@@ -82,9 +83,9 @@ def _csv_records(name: str, reader: csv.DictReader) -> Iterator[tuple[str, dict[
             yield where, row
             line = reader.line_num + 1
     except csv.Error as error:
+        if str(error) == "unexpected end of data":
+            raise InputError(f"{name}:{line}", "a quoted field starting in this row is never closed") from None
         raise InputError(f"{name}:{line}", f"malformed CSV ({error})") from None
-    except UnicodeDecodeError as error:
-        raise InputError(f"{name}:{line}", f"not UTF-8 text ({error.reason})") from None
 
 
 def read_jsonl(path: Path, account: str | None = None, source: str | None = None) -> Iterator[Post]:
@@ -93,12 +94,9 @@ def read_jsonl(path: Path, account: str | None = None, source: str | None = None
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    for number, line in _numbered_lines(path):
+    for number, line in _filled_lines(path):
         where = f"{path.name}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(where, f"invalid JSON ({error.msg})") from None
+        record = load_json(line, where, lines=False)
         if not isinstance(record, dict):
             raise InputError(where, "expected a JSON object")
         yield where, record
@@ -108,21 +106,17 @@ def read_text(path: Path, account: str | None = None, source: str | None = None)
     """Yield one Post per non-blank line; ACCOUNT is required as the file names none."""
     if not account:
         raise InputError(path.name, "a text file names no account: pass --account NAME")
-    for number, line in _numbered_lines(path):
+    for number, line in _filled_lines(path):
         text = line.strip()
+        problem = text_too_long(text)
+        if problem:
+            raise InputError(f"{path.name}:{number}", problem)
         yield Post(source or "file", derived_id(account, number, text), account, text, kind_from_text(text))
 
 
-def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+def _filled_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(line number, line) of each non-blank line."""
-    number = 0
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield number, line
-    except UnicodeDecodeError as error:
-        raise InputError(f"{path.name}:{number + 1}", f"not UTF-8 text ({error.reason})") from None
+    return ((number, line) for number, line in numbered_lines(path, path.name) if line.strip())
 
 
 def _posts_from_records(
@@ -131,7 +125,8 @@ def _posts_from_records(
     """Posts of one account: a record naming another account than the first is an error."""
     first_handle = None
     for number, (where, record) in enumerate(records, start=1):
-        handle = account or _record_handle(record, where, word)
+        fields = Fields(record, where, word=word)
+        handle = account or _record_handle(fields)
         if first_handle is None:
             first_handle = handle
         elif handle != first_handle:
@@ -140,36 +135,38 @@ def _posts_from_records(
                 f"{word} '{_first_key(record, ACCOUNT_FIELDS)}': {handle!r} differs "
                 f"from {first_handle!r} above; one account per file, or pass --account",
             )
-        yield post_from_record(record, where, handle, source, number, word)
+        yield post_from_record(fields, handle, source, number)
 
 
-def post_from_record(
-    record: dict[str, Any], where: str, account: str, source: str | None, number: int, word: str = "field"
-) -> Post:
-    """A Post from one CSV row or JSON object; WORD ("column"/"field") is how errors name keys."""
+def post_from_record(fields: Fields, account: str, source: str | None, number: int) -> Post:
+    """A Post from one CSV row or JSON object."""
+    record = fields.data
     text_key = _first_key(record, TEXT_FIELDS)
-    text = record.get(text_key) if text_key else None
-    if not isinstance(text, str):
-        raise InputError(where, f"missing {word} 'text' (or {', '.join(TEXT_FIELDS[:2])}, ...)")
+    if text_key is None or record[text_key] is None:
+        fields.missing("text", f" (or {', '.join(TEXT_FIELDS[:2])}, ...)")
+    text = fields.text(text_key)
     id_key = _first_key(record, ID_FIELDS)
     if id_key is None:
         post_id, default_source = derived_id(account, number, text), "file"
-    elif is_set(record[id_key]) and re.fullmatch(r"\d+", str(record[id_key]).strip()):
-        post_id, default_source = str(record[id_key]).strip(), "x"
     else:
-        raise InputError(where, f"{word} '{id_key}': expected a numeric tweet id, got {record[id_key]!r}")
-    lang_key = _first_key(record, LANG_FIELDS)
-    lang = record[lang_key] if lang_key and is_set(record[lang_key]) else None
+        post_id, default_source = fields.id(id_key, "x"), "x"
+    lang = _language(fields)
     return Post(
         source or default_source,
         post_id,
         account,
         text,
         _record_kind(record, text),
-        _record_date(record, where, word),
+        _record_date(fields),
         lang,
         record,
     )
+
+
+def _language(fields: Fields) -> str | None:
+    key = _first_key(fields.data, LANG_FIELDS)
+    lang = fields.hint(key) if key else None
+    return lang if is_set(lang) and len(lang) <= _MAX_LANG_CHARS else None
 
 
 def derived_id(account: str, number: int, text: str) -> str:
@@ -181,24 +178,28 @@ def _first_key(record: dict[str, Any], names: tuple[str, ...]) -> str | None:
     return next((name for name in names if name in record), None)
 
 
-def _record_handle(record: dict[str, Any], where: str, word: str) -> str:
-    key = _first_key(record, ACCOUNT_FIELDS)
+def _record_handle(fields: Fields) -> str:
+    key = _first_key(fields.data, ACCOUNT_FIELDS)
     if key is None:
-        raise InputError(where, f"missing {word} 'username': pass --account NAME")
-    value = record[key]
-    if isinstance(value, dict):
-        value = value.get("username") or value.get("screen_name")
-    elif isinstance(value, str) and _HANDLE_IN_DICT.search(value):
+        fields.missing("username", ": pass --account NAME")
+    value = fields.get(key)
+    if isinstance(value, dict):  # tweepy's user object
+        user = fields.child(key)
+        value = user.string("username") or user.string("screen_name")
+    elif not isinstance(value, str):
+        fields.fail(key, f"expected a handle, got {json_type(value)}")
+    elif _HANDLE_IN_DICT.search(value):
         value = _HANDLE_IN_DICT.search(value).group(1)
-    handle = str(value or "").strip().rstrip("/").rsplit("/", 1)[-1].lstrip("@")
+    handle = (value or "").strip().rstrip("/").rsplit("/", 1)[-1].lstrip("@")
     try:
         return checked_name(handle)
     except TweetlingError as error:
-        raise InputError(where, f"{word} '{key}': {error}") from None
+        fields.fail(key, str(error))
 
 
-def _record_date(record: dict[str, Any], where: str, word: str) -> str | None:
+def _record_date(fields: Fields) -> str | None:
     """created_at, snscrape's date, or twint's date + time (+ timezone)."""
+    record = fields.data
     if is_set(record.get("date")) and is_set(record.get("time")):
         key = "date"
         value = " ".join(str(record[k]) for k in ("date", "time", "timezone") if is_set(record.get(k)))
@@ -209,8 +210,9 @@ def _record_date(record: dict[str, Any], where: str, word: str) -> str | None:
         return None
     try:
         return parse_date(value)
-    except (ValueError, OverflowError):
-        raise InputError(where, f"{word} '{key}': cannot parse date {str(value)!r}") from None
+    except ValueError as problem:
+        detail = f" ({problem})" if "range" in str(problem) else ""
+        fields.fail(key, f"cannot parse date {shown(str(value) if isinstance(value, str) else value, 60)}{detail}")
 
 
 def _record_kind(record: dict[str, Any], text: str) -> Kind:

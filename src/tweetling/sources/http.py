@@ -7,27 +7,34 @@ contains a header, so a token cannot leak through an error.
 from __future__ import annotations
 
 import json
+import math
+import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
+from urllib.parse import quote, unquote
 
 import httpx
 
-from ..errors import SourceError
+from .. import limits
+from ..errors import ReplyError, SourceError
 from ..posts import Post, Profile
-from . import parse_date
+from . import shown
 
 OnWait = Callable[[float, str], None]  # (seconds, reason), called before each pause
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How patient a client is with a slow, failing or rate-limiting server."""
+    """How patient a client is with a slow, failing or rate-limiting server, and how much it reads."""
 
     timeout: float = 30.0  # seconds to connect, and between bytes of a reply
+    deadline: float = limits.REQUEST_DEADLINE_S  # seconds for a whole request, however its bytes trickle in
+    max_reply_bytes: int = limits.MAX_REPLY_BYTES  # a reply body, decompressed
     retries: int = 4  # extra attempts after a 5xx reply, a timeout or a connection error
     backoff: float = 2.0  # seconds before the first retry; doubles after each one
     max_backoff: float = 60.0
@@ -41,12 +48,26 @@ class JsonReply:
     links: dict[str, dict[str, str]]  # the Link header, by rel (Mastodon pages with it)
 
 
+@dataclass(frozen=True)
+class _Received:
+    """A reply read in full: status, headers and body."""
+
+    status: int
+    headers: httpx.Headers
+    links: dict[str, dict[str, str]]
+    body: bytes
+
+
+class _DeadlinePassed(Exception):
+    """A request ran past RetryPolicy.deadline."""
+
+
 class HttpStatusError(SourceError):
     """A 4xx reply other than 429; sources turn it into a message about the account or token."""
 
     def __init__(self, host: str, path: str, status: int, body: Any):
         self.status = status
-        self.body = body  # the parsed JSON error body, or None
+        self.body = body  # the parsed JSON error body (secrets redacted), or None
         super().__init__(f"{host}: HTTP {status} for {path}")
 
 
@@ -92,17 +113,23 @@ class HttpClient:
         headers = {"Accept": "application/json", "User-Agent": "tweetling (+https://github.com/tweetling)"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        self.base_url = base_url.rstrip("/")
-        self.host = httpx.URL(self.base_url).host or self.base_url
+        self.base_url = checked_base_url(base_url)
+        self.host = httpx.URL(self.base_url).host
         self.policy = policy
+        self._secrets = _secret_forms(token)
         self._on_wait = on_wait
         self._sleep = sleep
+        # httpx drops the Authorization header when a redirect leaves the API's origin.
         self._client = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=policy.timeout, follow_redirects=True
         )
 
     def __repr__(self) -> str:
         return f"HttpClient({self.base_url!r})"
+
+    def where(self, path: str) -> str:
+        """How messages name the URL of PATH: host and full path, without scheme or query."""
+        return f"{self.host}{httpx.URL(self.base_url).path.rstrip('/')}{path}"
 
     def close(self) -> None:
         self._client.close()
@@ -132,46 +159,101 @@ class HttpClient:
         failures = rate_limited = 0
         while True:
             try:
-                response = self._client.get(path, params=query)
+                reply = self._receive(path, query)
             except httpx.TransportError as error:
-                failures += 1
-                reason = f"cannot reach {self.host} ({type(error).__name__}: {error})"
-                if failures > self.policy.retries:
-                    raise SourceError(f"{reason}; run the same command again to resume") from None
-                self._wait(self._backoff(failures), f"{reason}, retry {failures} of {self.policy.retries}")
-                continue
-            if response.status_code == 429:
-                rate_limited += 1
-                seconds = rate_limit_wait(response.headers) or self._backoff(rate_limited)
-                if rate_limited > self.policy.rate_limit_retries or seconds > self.policy.max_rate_limit_wait:
-                    raise SourceError(
-                        f"{self.host} rate limit: asked to wait {seconds:.0f} s;"
-                        " run the same command again later to resume"
-                    )
-                self._wait(seconds, f"rate limited by {self.host}")
-                continue
-            if response.status_code >= 500:
-                failures += 1
-                reason = f"{self.host} answered HTTP {response.status_code} for {path}"
-                if failures > self.policy.retries:
-                    raise SourceError(f"{reason}; run the same command again to resume")
-                self._wait(self._backoff(failures), f"{reason}, retry {failures} of {self.policy.retries}")
-                continue
-            return self._reply(path, response)
+                failure = f"cannot reach {self.host} ({type(error).__name__}: {error})"
+            except _DeadlinePassed as error:
+                failure = f"{self.host}: {error}"
+            else:
+                if reply.status == 429:
+                    rate_limited += 1
+                    seconds = rate_limit_wait(reply.headers) or self._backoff(rate_limited)
+                    if rate_limited > self.policy.rate_limit_retries or seconds > self.policy.max_rate_limit_wait:
+                        raise SourceError(
+                            f"{self.host} rate limit: asked to wait {_duration(seconds)};"
+                            " run the same command again later to resume"
+                        )
+                    self._wait(seconds, f"rate limited by {self.host}")
+                    continue
+                if reply.status < 500:
+                    return self._parsed(path, reply)
+                failure = f"{self.host} answered HTTP {reply.status} for {path}"
+            failures += 1  # a 5xx reply, a timeout or a lost connection: worth another try
+            if failures > self.policy.retries:
+                raise SourceError(f"{failure}; run the same command again to resume") from None
+            self._wait(self._backoff(failures), f"{failure}, retry {failures} of {self.policy.retries}")
 
-    def _reply(self, path: str, response: httpx.Response) -> JsonReply:
+    def _receive(self, path: str, query: dict[str, Any]) -> _Received:
+        """One GET read in full within the policy's deadline.
+
+        The request runs in a worker thread because httpx's timeouts bound each read, not the
+        whole: a server trickling a byte at a time would hold it forever. A request past its
+        deadline is abandoned; its thread stops at its next read or per-read timeout.
+        """
+        outcome: dict[str, Any] = {}
+        abandoned = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome["reply"] = self._read(path, query, abandoned)
+            except BaseException as error:  # handed to the calling thread
+                outcome["error"] = error
+
+        worker = threading.Thread(target=run, name=f"tweetling GET {self.host}", daemon=True)
+        worker.start()
+        worker.join(self.policy.deadline)
+        if worker.is_alive():
+            abandoned.set()
+            raise _DeadlinePassed(f"no complete reply to {path} within {self.policy.deadline:.0f} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["reply"]
+
+    def _read(self, path: str, query: dict[str, Any], abandoned: threading.Event) -> _Received:
+        cap = self.policy.max_reply_bytes
+        too_large = SourceError(
+            f"{self.host}: the reply to {path} is larger than {limits.size(cap)}, the most one reply may be"
+        )
         try:
-            data = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            if response.status_code >= 400:
-                raise HttpStatusError(self.host, path, response.status_code, None) from None
+            with self._client.stream("GET", path, params=query) as response:
+                declared = response.headers.get("content-length", "")
+                if re.fullmatch(r"[0-9]{1,20}", declared) and int(declared) > cap:
+                    raise too_large
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > cap:
+                        raise too_large
+                    if abandoned.is_set():
+                        raise _DeadlinePassed("abandoned")
+                try:
+                    links = {rel: dict(link) for rel, link in response.links.items()}
+                except (ValueError, KeyError, TypeError):
+                    links = {}
+                return _Received(response.status_code, response.headers, links, bytes(body))
+        except httpx.TransportError:
+            raise
+        except (httpx.HTTPError, httpx.InvalidURL) as error:  # too many redirects, undecodable gzip
             raise SourceError(
-                f"{self.host}: the reply to {path} is not valid JSON"
-                f" (HTTP {response.status_code}, {len(response.content)} bytes)"
+                f"{self.host}: cannot read the reply to {path} ({type(error).__name__}: {error})"
             ) from None
-        if response.status_code >= 400:
-            raise HttpStatusError(self.host, path, response.status_code, data)
-        return JsonReply(data, {rel: dict(link) for rel, link in response.links.items()})
+
+    def _parsed(self, path: str, reply: _Received) -> JsonReply:
+        try:
+            data = json.loads(reply.body)
+        except RecursionError:
+            raise ReplyError(self.where(path), "the reply's JSON is nested too deeply to read") from None
+        except ValueError:  # not JSON, not UTF-8, or a number too long to convert
+            if reply.status >= 400:
+                raise HttpStatusError(self.host, path, reply.status, None) from None
+            raise SourceError(
+                f"{self.host}: the reply to {path} is not valid JSON (HTTP {reply.status}, {len(reply.body)} bytes)"
+            ) from None
+        if any(secret in reply.body for secret in self._secrets):
+            data = _redacted(data, self._secrets)
+        if reply.status >= 400:
+            raise HttpStatusError(self.host, path, reply.status, data)
+        return JsonReply(data, reply.links)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.policy.backoff * 2 ** (attempt - 1), self.policy.max_backoff)
@@ -182,43 +264,88 @@ class HttpClient:
         self._sleep(seconds)
 
 
+def checked_base_url(base_url: str) -> str:
+    """BASE_URL without its trailing slash if it is an http(s) URL with a host, else a SourceError."""
+    problem = "expected http(s)://host[:port][/path]"
+    try:
+        url = httpx.URL(base_url.strip())
+    except (httpx.InvalidURL, TypeError, ValueError):
+        url = None
+    if url is not None and url.userinfo:
+        problem = "credentials in the URL would be shown in messages; pass a token with --token-env"
+    elif (
+        url is not None
+        and url.scheme in ("http", "https")
+        and url.host
+        and (url.port is None or 0 < url.port <= 65535)
+        and not url.query
+        and not url.fragment
+    ):
+        return str(url).rstrip("/")
+    raise SourceError(f"invalid base URL {shown(base_url, 60)}: {problem}")
+
+
+def _secret_forms(token: str | None) -> tuple[bytes, ...]:
+    """The ways a server may echo TOKEN back: as sent, URL-decoded or -encoded, JSON-escaped."""
+    if not token:
+        return ()
+    forms = {token, unquote(token), quote(token, safe=""), token.replace("/", "\\/")}
+    return tuple(form.encode() for form in forms if len(form) >= 8)
+
+
+def _redacted(value: Any, secrets: tuple[bytes, ...]) -> Any:
+    """VALUE (parsed JSON) with every secret in its strings replaced by [redacted]."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret.decode(), "[redacted]")
+        return value
+    if isinstance(value, list):
+        return [_redacted(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {_redacted(key, secrets): _redacted(item, secrets) for key, item in value.items()}
+    return value
+
+
+def server_text(value: Any, width: int = 200) -> str | None:
+    """A message a server wrote (an error's title or detail) for one line of ours: a string, its
+    whitespace collapsed, cut to WIDTH characters; None for anything else."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = " ".join(value.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 10**7 else "more than 100 days"
+
+
 def rate_limit_wait(headers: httpx.Headers, now: float | None = None) -> float | None:
     """Seconds a 429 reply asks us to wait: Retry-After (seconds or HTTP date), or a reset time.
 
     X sends x-rate-limit-reset (epoch seconds), Bluesky ratelimit-reset (epoch seconds) and
-    Mastodon x-ratelimit-reset (an ISO 8601 time).
+    Mastodon x-ratelimit-reset (an ISO 8601 time). Values that are no time (not a number,
+    infinite) are skipped; a moment in the past means no wait.
     """
     now = time.time() if now is None else now
-    retry_after = headers.get("retry-after")
+    retry_after = (headers.get("retry-after") or "").strip()
+    if re.fullmatch(r"[0-9]{1,12}", retry_after):
+        return float(retry_after)
     if retry_after:
-        if retry_after.strip().isdigit():
-            return float(retry_after)
         try:
             return max(parsedate_to_datetime(retry_after).timestamp() - now, 0.0)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             pass
     for name in ("x-rate-limit-reset", "ratelimit-reset", "x-ratelimit-reset"):
-        value = headers.get(name)
-        if not value:
-            continue
+        value = (headers.get(name) or "").strip()
         try:
             number = float(value)
         except ValueError:
             try:
-                number = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-            except ValueError:
+                return max(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() - now, 0.0)
+            except (ValueError, OverflowError, OSError):
                 continue
+        if not math.isfinite(number):
+            continue
         # Large numbers are moments (epoch seconds); small ones are already durations.
-        return max(number - now, 0.0) if number > 1e9 else number
+        return max(number - now, 0.0) if number > 1e9 else max(number, 0.0)
     return None
-
-
-def utc_iso(value: str | None) -> str | None:
-    """A source's timestamp as ISO 8601 UTC to the second, the form the store sorts by; one it
-    cannot read is kept as given."""
-    if not value:
-        return None
-    try:
-        return parse_date(value)
-    except ValueError:
-        return value

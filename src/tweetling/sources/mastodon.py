@@ -12,16 +12,17 @@ from typing import Any
 
 import httpx
 
-from ..errors import SourceError, TweetlingError
+from ..errors import ReplyError, SourceError, TweetlingError
 from ..posts import Kind, Post, Profile
-from .http import HttpClient, HttpStatusError, JsonReply, Page, RemoteAccount, utc_iso
+from . import Fields, checked_id, is_set, json_type, shown, text_too_long
+from .http import HttpClient, HttpStatusError, JsonReply, Page, RemoteAccount, server_text
 
-_HANDLE = re.compile(r"^@?([A-Za-z0-9_][A-Za-z0-9_.-]*)@((?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+)$")
+_HANDLE = re.compile(r"@?([A-Za-z0-9_][A-Za-z0-9_.-]{0,99})@((?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]{1,63})")
 
 
 def split_handle(handle: str) -> tuple[str, str]:
     """'@user@instance.social' -> ('user', 'instance.social')."""
-    match = _HANDLE.match(handle.strip())
+    match = _HANDLE.fullmatch(handle.strip())
     if not match:
         raise TweetlingError(f"invalid Mastodon handle {handle!r}: expected @user@instance.social")
     return match.group(1), match.group(2).lower()
@@ -50,58 +51,68 @@ class MastodonSource:
         self.account_id: str | None = None
 
     def lookup(self) -> RemoteAccount:
-        data = self._get("/api/v1/accounts/lookup", {"acct": self.user}).data
-        try:
-            if data.get("suspended"):
-                raise SourceError(f"mastodon: @{self.user}@{self.instance} is suspended")
-            self.account_id = str(data["id"])
-            profile = Profile(
-                name=self.account,
-                source=self.source,
-                display_name=data.get("display_name") or data.get("username"),
-                avatar_url=data.get("avatar"),
-                bio=html_to_text(data.get("note") or "") or None,
-                source_id=self.account_id,
-            )
-            return RemoteAccount(profile, data.get("statuses_count"))
-        except (KeyError, TypeError, AttributeError) as error:
-            raise SourceError(f"{self.client.host}: unexpected account lookup reply ({error!r})") from None
+        path = "/api/v1/accounts/lookup"
+        account = Fields(self._get(path, {"acct": self.user}).data, self.client.where(path), ReplyError)
+        if is_set(account.get("suspended")):
+            raise SourceError(f"mastodon: @{self.user}@{self.instance} is suspended")
+        self.account_id = account.id("id", "mastodon")
+        profile = Profile(
+            name=self.account,
+            source=self.source,
+            display_name=account.hint("display_name") or account.hint("username"),
+            avatar_url=account.url("avatar"),
+            bio=html_to_text(account.hint("note") or "") or None,
+            source_id=self.account_id,
+        )
+        return RemoteAccount(profile, account.count("statuses_count"))
 
     def page(self, cursor: str | None, newer_than: str | None, limit: int) -> Page:
         if self.account_id is None:
             raise RuntimeError("MastodonSource.lookup() must run before page()")
-        reply = self._get(
-            f"/api/v1/accounts/{self.account_id}/statuses",
-            {"limit": limit, "max_id": cursor, "since_id": newer_than},
-        )
+        path = f"/api/v1/accounts/{self.account_id}/statuses"
+        reply = self._get(path, {"limit": limit, "max_id": cursor, "since_id": newer_than})
+        where = self.client.where(path)
         if not isinstance(reply.data, list):
-            raise SourceError(f"{self.client.host}: statuses reply is not a list")
-        try:
-            posts = [self._post(status) for status in reply.data]
-        except (KeyError, TypeError, AttributeError) as error:
-            raise SourceError(f"{self.client.host}: unexpected status in reply ({error!r})") from None
-        next_url = reply.links.get("next", {}).get("url")
-        next_cursor = httpx.URL(next_url).params.get("max_id") if next_url and posts else None
-        return Page(posts, next_cursor)
+            raise ReplyError(where, f"expected an array of statuses, got {json_type(reply.data)}")
+        posts = [self._post(status, where, number) for number, status in enumerate(reply.data, 1)]
+        return Page(posts, self._next_cursor(reply, where) if posts else None)
 
-    def _post(self, status: dict[str, Any]) -> Post:
-        shown = status.get("reblog") or status
+    def _next_cursor(self, reply: JsonReply, where: str) -> str | None:
+        """The max_id of the Link header's next page."""
+        next_url = reply.links.get("next", {}).get("url")
+        if not next_url:
+            return None
+        try:
+            max_id = httpx.URL(next_url).params.get("max_id")
+            return None if max_id is None else checked_id(max_id, "mastodon")
+        except (httpx.InvalidURL, ValueError) as error:
+            raise ReplyError(where, f"Link header: unusable next page {shown(next_url, 80)} ({error})") from None
+
+    def _post(self, item: Any, where: str, number: int) -> Post:
+        post_id = Fields(item, f"{where}: item {number}", ReplyError).id("id", "mastodon")
+        status = Fields(item, f"{where}: status {post_id}", ReplyError)
+        reblog = status.get("reblog")
+        shown_status = status.child("reblog") if reblog else status
         kind: Kind = "original"
-        if status.get("reblog"):
+        if reblog:
             kind = "retweet"
-        elif status.get("in_reply_to_id"):
+        elif is_set(status.get("in_reply_to_id")):
             kind = "reply"
-        elif status.get("quote"):  # Mastodon 4.4+ quote posts
+        elif is_set(status.get("quote")):  # Mastodon 4.4+ quote posts
             kind = "quote"
+        text = html_to_text(shown_status.string("content") or "")
+        problem = text_too_long(text)
+        if problem:
+            shown_status.fail("content", problem)
         return Post(
             source=self.source,
-            post_id=str(status["id"]),
+            post_id=post_id,
             account=self.account,
-            text=html_to_text(shown.get("content") or ""),
+            text=text,
             kind=kind,
-            created_at=utc_iso(status.get("created_at")),
-            lang=shown.get("language"),
-            raw=status,
+            created_at=status.date("created_at", keep_unreadable=True),
+            lang=shown_status.hint("language"),
+            raw=status.data,
         )
 
     def _get(self, path: str, params: dict[str, Any]) -> JsonReply:
@@ -109,23 +120,23 @@ class MastodonSource:
 
     def _explain(self, error: HttpStatusError) -> SourceError:
         who = f"@{self.user}@{self.instance}"
-        detail = error.body.get("error") if isinstance(error.body, dict) else None
+        detail = server_text(error.body.get("error")) if isinstance(error.body, dict) else None
         if error.status == 404:
             return SourceError(f"mastodon: no account {who} (HTTP 404)")
-        if error.status == 410 or (detail and "suspend" in str(detail).lower()):
+        if error.status == 410 or (detail and "suspend" in detail.lower()):
             return SourceError(f"mastodon: {who} is suspended or gone (HTTP {error.status})")
         if error.status in (401, 403):
             if self.has_token:
                 return SourceError(
                     f"mastodon: {self.instance} refused the access token or {who} is private"
-                    f" (HTTP {error.status}{': ' + str(detail) if detail else ''})"
+                    f" (HTTP {error.status}{': ' + detail if detail else ''})"
                 )
             return SourceError(
                 f"mastodon: {self.instance} requires an access token for {who}"
                 f" (HTTP {error.status}); put one from {self.instance} in an environment variable"
                 " and pass --token-env NAME"
             )
-        return SourceError(f"mastodon: {error}{': ' + str(detail) if detail else ''}")
+        return SourceError(f"mastodon: {error}{': ' + detail if detail else ''}")
 
 
 class _TextExtractor(HTMLParser):

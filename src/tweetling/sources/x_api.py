@@ -10,20 +10,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..errors import SourceError, TweetlingError
+from ..errors import ReplyError, SourceError, TweetlingError
 from ..posts import Kind, Post, Profile
-from .http import HttpClient, HttpStatusError, JsonReply, Page, RemoteAccount, utc_iso
+from . import Fields
+from .http import HttpClient, HttpStatusError, Page, RemoteAccount, server_text
 
 DEFAULT_BASE_URL = "https://api.x.com/2"
 TOKEN_ENVS = ("X_BEARER_TOKEN", "TWITTER_BEARER_TOKEN")
-_USERNAME = re.compile(r"^@?([A-Za-z0-9_]{1,15})$")
+_USERNAME = re.compile(r"@?([A-Za-z0-9_]{1,15})")
 _TWEET_FIELDS = "created_at,lang,referenced_tweets,in_reply_to_user_id,note_tweet"
 _KINDS: dict[str, Kind] = {"retweeted": "retweet", "replied_to": "reply", "quoted": "quote"}
 _KIND_ORDER = ("retweet", "reply", "quote")  # a reply that quotes is a reply
 
 
 def account_name(handle: str) -> str:
-    match = _USERNAME.match(handle.strip())
+    match = _USERNAME.fullmatch(handle.strip())
     if not match:
         raise TweetlingError(f"invalid X username {handle!r}: 1 to 15 letters, digits or _")
     return match.group(1)
@@ -46,25 +47,23 @@ class XApiSource:
         self.user_id: str | None = None
 
     def lookup(self) -> RemoteAccount:
-        reply = self._get(
-            f"/users/by/username/{self.username}",
-            {"user.fields": "name,description,profile_image_url,public_metrics"},
+        path = f"/users/by/username/{self.username}"
+        reply = self._get(path, {"user.fields": "name,description,profile_image_url,public_metrics"})
+        self._raise_errors(reply)
+        user = reply.child("data")
+        self.user_id = user.id("id", "x")
+        metrics = user.get("public_metrics")
+        profile = Profile(
+            name=self.account,
+            source=self.source,
+            display_name=user.hint("name"),
+            avatar_url=user.url("profile_image_url"),
+            bio=user.hint("description") or None,
+            source_id=self.user_id,
         )
-        self._raise_errors(reply.data)
-        try:
-            user = reply.data["data"]
-            self.user_id = str(user["id"])
-            profile = Profile(
-                name=self.account,
-                source=self.source,
-                display_name=user.get("name"),
-                avatar_url=user.get("profile_image_url"),
-                bio=user.get("description") or None,
-                source_id=self.user_id,
-            )
-            return RemoteAccount(profile, (user.get("public_metrics") or {}).get("tweet_count"))
-        except (KeyError, TypeError, AttributeError) as error:
-            raise SourceError(f"{self.client.host}: unexpected user lookup reply ({error!r})") from None
+        return RemoteAccount(
+            profile, user.child("public_metrics").count("tweet_count") if isinstance(metrics, dict) else None
+        )
 
     def page(self, cursor: str | None, newer_than: str | None, limit: int) -> Page:
         if self.user_id is None:
@@ -79,42 +78,42 @@ class XApiSource:
                 "since_id": newer_than,
             },
         )
-        if reply.data.get("errors"):  # an empty page has neither data nor errors
-            self._raise_errors(reply.data)
-        try:
-            posts = [self._post(tweet) for tweet in reply.data.get("data") or []]
-            next_token = (reply.data.get("meta") or {}).get("next_token")
-        except (KeyError, TypeError, AttributeError) as error:
-            raise SourceError(f"{self.client.host}: unexpected timeline reply ({error!r})") from None
-        return Page(posts, next_token if posts else None)
+        if reply.get("errors"):  # an empty page has neither data nor errors
+            self._raise_errors(reply)
+        posts = [self._post(tweet, reply.where, number) for number, tweet in enumerate(reply.array("data"), 1)]
+        return Page(posts, reply.child("meta").string("next_token") if posts else None)
 
-    def _post(self, tweet: dict[str, Any]) -> Post:
-        kinds = {_KINDS.get(ref.get("type")) for ref in tweet.get("referenced_tweets") or []}
+    def _post(self, raw: Any, where: str, number: int) -> Post:
+        post_id = Fields(raw, f"{where}: item {number}", ReplyError).id("id", "x")
+        tweet = Fields(raw, f"{where}: post {post_id}", ReplyError)
+        kinds = {_KINDS.get(ref.hint("type")) for ref in tweet.children("referenced_tweets")}
         kind: Kind = next((k for k in _KIND_ORDER if k in kinds), "original")  # type: ignore[assignment]
-        note = tweet.get("note_tweet") or {}
+        note = tweet.child("note_tweet")
         return Post(
             source=self.source,
-            post_id=str(tweet["id"]),
+            post_id=post_id,
             account=self.account,
-            text=note.get("text") or tweet["text"],
+            text=note.text("text") if note.get("text") is not None else tweet.text("text"),
             kind=kind,
-            created_at=utc_iso(tweet.get("created_at")),
-            lang=tweet.get("lang"),
-            raw=tweet,
+            created_at=tweet.date("created_at", keep_unreadable=True),
+            lang=tweet.hint("lang"),
+            raw=raw,
         )
 
-    def _get(self, path: str, params: dict[str, Any]) -> JsonReply:
+    def _get(self, path: str, params: dict[str, Any]) -> Fields:
         reply = self.client.get_json(path, params, explain=self._explain)
-        if not isinstance(reply.data, dict):
-            raise SourceError(f"{self.client.host}: the reply to {path} is not a JSON object")
-        return reply
+        return Fields(reply.data, self.client.where(path), ReplyError)
 
-    def _raise_errors(self, body: dict[str, Any]) -> None:
+    def _raise_errors(self, body: Fields) -> None:
         """X answers 200 with an `errors` list, and no `data`, for unknown or hidden accounts."""
         if body.get("data"):
             return
-        errors = body.get("errors") or [{}]
-        title, detail = errors[0].get("title", ""), errors[0].get("detail", "")
+        errors = body.get("errors")
+        first = errors[0] if isinstance(errors, list) and errors else errors
+        if isinstance(first, dict):
+            title, detail = server_text(first.get("title")) or "", server_text(first.get("detail")) or ""
+        else:  # an error written as a bare string, or none at all
+            title, detail = "", server_text(first) or ""
         who = f"@{self.username}"
         if "suspended" in detail.lower():
             raise SourceError(f"x: {who} is suspended")
@@ -122,11 +121,11 @@ class XApiSource:
             raise SourceError(f"x: no account {who}")
         if title == "Authorization Error":
             raise SourceError(f"x: {who} is protected; only approved followers can see the posts")
-        raise SourceError(f"x: unexpected reply for {who}: {title or 'no data'} {detail}".rstrip())
+        raise SourceError(f"x: unexpected reply for {who}: {' '.join(filter(None, (title, detail))) or 'no data'}")
 
     def _explain(self, error: HttpStatusError) -> SourceError:
         body = error.body if isinstance(error.body, dict) else {}
-        detail = body.get("detail") or body.get("title") or ""
+        detail = server_text(body.get("detail")) or server_text(body.get("title")) or ""
         if error.status == 401:
             return SourceError(f"x: the API rejected the bearer token (HTTP 401); check {' or '.join(TOKEN_ENVS)}")
         if error.status in (402, 403):

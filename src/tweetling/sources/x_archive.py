@@ -16,15 +16,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import limits
 from ..errors import InputError, TweetlingError
 from ..paths import checked_name
 from ..posts import Kind, Post, Profile
-from . import is_set, parse_date
+from . import Fields, is_set
+from .reading import check_zip_member, read_file, read_zip_member
 
 SOURCE = "x"
 _TWEET_PART = re.compile(r"^tweets?(?:-part(\d+))?\.js$")
 _REPLY_FIELDS = ("status_id_str", "user_id_str", "status_id", "user_id")
 _WRAPPER = re.compile(r"^\s*window\.YTD\.\w+\.part\d+\s*=\s*")
+DATA_FILE_STARTS = (b"window.YTD.", b"[")  # what a data file starts with, after blanks
+_NOT_A_DATA_FILE = "not an archive data file: expected 'window.YTD.<name>.part0 = ['"
 
 
 @dataclass(frozen=True)
@@ -64,47 +68,78 @@ def open_archive(path: Path) -> Archive:
     """Find the data files of a zip, an extracted folder (or its data/) or a bare tweets.js."""
     if path.is_dir():
         folder = path / "data" if (path / "data").is_dir() else path
-        return _archive_from_names(
+        archive = _archive_from_names(
             path.name,
             {p.name: p for p in folder.iterdir() if p.is_file()},
-            lambda target: target.read_bytes,
+            lambda target, where: lambda: read_file(target, where, DATA_FILE_STARTS, _NOT_A_DATA_FILE),
             prefix=f"{path.name}/data/" if folder != path else f"{path.name}/",
         )
-    if zipfile.is_zipfile(path):
+        _check_total(archive, {f.name: p.stat().st_size for f, p in _members(archive, folder)})
+        return archive
+    if path.is_file() and zipfile.is_zipfile(path):  # is_zipfile reads a device such as /dev/zero forever
         return _open_zip(path)
+    with open(path, "rb") as handle:
+        if path.suffix.lower() == ".zip" or handle.read(4) == b"PK\x03\x04":
+            raise InputError(path.name, "corrupt zip (no zip directory at its end: truncated or not a zip file)")
     account, profile = (path.parent / "account.js", path.parent / "profile.js")
+
+    def data_file(file: Path) -> DataFile:
+        return DataFile(file.name, lambda: read_file(file, file.name, DATA_FILE_STARTS, _NOT_A_DATA_FILE))
+
     return Archive(
         path.name,
-        [DataFile(path.name, path.read_bytes)],
-        DataFile(account.name, account.read_bytes) if account.is_file() else None,
-        DataFile(profile.name, profile.read_bytes) if profile.is_file() else None,
+        [data_file(path)],
+        data_file(account) if account.is_file() else None,
+        data_file(profile) if profile.is_file() else None,
     )
 
 
+def _members(archive: Archive, folder: Path) -> list[tuple[DataFile, Path]]:
+    files = [*archive.tweet_parts, archive.account, archive.profile]
+    return [(f, folder / f.name.rsplit("/", 1)[-1]) for f in files if f is not None]
+
+
+def _check_total(archive: Archive, sizes: dict[str, int]) -> None:
+    """Refuse an archive whose data files add up to more than limits.MAX_ARCHIVE_BYTES, before reading."""
+    total = sum(sizes.values())
+    if total > limits.MAX_ARCHIVE_BYTES:
+        raise InputError(
+            archive.name,
+            f"its data files hold {limits.size(total)}, more than the {limits.size(limits.MAX_ARCHIVE_BYTES)} one archive may",
+        )
+
+
 def _open_zip(path: Path) -> Archive:
-    with zipfile.ZipFile(path) as zf:
-        names = [n for n in zf.namelist() if not n.endswith("/")]
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = {info.filename: info for info in zf.infolist() if not info.is_dir()}
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise InputError(path.name, f"corrupt zip ({error})") from None
+    names = list(infos)
     data_files = [n for n in names if _TWEET_PART.match(n.rsplit("/", 1)[-1]) and "/data/" in f"/{n}"]
     if not data_files:
         raise InputError(path.name, "no data/tweets.js inside: is this an X account archive?")
     folder = data_files[0].rsplit("/", 1)[0] + "/"
+    # Members are only ever looked up by name and read into memory, never extracted to disk.
     members = {n[len(folder) :]: n for n in names if n.startswith(folder) and "/" not in n[len(folder) :]}
 
-    def reader(member: str) -> Callable[[], bytes]:
-        def read() -> bytes:
-            with zipfile.ZipFile(path) as zf:
-                return zf.read(member)
+    def reader(member: str, where: str) -> Callable[[], bytes]:
+        return lambda: read_zip_member(path, member, where, DATA_FILE_STARTS, _NOT_A_DATA_FILE)
 
-        return read
-
-    return _archive_from_names(path.name, members, reader, prefix=f"{path.name}/{folder}")
+    archive = _archive_from_names(path.name, members, reader, prefix=f"{path.name}/{folder}")
+    by_name = {f"{path.name}/{name}": info for name, info in infos.items()}
+    read = [f for f in (*archive.tweet_parts, archive.account, archive.profile) if f is not None]
+    for data_file in read:
+        check_zip_member(by_name[data_file.name], data_file.name)
+    _check_total(archive, {f.name: by_name[f.name].file_size for f in read})
+    return archive
 
 
 def _archive_from_names(
-    name: str, members: dict[str, Any], reader: Callable[[Any], Callable[[], bytes]], prefix: str
+    name: str, members: dict[str, Any], reader: Callable[[Any, str], Callable[[], bytes]], prefix: str
 ) -> Archive:
     def data_file(member: str) -> DataFile:
-        return DataFile(prefix + member, reader(members[member]))
+        return DataFile(prefix + member, reader(members[member], prefix + member))
 
     parts = sorted(
         (m for m in members if _TWEET_PART.match(m)),
@@ -122,8 +157,8 @@ def _archive_from_names(
 
 def read_profile(archive: Archive, account: str | None = None) -> Profile:
     """The account's Profile from account.js and profile.js; ACCOUNT (already checked) overrides the handle."""
-    details = _first_item(archive.account, "account") if archive.account else {}
-    handle = account or details.get("username")
+    details = _first_item(archive.account, "account")
+    handle = account or details.string("username")
     if not handle:
         where = archive.account.name if archive.account else archive.name
         raise InputError(where, "no account.js with a username beside the tweets: pass --account NAME")
@@ -131,43 +166,55 @@ def read_profile(archive: Archive, account: str | None = None) -> Profile:
         try:
             checked_name(handle)
         except TweetlingError as error:
-            raise InputError(archive.account.name, f"field 'username': {error}") from None
-    profile = _first_item(archive.profile, "profile") if archive.profile else {}
-    avatar = profile.get("avatarMediaUrl")
+            details.fail("username", str(error))
+    profile = _first_item(archive.profile, "profile")
+    description = profile.get("description")
+    avatar = profile.hint("avatarMediaUrl")
     return Profile(
         name=handle,
         source=SOURCE,
-        display_name=details.get("accountDisplayName"),
+        display_name=details.hint("accountDisplayName"),
         # A relative avatar path points into the archive, which may be gone later.
-        avatar_url=avatar if isinstance(avatar, str) and avatar.startswith("https://") else None,
-        bio=(profile.get("description") or {}).get("bio"),
-        source_id=details.get("accountId"),
+        avatar_url=avatar if avatar and avatar.startswith("https://") else None,
+        bio=profile.child("description").hint("bio") if isinstance(description, dict) else None,
+        source_id=details.id("accountId", "x") if details.get("accountId") is not None else None,
     )
 
 
-def _first_item(data_file: DataFile, key: str) -> dict[str, Any]:
+def _first_item(data_file: DataFile | None, key: str) -> Fields:
+    """The KEY object of the first record of DATA_FILE (empty when there is none)."""
+    if data_file is None:
+        return Fields({}, "")
     items = load_data_file(data_file)
-    if not items or not isinstance(items[0], dict):
-        return {}
-    item = items[0].get(key, items[0])
-    return item if isinstance(item, dict) else {}
+    if not items:
+        return Fields({}, data_file.name)
+    item = items[0].get(key, items[0]) if isinstance(items[0], dict) else items[0]
+    return Fields(item, f"{data_file.name}: record 1")
 
 
 def load_data_file(data_file: DataFile) -> list[Any]:
-    """The JSON array of an archive data file, its `window.YTD... =` wrapper removed."""
+    """The JSON array of an archive data file, its `window.YTD... =` wrapper skipped."""
     try:
         text = data_file.read().decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise InputError(data_file.name, f"not UTF-8 text ({error.reason})") from None
     wrapper = _WRAPPER.match(text)
-    if wrapper:  # blank it out in place so JSON error positions still match the file
-        text = re.sub(r"[^\n]", " ", wrapper.group()) + text[wrapper.end() :]
-    elif not text.lstrip().startswith("["):
-        raise InputError(data_file.name, "not an archive data file: expected 'window.YTD.<name>.part0 = ['")
+    start = wrapper.end() if wrapper else 0
+    if not wrapper and not text.lstrip().startswith("["):
+        raise InputError(data_file.name, _NOT_A_DATA_FILE)
+    # Parsing from the offset keeps JSON error positions those of the file, without a copy of it.
     try:
-        items = json.loads(text)
+        items, end = json.JSONDecoder().raw_decode(text, start if wrapper else len(text) - len(text.lstrip()))
     except json.JSONDecodeError as error:
         raise InputError(f"{data_file.name}:{error.lineno}", f"invalid JSON ({error.msg})") from None
+    except RecursionError:
+        raise InputError(data_file.name, "JSON nested too deeply to read") from None
+    except ValueError as error:
+        raise InputError(data_file.name, f"invalid JSON ({error})") from None
+    rest = text[end:]
+    if rest.strip().strip(";"):
+        line = text.count("\n", 0, end + len(rest) - len(rest.lstrip())) + 1
+        raise InputError(f"{data_file.name}:{line}", "invalid JSON (extra data after the array)")
     if not isinstance(items, list):
         raise InputError(data_file.name, "expected a JSON array of records")
     return items
@@ -182,31 +229,23 @@ def read_posts(archive: Archive, account: str) -> Iterator[Post]:
 
 def post_from_tweet(item: Any, account: str, where: str) -> Post:
     """A Post from one archive record, `{"tweet": {...}}` or the bare tweet object."""
-    tweet = item.get("tweet", item) if isinstance(item, dict) else None
-    if not isinstance(tweet, dict):
+    if not isinstance(item, dict):
         raise InputError(where, "expected a tweet object")
-    post_id = tweet.get("id_str") or tweet.get("id")
-    if not is_set(post_id):
-        raise InputError(where, "missing field 'id_str'")
-    text = tweet.get("full_text", tweet.get("text"))
-    if not isinstance(text, str):
-        raise InputError(where, "missing field 'full_text'")
-    created_at = tweet.get("created_at")
-    if created_at is not None:
-        try:
-            created_at = parse_date(created_at)
-        except ValueError:
-            raise InputError(where, f"field 'created_at': cannot parse date {created_at!r}") from None
-    lang = tweet.get("lang")
+    tweet = Fields(item.get("tweet", item), where)
+    if tweet.get("id_str") is None and tweet.get("id") is None:
+        tweet.missing("id_str")
+    post_id = tweet.id("id_str", SOURCE) if tweet.get("id_str") is not None else tweet.id("id", SOURCE)
+    text_key = "full_text" if tweet.get("full_text") is not None or tweet.get("text") is None else "text"
+    text = tweet.text(text_key)
     return Post(
         SOURCE,
-        str(post_id),
+        post_id,
         account,
         text,
-        tweet_kind(tweet, text),
-        created_at,
-        lang if isinstance(lang, str) else None,
-        tweet,
+        tweet_kind(tweet.data, text),
+        tweet.date("created_at"),
+        tweet.hint("lang"),
+        tweet.data,
     )
 
 

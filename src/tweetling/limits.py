@@ -1,0 +1,34 @@
+"""Every cap on what a file or a server can make tweetling read, hold or wait for.
+
+The caps are generous for real data: the largest real X archives hold about 100,000 posts,
+whose data/tweets.js is about 170 MB. Passing one stops the import or fetch with one line
+naming the file or URL and the cap, and the store is left as it was (README: "Limits and
+failure behaviour"). Code reads them as `limits.NAME` when it runs, so a test can lower one
+(the HTTP ones are the defaults of `sources.http.RetryPolicy`, which a fetch can set).
+"""
+
+MiB = 2**20
+
+# Imported files and archives
+MAX_POST_CHARS = 100_000  # characters of one post's text (X long posts: 25,000; Mastodon servers allow less)
+MAX_POSTS_PER_IMPORT = 2_000_000  # posts in one imported file or archive (20x the largest real archives)
+MAX_LINE_BYTES = 16 * MiB  # one line of a CSV, JSONL or text file (a JSONL line holds a whole API record)
+MAX_FILE_BYTES = 4096 * MiB  # a CSV, JSONL or text file, read as a stream
+MAX_DATA_FILE_BYTES = 1024 * MiB  # one archive data file (tweets.js, a part, account.js), read whole
+MAX_ARCHIVE_BYTES = 2048 * MiB  # all the data files of one archive, uncompressed
+MAX_ZIP_RATIO = 100  # uncompressed / compressed size of a zip member over 1 MiB (tweets.js compresses ~10x)
+
+# Network sources
+MAX_REPLY_BYTES = 32 * MiB  # one HTTP reply body, decompressed (a page of 100 posts is well under 2 MB)
+REQUEST_DEADLINE_S = 120.0  # one HTTP request from connecting to its last byte, beside the per-read timeout
+MAX_PAGES_PER_RUN = 10_000  # pages one fetch run walks (400,000 Mastodon posts); the next run continues
+MAX_CURSOR_CHARS = 4096  # a page cursor a server hands back (they are tens of characters)
+
+# The store
+BUSY_TIMEOUT_S = 60.0  # how long a write waits for another process's write to finish
+MAX_JSON_DEPTH = 100  # nesting of a stored raw record (real tweets nest under 10 levels)
+
+
+def size(n_bytes: int) -> str:
+    """N_BYTES for a message: MiB from one MiB up, bytes below."""
+    return f"{n_bytes / MiB:,.0f} MiB" if n_bytes >= MiB else f"{n_bytes:,} bytes"
