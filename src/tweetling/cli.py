@@ -724,3 +724,406 @@ def serve(host: str, port: int, base_model: str | None, max_upload_mb: int, trac
     )
     console.print(f"tweetling web app on [bold]http://{escape(host)}:{port}[/] (Ctrl-C to stop)")
     serve_app(config)
+
+
+# --- bots that post: connect, connections, disconnect, draft, queue, post, run -------------------
+
+
+class _Duration(click.ParamType):
+    name = "DURATION"
+
+    def convert(self, value, param, ctx):
+        from .live import parse_duration
+
+        if isinstance(value, (int, float)):
+            return float(value)
+        try:
+            return parse_duration(value)
+        except TweetlingError as error:
+            self.fail(str(error), param, ctx)
+
+
+class _AskOnTerminal:
+    """What `tweetling connect` asks the operator, on stderr (stdout stays for results)."""
+
+    def authorization_code(self, url: str) -> str:
+        err_console.print(
+            "Open this address in a browser, log in as the [bold]bot's[/] account, authorize tweetling"
+            f" and paste the code it shows:\n{escape(url)}",
+            soft_wrap=True,
+        )
+        return click.prompt("authorization code", hide_input=True, err=True)
+
+    def app_password(self, handle: str) -> str:
+        return click.prompt(f"app password of {handle}", hide_input=True, err=True)
+
+
+def _post_options(visibility: str, content_warning: str | None):
+    from .live import PostOptions
+
+    return PostOptions(visibility=visibility, content_warning=content_warning or None)
+
+
+def _visibility_options(command):
+    command = click.option(
+        "--content-warning", metavar="TEXT", help="Mastodon: a content warning the posts are folded behind."
+    )(command)
+    return click.option(
+        "--visibility",
+        type=click.Choice(["public", "unlisted", "private", "direct"]),
+        default="unlisted",
+        show_default=True,
+        help="Mastodon: who sees the posts (unlisted: not on public timelines).",
+    )(command)
+
+
+@cli.command()
+@click.argument("target", metavar="SERVICE:HANDLE")
+@click.option("--bot", "bot_name", help="The bot that will post here; the offered bio line names its source accounts.")
+@click.option("--operator", metavar="HANDLE", help="Your own account, named in the bio line as the bot's operator.")
+@click.option("--bio/--no-bio", default=None, help="Add the disclosure line to the profile without asking (or don't).")
+@click.option(
+    "--token-env",
+    metavar="NAME",
+    help="Mastodon: take the access token in this variable instead of authorizing; X: an OAuth 2.0 user token.",
+)
+@click.option(
+    "--password-env",
+    metavar="NAME",
+    default="BLUESKY_APP_PASSWORD",
+    show_default=True,
+    help="Bluesky: the variable holding the app password (asked for when unset).",
+)
+@click.option("--base-url", help="API root instead of the service's own (a self-hosted PDS, for instance).")
+def connect(
+    target: str,
+    bot_name: str | None,
+    operator: str | None,
+    bio: bool | None,
+    token_env: str | None,
+    password_env: str,
+    base_url: str | None,
+) -> None:
+    """Connect the bot's own account to post from: mastodon:@bot@instance, bluesky:bot.bsky.social, x:botname.
+
+    Marks the account as automated (Mastodon's bot flag, Bluesky's bot label) and offers a bio
+    line naming the source accounts and the operator. Credentials are kept in
+    TWEETLING_HOME/credentials.json, readable only by you. X keys come from X_API_KEY,
+    X_API_SECRET, X_ACCESS_TOKEN and X_ACCESS_TOKEN_SECRET (OAuth 1.0a) or --token-env.
+    """
+    from .bots import read_metadata, resolve
+    from .live import ConnectOptions, bio_line, parse_target
+    from .live import connect as connect_account
+    from .store import Store
+
+    parse_target(target)  # a malformed target fails before anything is asked
+    line = None
+    if bot_name:
+        folder = resolve(bot_name)
+        line = bio_line(read_metadata(folder).get("accounts") or [folder.name], operator)
+        if bio is None:
+            bio = click.confirm(f"Add this line to the bot's profile?\n  {line}\n", default=True, err=True)
+    elif bio:
+        raise TweetlingError("--bio needs --bot BOT (and --operator YOU) to write the line")
+    options = ConnectOptions(
+        base_url=base_url, token_env=token_env, password_env=password_env, bio_line=line if bio else None
+    )
+    with Store() as store:
+        result = connect_account(store, target, options, _AskOnTerminal())
+    connection = result.connection
+    console.print(f"connected [bold]{escape(connection.target)}[/] (posts up to {connection.max_chars} characters)")
+    for note in result.notes:
+        console.print(f"  {escape(note)}", highlight=False)
+    if not bot_name:
+        console.print("  (pass --bot BOT --operator YOU to offer a bio line naming the source and the operator)")
+
+
+@cli.command()
+def connections() -> None:
+    """List the accounts connected to post from."""
+    from rich.table import Table
+
+    from .live import connections as connected
+    from .store import Store
+
+    table = Table("characters", "bot flag", "bio line", "connected")
+    table.add_column("account", no_wrap=True)
+    with Store() as store:
+        for c in connected(store):
+            table.add_row(
+                str(c.max_chars),
+                "yes" if c.bot_flag else "no: set it by hand",
+                "yes" if c.bio_line else "no",
+                c.connected_at[:10],
+                escape(c.target),
+            )
+    console.print(table)
+
+
+@cli.command()
+@click.argument("target", metavar="SERVICE:HANDLE")
+def disconnect(target: str) -> None:
+    """Forget a connected account's credentials (revoke the app on the service too)."""
+    from .live import disconnect as forget
+    from .store import Store
+
+    with Store() as store:
+        removed = forget(store, target)
+    console.print(f"{'disconnected' if removed else 'was not connected:'} {escape(target)}")
+
+
+def _blocklist(words: tuple[str, ...], path: Path | None):
+    from .live import Blocklist
+
+    return Blocklist.load(path, words)
+
+
+@cli.command()
+@click.argument("bot")
+@click.option("-n", "count", default=20, show_default=True, type=click.IntRange(min=1), help="Posts to sample.")
+@click.option("--to", "target", metavar="SERVICE:HANDLE", help="Only for this account (its length limit).")
+@click.option("--prompt", default="", help="Start of every draft (default: none, a post from scratch).")
+@click.option("--seed", type=int, help="Seed for reproducible samples.")
+@click.option("--block", "blocked", multiple=True, metavar="WORD", help="Drop drafts with this word (repeatable).")
+@click.option(
+    "--blocklist",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File of blocked words, one a line (default: TWEETLING_HOME/blocklist.txt).",
+)
+def draft(
+    bot: str, count: int, target: str | None, prompt: str, seed: int | None, blocked: tuple, blocklist: Path | None
+) -> None:
+    """Write COUNT candidate posts into BOT's queue for approval.
+
+    Drafts that copy a training post, contain a blocked word or exceed the length limit (the
+    account's with --to, else every service's) are dropped; mentions are neutralised and links
+    removed. Review them with `tweetling queue BOT`.
+    """
+    from .live import DraftConfig, draft_posts
+    from .store import Store
+
+    words = _blocklist(blocked, blocklist)
+    loaded = load_bot(bot)
+    with Store() as store, err_console.status("writing drafts…"):
+        result = draft_posts(
+            store, loaded, DraftConfig(n=count, prompt=prompt, seed=seed), target=target, blocklist=words
+        )
+    _print_drafts(result.drafts, f"{len(result.drafts)} new drafts")
+    dropped = ", ".join(f"{n} {why}" for why, n in result.dropped.items() if n)
+    err_console.print(
+        f"{len(result.drafts)} of {result.sampled} samples queued" + (f"; dropped {dropped}" if dropped else "")
+    )
+
+
+def _print_drafts(drafts, title: str) -> None:
+    from rich.table import Table
+
+    table = Table("id", "status", "text", "for", "note", title=title)
+    for d in drafts:
+        note = d.remote_url or d.note or ""
+        if d.reply_to:
+            note = f"reply to @{d.reply_to.author}" + (f"; {note}" if note else "")
+        if d.intent and d.status == "approved":
+            note = f"send to {d.intent.target} interrupted: checked before retrying"
+        table.add_row(str(d.id), d.status, escape(d.text), escape(d.target or "any"), escape(note))
+    console.print(table)
+
+
+@cli.command()
+@click.argument("bot")
+@click.option("--approve", "approve_ids", multiple=True, type=int, metavar="ID", help="Approve a draft (repeatable).")
+@click.option("--reject", "reject_ids", multiple=True, type=int, metavar="ID", help="Reject a draft (repeatable).")
+@click.option("--edit", "edits", multiple=True, type=(int, str), metavar="ID TEXT", help="Replace a draft's text.")
+@click.option("--approve-all", is_flag=True, help="Approve every pending draft.")
+@click.option("--review", is_flag=True, help="Go through the pending drafts one by one: approve, edit, reject or skip.")
+@click.option("--all", "show_all", is_flag=True, help="List rejected and posted drafts too.")
+@click.option("--json", "as_json", is_flag=True, help="Print the drafts as JSON.")
+def queue(
+    bot: str,
+    approve_ids: tuple[int, ...],
+    reject_ids: tuple[int, ...],
+    edits: tuple[tuple[int, str], ...],
+    approve_all: bool,
+    review: bool,
+    show_all: bool,
+    as_json: bool,
+) -> None:
+    """List BOT's drafts; approve, edit or reject them."""
+    import json
+
+    from .live import Queue, bot_key, edit_draft
+    from .store import Store
+
+    name = bot_key(bot)
+    with Store() as store:
+        drafts = Queue(store)
+        for draft_id, text in edits:
+            edit_draft(store, draft_id, text, name)
+        for draft_id in approve_ids:
+            drafts.approve(draft_id, name)
+        for draft_id in reject_ids:
+            drafts.reject(draft_id, name)
+        if approve_all:
+            for d in drafts.drafts(name, ("pending",)):
+                drafts.approve(d.id, name)
+        if review:
+            _review(store, drafts, name)
+        shown = drafts.drafts(name) if show_all else drafts.drafts(name, ("pending", "approved"))
+    if as_json:
+        click.echo(json.dumps([d.to_dict() for d in shown], ensure_ascii=False))
+        return
+    _print_drafts(shown, f"drafts of {escape(name)}")
+
+
+def _review(store, drafts, name: str) -> None:
+    from .live import edit_draft
+
+    for d in drafts.drafts(name, ("pending",)):
+        console.print(f"\n[dim]{d.id}.[/] {escape(d.text)}", highlight=False)
+        choice = click.prompt(
+            "[a]pprove, [e]dit, [r]eject, [s]kip, [q]uit", type=click.Choice(list("aersq")), default="s"
+        )
+        if choice == "q":
+            return
+        if choice == "e":
+            d = edit_draft(store, d.id, click.edit(d.text) or d.text, name)
+            choice = "a" if click.confirm("approve it?", default=True) else "s"
+        if choice == "a":
+            drafts.approve(d.id, name)
+        elif choice == "r":
+            drafts.reject(d.id, name)
+
+
+@cli.command()
+@click.argument("bot")
+@click.option("--to", "target", required=True, metavar="SERVICE:HANDLE", help="The connected account to post from.")
+@click.option("--draft", "draft_id", type=int, metavar="ID", help="Post this approved draft instead of the next one.")
+@_visibility_options
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing.")
+def post(
+    bot: str, target: str, draft_id: int | None, visibility: str, content_warning: str | None, dry_run: bool
+) -> None:
+    """Post BOT's next approved draft to a connected account, once: an interrupted post is
+    checked for before it is sent again."""
+    from .live import bot_key, post_draft, post_next
+    from .store import Store
+
+    options = _post_options(visibility, content_warning)
+    with Store() as store, err_console.status(f"posting to {escape(target)}…"):
+        if draft_id is not None:
+            result = post_draft(store, draft_id, target, options, dry_run=dry_run)
+        else:
+            result = post_next(store, bot_key(bot), target, options, dry_run=dry_run)
+    if result is None:
+        console.print(f"no approved drafts for {escape(target)}: approve some with `tweetling queue {escape(bot)}`")
+        return
+    if result.refused:
+        raise TweetlingError(f"draft {result.draft.id} cannot be posted: {result.refused}")
+    if result.dry_run:
+        console.print(
+            f"would post draft {result.draft.id} to {escape(target)}:\n{escape(result.text)}", highlight=False
+        )
+        return
+    where = result.draft.remote_url or result.draft.remote_id or "(the service did not say where)"
+    resumed = " (finishing an interrupted send)" if result.resumed else ""
+    console.print(f"posted draft {result.draft.id}{resumed} → {escape(where)}", highlight=False)
+
+
+@cli.command()
+@click.argument("bot")
+@click.option("--to", "target", required=True, metavar="SERVICE:HANDLE", help="The connected account to post from.")
+@click.option("--every", type=_Duration(), default="3h", show_default=True, help="Time between posts, e.g. 3h, 45m.")
+@click.option("--jitter", type=_Duration(), default="30m", show_default=True, help="Move each post by up to this much.")
+@click.option("--auto-approve", is_flag=True, help="Post without approval: drafts are written and approved as needed.")
+@click.option(
+    "--reply",
+    is_flag=True,
+    help="Answer mentions (Mastodon, Bluesky); replies wait for approval unless --auto-approve.",
+)
+@click.option("--max-replies-per-hour", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--max-depth",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Leave mentions deeper in a thread alone.",
+)
+@click.option("--max-age", type=_Duration(), default="6h", show_default=True, help="Leave older mentions alone.")
+@click.option(
+    "--poll", type=_Duration(), default="2m", show_default=True, help="How often mentions and the queue are checked."
+)
+@click.option("--max-posts", type=click.IntRange(min=1), help="Stop after this many scheduled posts.")
+@_visibility_options
+@click.option(
+    "--dry-run", is_flag=True, help="Show the schedule and the mentions that would be answered; send nothing."
+)
+def run(
+    bot: str,
+    target: str,
+    every: float,
+    jitter: float,
+    auto_approve: bool,
+    reply: bool,
+    max_replies_per_hour: int,
+    max_depth: int,
+    max_age: float,
+    poll: float,
+    max_posts: int | None,
+    visibility: str,
+    content_warning: str | None,
+    dry_run: bool,
+) -> None:
+    """Keep BOT posting to a connected account in the foreground, on a schedule (Ctrl-C stops;
+    approved drafts stay queued). See README "Run your bot" for systemd and cron."""
+    from datetime import datetime
+
+    from .live import ReplyPolicy, RunConfig, Runner, bot_key
+    from .store import Store
+
+    config = RunConfig(
+        every_s=every,
+        jitter_s=jitter,
+        auto_approve=auto_approve,
+        reply=reply,
+        poll_s=poll,
+        max_posts=max_posts,
+        post=_post_options(visibility, content_warning),
+        replies=ReplyPolicy(max_age_s=max_age, max_depth=max_depth, max_per_hour=max_replies_per_hour),
+    )
+
+    def say(message: str) -> None:
+        console.print(f"[dim]{datetime.now():%Y-%m-%d %H:%M:%S}[/] {escape(message)}", highlight=False)
+
+    with Store() as store:
+        runner = Runner(store, bot_key(bot), target, config, load_bot=lambda: load_bot(bot), on_event=say)
+        if dry_run:
+            _print_plan(runner, jitter, reply)
+            return
+        say(f"posting {bot_key(bot)} to {runner.target} every {every / 3600:g} h (± {jitter / 60:g} min)")
+        try:
+            runner.run()
+        except KeyboardInterrupt:
+            err_console.print("stopped: approved drafts stay queued; an interrupted send is finished on the next run")
+            raise SystemExit(130) from None
+
+
+def _print_plan(runner, jitter: float, reply: bool) -> None:
+    from datetime import datetime
+
+    plan = runner.plan()
+    if not plan:
+        console.print(
+            f"no approved drafts for {escape(runner.target)}"
+            + (" (--auto-approve would write some)" if runner.config.auto_approve else "")
+        )
+    for planned in plan:
+        when = datetime.fromtimestamp(planned.at).strftime("%Y-%m-%d %H:%M")
+        console.print(
+            f"{when} (± {jitter / 60:g} min)  draft {planned.draft.id}: {escape(planned.draft.text)}", highlight=False
+        )
+    if reply:
+        for mention, reason in runner.preview_replies():
+            verdict = f"skip: {reason}" if reason else "would answer"
+            console.print(
+                f"mention by @{escape(mention.author)}: {escape(mention.text[:80])} → {verdict}", highlight=False
+            )

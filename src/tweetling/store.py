@@ -66,6 +66,50 @@ def m001_initial(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migration
+def m002_live(db: sqlite3.Connection) -> None:
+    """Bots that post (tweetling.live): the connected accounts (their secrets stay in
+    credentials.json) and the queue of drafts, with each send's intent and result."""
+    db.execute(
+        """
+        CREATE TABLE connections (
+            target TEXT PRIMARY KEY,
+            service TEXT NOT NULL,
+            handle TEXT NOT NULL,
+            base_url TEXT NOT NULL,
+            account_id TEXT,
+            max_chars INTEGER NOT NULL,
+            bot_flag INTEGER NOT NULL,
+            bio_line TEXT,
+            connected_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE drafts (
+            id INTEGER PRIMARY KEY,
+            bot TEXT NOT NULL,
+            target TEXT,
+            text TEXT NOT NULL,
+            status TEXT NOT NULL,
+            prompt TEXT,
+            reply_to TEXT,
+            reply_key TEXT,
+            note TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            send_target TEXT,
+            send_key TEXT,
+            send_started_at TEXT,
+            remote_id TEXT,
+            remote_url TEXT,
+            posted_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX drafts_queue ON drafts (bot, status, id)")
+    db.execute("CREATE UNIQUE INDEX drafts_reply ON drafts (bot, reply_key)")
+
+
 def schema_version() -> int:
     return len(MIGRATIONS)
 

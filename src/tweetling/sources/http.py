@@ -11,8 +11,8 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -46,6 +46,21 @@ class RetryPolicy:
 class JsonReply:
     data: Any
     links: dict[str, dict[str, str]]  # the Link header, by rel (Mastodon pages with it)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    path: str
+    params: dict[str, Any] | None
+    json: Any
+    form: dict[str, Any] | None
+    headers: dict[str, str] | None
+    resend: bool
+
+
+_REMAINING_HEADERS = ("x-rate-limit-remaining", "ratelimit-remaining", "x-ratelimit-remaining")
 
 
 @dataclass(frozen=True)
@@ -99,7 +114,7 @@ class NetworkSource(Protocol):
 
 
 class HttpClient:
-    """GET JSON from one API root, retrying what is worth retrying and waiting out rate limits."""
+    """JSON requests to one API root, retrying what is worth retrying and waiting out rate limits."""
 
     def __init__(
         self,
@@ -109,6 +124,7 @@ class HttpClient:
         policy: RetryPolicy = RetryPolicy(),
         on_wait: OnWait | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
     ):
         headers = {"Accept": "application/json", "User-Agent": "tweetling (+https://github.com/tweetling)"}
         if token:
@@ -119,6 +135,8 @@ class HttpClient:
         self._secrets = _secret_forms(token)
         self._on_wait = on_wait
         self._sleep = sleep
+        self._clock = clock
+        self._budget_resets_at = 0.0  # a used-up rate limit window ends then (epoch seconds)
         # httpx drops the Authorization header when a redirect leaves the API's origin.
         self._client = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=policy.timeout, follow_redirects=True
@@ -147,21 +165,44 @@ class HttpClient:
         explain: Callable[[HttpStatusError], SourceError] | None = None,
     ) -> JsonReply:
         """The JSON reply to GET PATH; EXPLAIN turns an HTTP error status into the source's own message."""
+        return self.request_json("GET", path, params=params, explain=explain)
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        form: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        explain: Callable[[HttpStatusError], SourceError] | None = None,
+        resend: bool = True,
+    ) -> JsonReply:
+        """The JSON reply to METHOD PATH with a JSON or form body and extra HEADERS.
+
+        RESEND=False is for a request that must not be repeated blindly (a post without an
+        idempotency key): once it may have reached the server, a timeout or 5xx reply is raised
+        instead of retried. A 429 reply means it was not processed, so it is always waited out.
+        """
         try:
-            return self._get_json(path, params)
+            return self._send(_Request(method, path, params, json, form, headers, resend))
         except HttpStatusError as error:
             if explain is None:
                 raise
             raise explain(error) from None
 
-    def _get_json(self, path: str, params: dict[str, Any] | None) -> JsonReply:
-        query = {k: v for k, v in (params or {}).items() if v is not None}
+    def _send(self, request: _Request) -> JsonReply:
+        query = {k: v for k, v in (request.params or {}).items() if v is not None}
         failures = rate_limited = 0
         while True:
+            self._wait_for_budget()
+            may_have_arrived = True
             try:
-                reply = self._receive(path, query)
+                reply = self._receive(request, query)
             except httpx.TransportError as error:
                 failure = f"cannot reach {self.host} ({type(error).__name__}: {error})"
+                may_have_arrived = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
             except _DeadlinePassed as error:
                 failure = f"{self.host}: {error}"
             else:
@@ -175,16 +216,34 @@ class HttpClient:
                         )
                     self._wait(seconds, f"rate limited by {self.host}")
                     continue
+                self._note_budget(reply.headers)
                 if reply.status < 500:
-                    return self._parsed(path, reply)
-                failure = f"{self.host} answered HTTP {reply.status} for {path}"
+                    return self._parsed(request, reply)
+                failure = f"{self.host} answered HTTP {reply.status} for {request.path}"
             failures += 1  # a 5xx reply, a timeout or a lost connection: worth another try
-            if failures > self.policy.retries:
+            if failures > self.policy.retries or (may_have_arrived and not request.resend):
                 raise SourceError(f"{failure}; run the same command again to resume") from None
             self._wait(self._backoff(failures), f"{failure}, retry {failures} of {self.policy.retries}")
 
-    def _receive(self, path: str, query: dict[str, Any]) -> _Received:
-        """One GET read in full within the policy's deadline.
+    def _note_budget(self, headers: httpx.Headers) -> None:
+        """Remember when a window whose requests are all used up (X-RateLimit-Remaining: 0) resets."""
+        remaining = next((headers[name] for name in _REMAINING_HEADERS if name in headers), None)
+        if remaining is not None and remaining.strip() == "0":
+            self._budget_resets_at = self._clock() + (rate_limit_wait(headers, self._clock()) or 0.0)
+
+    def _wait_for_budget(self) -> None:
+        seconds = self._budget_resets_at - self._clock()
+        if seconds <= 0:
+            return
+        if seconds > self.policy.max_rate_limit_wait:
+            raise SourceError(
+                f"{self.host} rate limit: no requests left for {_duration(seconds)}; run the same command again later"
+            )
+        self._budget_resets_at = 0.0
+        self._wait(seconds, f"{self.host} rate limit window used up")
+
+    def _receive(self, request: _Request, query: dict[str, Any]) -> _Received:
+        """One request read in full within the policy's deadline.
 
         The request runs in a worker thread because httpx's timeouts bound each read, not the
         whole: a server trickling a byte at a time would hold it forever. A request past its
@@ -195,27 +254,30 @@ class HttpClient:
 
         def run() -> None:
             try:
-                outcome["reply"] = self._read(path, query, abandoned)
+                outcome["reply"] = self._read(request, query, abandoned)
             except BaseException as error:  # handed to the calling thread
                 outcome["error"] = error
 
-        worker = threading.Thread(target=run, name=f"tweetling GET {self.host}", daemon=True)
+        worker = threading.Thread(target=run, name=f"tweetling {request.method} {self.host}", daemon=True)
         worker.start()
         worker.join(self.policy.deadline)
         if worker.is_alive():
             abandoned.set()
-            raise _DeadlinePassed(f"no complete reply to {path} within {self.policy.deadline:.0f} s")
+            raise _DeadlinePassed(f"no complete reply to {request.path} within {self.policy.deadline:.0f} s")
         if "error" in outcome:
             raise outcome["error"]
         return outcome["reply"]
 
-    def _read(self, path: str, query: dict[str, Any], abandoned: threading.Event) -> _Received:
+    def _read(self, request: _Request, query: dict[str, Any], abandoned: threading.Event) -> _Received:
+        path = request.path
         cap = self.policy.max_reply_bytes
         too_large = SourceError(
             f"{self.host}: the reply to {path} is larger than {limits.size(cap)}, the most one reply may be"
         )
         try:
-            with self._client.stream("GET", path, params=query) as response:
+            with self._client.stream(
+                request.method, path, params=query, json=request.json, data=request.form, headers=request.headers
+            ) as response:
                 declared = response.headers.get("content-length", "")
                 if re.fullmatch(r"[0-9]{1,20}", declared) and int(declared) > cap:
                     raise too_large
@@ -238,7 +300,8 @@ class HttpClient:
                 f"{self.host}: cannot read the reply to {path} ({type(error).__name__}: {error})"
             ) from None
 
-    def _parsed(self, path: str, reply: _Received) -> JsonReply:
+    def _parsed(self, request: _Request, reply: _Received) -> JsonReply:
+        path = request.path
         try:
             data = json.loads(reply.body)
         except RecursionError:
@@ -249,11 +312,14 @@ class HttpClient:
             raise SourceError(
                 f"{self.host}: the reply to {path} is not valid JSON (HTTP {reply.status}, {len(reply.body)} bytes)"
             ) from None
-        if any(secret in reply.body for secret in self._secrets):
-            data = _redacted(data, self._secrets)
+        # A token sent with this request only (a session's, a signature) is redacted like the client's.
+        sent = (request.headers or {}).get("Authorization", "").partition(" ")[2]
+        secrets = self._secrets + _secret_forms(sent)
+        if any(secret in reply.body for secret in secrets):
+            data = _redacted(data, secrets)
         if reply.status >= 400:
             raise HttpStatusError(self.host, path, reply.status, data)
-        return JsonReply(data, reply.links)
+        return JsonReply(data, reply.links, reply.headers)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.policy.backoff * 2 ** (attempt - 1), self.policy.max_backoff)

@@ -1,0 +1,297 @@
+"""Posting to Mastodon from the bot's own account, through the instance's REST API.
+
+https://docs.joinmastodon.org/methods/apps/ (register the app), /methods/oauth/ (the
+out-of-band code), /methods/accounts/#update_credentials (the bot flag and bio),
+/methods/instance/#v2 (the character limit), /methods/statuses/#create (Idempotency-Key),
+/methods/notifications/ (mentions) and /methods/statuses/#context (a thread's depth).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from ..errors import SourceError
+from ..sources.http import HttpClient, HttpStatusError
+from ..sources.mastodon import html_to_text
+from .compose import MASTODON_DEFAULT_LIMIT, as_reply, graphemes
+from .credentials import Secret
+from .queue import now_iso
+from .service import (
+    ClientOptions,
+    Connected,
+    Connection,
+    Mention,
+    Outgoing,
+    RefusedPost,
+    Sent,
+    error_detail,
+    http_client,
+    parse_time,
+)
+from .targets import Target
+
+OOB = "urn:ietf:wg:oauth:2.0:oob"  # Mastodon shows the code instead of redirecting
+SCOPES = "read:accounts read:notifications read:statuses write:accounts write:statuses"
+NOTE_LIMIT = 500  # characters of a profile bio
+VISIBILITIES = ("public", "unlisted", "private", "direct")  # most to least public
+_PAGES = 10  # notification pages read per poll, 40 each
+
+
+def connect(
+    target: Target,
+    base_url: str,
+    token: Secret | None,
+    ask_code: Callable[[str], str],
+    bio_line: str | None,
+    options: ClientOptions,
+) -> Connected:
+    """Authorise (or take TOKEN), check the token is the bot's, mark the account as a bot and
+    add BIO_LINE to its profile."""
+    secrets: dict[str, Secret] = {}
+    if token is None:
+        with http_client(base_url, options) as client:
+            token, secrets = _authorize(client, ask_code)
+    secrets["access_token"] = token
+    notes: list[str] = []
+    with http_client(base_url, options, token) as client:
+        me = client.get_json("/api/v1/accounts/verify_credentials", explain=_explainer(target)).data
+        account_id = _own_account(me, target)
+        limit = instance_limit(client)
+        notes.append(f"{target.key} may post {limit} characters")
+        fields: dict[str, str] = {}
+        if not me.get("bot"):
+            fields["bot"] = "true"
+        note = (me.get("source") or {}).get("note")
+        note = note if note is not None else html_to_text(me.get("note") or "")
+        added_bio = None
+        if bio_line and bio_line not in note:
+            combined = f"{note.rstrip()}\n\n{bio_line}".strip()
+            if graphemes(combined) <= NOTE_LIMIT:
+                fields["note"], added_bio = combined, bio_line
+            else:
+                notes.append(f"the bio has no room for the disclosure line (at most {NOTE_LIMIT} characters)")
+        if fields:
+            client.request_json(
+                "PATCH", "/api/v1/accounts/update_credentials", form=fields, explain=_explainer(target, "profile")
+            )
+        notes.append("marked as a bot account" + (" and the disclosure added to its bio" if added_bio else ""))
+    connection = Connection(
+        target=target.key,
+        service="mastodon",
+        handle=target.handle,
+        base_url=base_url,
+        account_id=account_id,
+        max_chars=limit,
+        bot_flag=True,
+        bio_line=added_bio or (bio_line if bio_line and bio_line in note else None),
+        connected_at=now_iso(),
+    )
+    return Connected(connection, secrets, notes)
+
+
+def authorize_url(base_url: str, client_id: str) -> str:
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": OOB,
+        "scope": SCOPES,
+        "force_login": "true",  # log in as the bot, not as whoever is logged in in the browser
+    }
+    return f"{base_url.rstrip('/')}/oauth/authorize?{urlencode(query)}"
+
+
+def _authorize(client: HttpClient, ask_code: Callable[[str], str]) -> tuple[Secret, dict[str, Secret]]:
+    """Register tweetling on the instance and trade the code the operator pastes for a token."""
+    app = client.request_json(
+        "POST",
+        "/api/v1/apps",
+        form={"client_name": "tweetling", "redirect_uris": OOB, "scopes": SCOPES},
+        explain=lambda e: SourceError(f"mastodon: {client.host} refused to register the app{error_detail(e)}"),
+    ).data
+    try:
+        client_id, client_secret = Secret(app["client_id"]), Secret(app["client_secret"])
+    except (KeyError, TypeError):
+        raise SourceError(f"mastodon: unexpected reply from {client.host}/api/v1/apps") from None
+    code = ask_code(authorize_url(client.base_url, client_id.reveal())).strip()
+    if not code:
+        raise SourceError("mastodon: no authorization code given")
+    token = client.request_json(
+        "POST",
+        "/oauth/token",
+        form={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": client_id.reveal(),
+            "client_secret": client_secret.reveal(),
+            "redirect_uri": OOB,
+            "scope": SCOPES,
+        },
+        explain=lambda e: SourceError(f"mastodon: {client.host} did not accept the code{error_detail(e)}"),
+    ).data
+    if not isinstance(token, dict) or not token.get("access_token"):
+        raise SourceError(f"mastodon: unexpected reply from {client.host}/oauth/token")
+    return Secret(token["access_token"]), {"client_id": client_id, "client_secret": client_secret}
+
+
+def _own_account(me: Any, target: Target) -> str:
+    if not isinstance(me, dict) or "id" not in me:
+        raise SourceError("mastodon: unexpected reply to verify_credentials")
+    if str(me.get("username", "")).lower() != target.user:
+        raise SourceError(f"mastodon: the token belongs to @{me.get('username')}, not to {target.key}")
+    return str(me["id"])
+
+
+def instance_limit(client: HttpClient) -> int:
+    """Characters a status may have on this instance (configuration.statuses.max_characters)."""
+    for path in ("/api/v2/instance", "/api/v1/instance"):
+        try:
+            data = client.get_json(path).data
+        except HttpStatusError:
+            continue
+        statuses = ((data or {}).get("configuration") or {}).get("statuses") or {}
+        value = statuses.get("max_characters") or data.get("max_toot_chars")  # the latter: Pleroma
+        if isinstance(value, int) and value > 0:
+            return value
+    return MASTODON_DEFAULT_LIMIT
+
+
+def open_account(connection: Connection, options: ClientOptions) -> MastodonAccount:
+    from . import credentials
+
+    token = credentials.load(connection.target)["access_token"]
+    return MastodonAccount(connection, http_client(connection.base_url, options, token))
+
+
+def stricter_visibility(a: str, b: str | None) -> str:
+    """A reply is never more public than the post it answers."""
+    if b not in VISIBILITIES:
+        return a
+    return max(a, b, key=VISIBILITIES.index)
+
+
+class MastodonAccount:
+    def __init__(self, connection: Connection, client: HttpClient):
+        self.connection = connection
+        self.target = Target("mastodon", connection.handle)
+        self.client = client
+
+    def close(self) -> None:
+        self.client.close()
+
+    def length(self, text: str) -> int:
+        return graphemes(text)
+
+    def new_key(self, created_at: str) -> str:
+        return str(uuid.uuid4())
+
+    def status_text(self, post: Outgoing) -> str:
+        return as_reply("mastodon", post.text, post.reply_to.author) if post.reply_to else post.text
+
+    def send(self, post: Outgoing) -> Sent:
+        form = {"status": self.status_text(post), "visibility": post.visibility}
+        if post.content_warning:
+            form["spoiler_text"] = post.content_warning
+        if post.reply_to:
+            form["in_reply_to_id"] = post.reply_to.post_id
+            form["visibility"] = stricter_visibility(post.visibility, post.reply_to.visibility)
+        # The instance answers a repeated key with the status it made the first time.
+        status = self.client.request_json(
+            "POST",
+            "/api/v1/statuses",
+            form=form,
+            headers={"Idempotency-Key": post.key},
+            explain=_explainer(self.target, "post"),
+        ).data
+        try:
+            return Sent(str(status["id"]), status.get("url"))
+        except (KeyError, TypeError):
+            raise SourceError(f"mastodon: unexpected reply from {self.client.host}/api/v1/statuses") from None
+
+    def find_sent(self, post: Outgoing) -> Sent | None:
+        """The bot's status made by an earlier, interrupted send of POST, if it arrived (idempotency
+        keys last an hour; the timeline check covers a retry after that)."""
+        statuses = self.client.get_json(
+            f"/api/v1/accounts/{self.connection.account_id}/statuses",
+            {"limit": 40, "exclude_reblogs": "true"},
+            explain=_explainer(self.target),
+        ).data
+        started = datetime.fromisoformat(post.created_at) - timedelta(minutes=5)  # clocks differ
+        wanted = _comparable(self.status_text(post))
+        for status in statuses if isinstance(statuses, list) else []:
+            created = status.get("created_at") or ""
+            if parse_time(created) >= started and _comparable(html_to_text(status.get("content") or "")) == wanted:
+                return Sent(str(status["id"]), status.get("url"))
+        return None
+
+    def mentions(self, since: str | None, oldest: str) -> list[Mention]:
+        """Mentions newer than notification SINCE, oldest first (on a first poll: the latest page)."""
+        found: dict[str, dict] = {}
+        cursor = since
+        for _ in range(_PAGES):
+            params: dict[str, Any] = {"types[]": "mention", "limit": 40, "min_id": cursor}
+            page = self.client.get_json("/api/v1/notifications", params, explain=_explainer(self.target)).data
+            if not isinstance(page, list) or not page:
+                break
+            found.update((str(n["id"]), n) for n in page if isinstance(n, dict) and "id" in n)
+            if cursor is None:  # a first poll answers only what is recent, not the account's history
+                break
+            cursor = max(found, key=_id_order)
+        mentions = [self._mention(n) for n in sorted(found.values(), key=lambda n: _id_order(str(n["id"])))]
+        return [m for m in mentions if m is not None]
+
+    def _mention(self, notification: dict) -> Mention | None:
+        status, account = notification.get("status") or {}, notification.get("account") or {}
+        if notification.get("type") != "mention" or not status.get("id"):
+            return None
+        if not any(str(m.get("id")) == self.connection.account_id for m in status.get("mentions") or []):
+            return None
+        return Mention(
+            notification_id=str(notification["id"]),
+            post_id=str(status["id"]),
+            author=str(account.get("acct") or ""),
+            author_is_bot=bool(account.get("bot")),
+            text=html_to_text(status.get("content") or ""),
+            created_at=str(status.get("created_at") or notification.get("created_at") or ""),
+            visibility=status.get("visibility"),
+            is_self=str(account.get("id")) == self.connection.account_id,
+        )
+
+    def thread_depth(self, mention: Mention, limit: int) -> int:
+        context = self.client.get_json(
+            f"/api/v1/statuses/{mention.post_id}/context", explain=_explainer(self.target)
+        ).data
+        return len((context or {}).get("ancestors") or [])
+
+
+def _id_order(status_id: str) -> tuple[int, str]:
+    return len(status_id), status_id  # Mastodon ids are numbers in strings
+
+
+def _comparable(text: str) -> str:
+    """Text as the instance shows it back: mentions shortened to @user, HTML spacing."""
+    return " ".join(re.sub(r"@\S+", "", text).split())
+
+
+def _explainer(target: Target, action: str | None = None) -> Callable[[HttpStatusError], SourceError]:
+    def explain(error: HttpStatusError) -> SourceError:
+        detail = error_detail(error)
+        if error.status == 401:
+            return SourceError(
+                f"mastodon: the instance refused the access token of {target.key} (HTTP 401); "
+                f"run `tweetling connect {target.key}` again"
+            )
+        if error.status == 403:
+            return SourceError(
+                f"mastodon: the token of {target.key} may not do this (HTTP 403{detail}); "
+                f"connect again to grant {SCOPES}"
+            )
+        if error.status == 422 and action == "post":
+            return RefusedPost(f"mastodon: the instance rejected the post (HTTP 422{detail})")
+        return SourceError(f"mastodon: {error}{detail}")
+
+    return explain
