@@ -39,8 +39,8 @@ def status_of(number: int, content: str, account: dict, **fields: Any) -> dict:
         uri=f"https://botsin.space/users/{account['username']}/statuses/{number}",
         url=f"https://botsin.space/@{account['username']}/{number}",
         created_at=iso(datetime.now(timezone.utc)),
-        **fields,
     )
+    status.update(fields)
     return status
 
 
@@ -77,7 +77,8 @@ class FakeService:
         self.server = server
         self.requests: list[Seen] = []
         self.injected: list[tuple[str, Callable[[], Response]]] = []  # (path part, reply) answered once, first
-        self.on_write: Callable[[str], None] | None = None  # called with "before" and "after" a post is stored
+        # Called with "before" and "after" a post is stored; "drop" from "before" loses the request.
+        self.on_write: Callable[[str], object] | None = None
         server.expect_request(re.compile(r"^/.*")).respond_with_handler(self._dispatch)
 
     @property
@@ -112,9 +113,12 @@ class FakeService:
                 return getattr(self, name)(request, *match.groups())
         return json_response({"error": f"no route {request.method} {request.path}"}, 404)
 
-    def _writing(self, moment: str) -> None:
-        if self.on_write:
-            self.on_write(moment)
+    def _writing(self, moment: str) -> bool:
+        """Whether the request is dropped (answered 503, nothing stored)."""
+        return bool(self.on_write) and self.on_write(moment) == "drop"
+
+    def _dropped(self) -> Response:
+        return json_response({"error": "the server went away"}, 503)
 
 
 def slow(seconds: float, reply: Callable[[], Response]) -> Callable[[], Response]:
@@ -243,7 +247,8 @@ class FakeMastodon(FakeService):
             return json_response(
                 {"error": f"Validation failed: Text character limit of {self.max_characters} exceeded"}, 422
             )
-        self._writing("before")
+        if self._writing("before"):
+            return self._dropped()
         status = status_of(
             next(self.ids),
             "<p>" + html.escape(text).replace("\n", "<br />") + "</p>",
@@ -276,7 +281,8 @@ class FakeMastodon(FakeService):
     ) -> dict:
         """Add a mention notification (as someone else's status mentioning the bot)."""
         number = next(self.ids)
-        person = mastodon_account(id=str(number % 1000 + 7), username=author, bot=bot)
+        person_id = self.account["id"] if author == self.account["username"] else str(number % 1000 + 7)
+        person = mastodon_account(id=person_id, username=author, bot=bot)
         status = status_of(
             number, f"<p>{html.escape(text)}</p>", person, created_at=ago(minutes_ago), visibility=visibility
         )
@@ -412,7 +418,8 @@ class FakeBluesky(FakeService):
             return json_response({"error": "InvalidSwap", "message": "Record was at a different cid"}, 400)
         if collection == "app.bsky.feed.post" and len(regex.findall(r"\X", record.get("text", ""))) > 300:
             return json_response({"error": "InvalidRequest", "message": "Invalid app.bsky.feed.post record"}, 400)
-        self._writing("before")
+        if self._writing("before"):
+            return self._dropped()
         self.records[(collection, rkey)] = record
         self._writing("after")
         return json_response(
@@ -574,7 +581,8 @@ class FakeX(FakeService):
                 },
                 403,
             )
-        self._writing("before")
+        if self._writing("before"):
+            return self._dropped()
         tweet_id = str(next(self.ids))
         tweet = {"id": tweet_id, "text": body["text"], "created_at": iso(datetime.now(timezone.utc)), "body": body}
         self.tweets.append(tweet)

@@ -4,6 +4,7 @@ within the service's length limit."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,10 @@ def neutralise_mentions(text: str) -> str:
 
 
 def prepare(text: str) -> str:
-    """Generated TEXT as it may be posted: links dropped, mentions neutralised, spacing tidied."""
+    """Generated TEXT as it may be posted: links dropped, mentions neutralised, control
+    characters removed, spacing tidied."""
     text = strip_links(neutralise_mentions(text))  # "@bob@host" is a mention, not an e-mail address
+    text = "".join(c if c == "\n" or unicodedata.category(c) != "Cc" else " " for c in text)
     lines = [" ".join(line.split()) for line in text.strip().splitlines()]
     return "\n".join(lines).strip()
 

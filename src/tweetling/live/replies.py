@@ -106,7 +106,7 @@ def draft_replies(
 
 def reply_context(text: str) -> str:
     """The mention's words as generation context: without @handles and links."""
-    words = re.sub(r"(?<!\w)@\S+", " ", compose.strip_links(text))
+    words = compose.strip_links(re.sub(r"(?<!\w)@\S+", " ", text))
     return " ".join(words.split())[-_CONTEXT_CHARS:]
 
 

@@ -100,6 +100,8 @@ class Runner:
         self._bot = None
         self._offset = self._draw_offset()
         self._next_poll = 0.0
+        last = self.queue.last_posted_at(bot, self.connection.target)
+        self._last_post: float | None = parse_time(last).timestamp() if last else None
 
     @property
     def target(self) -> str:
@@ -112,10 +114,9 @@ class Runner:
         return self._bot
 
     def next_post_at(self) -> float:
-        last = self.queue.last_posted_at(self.bot_name, self.target)
-        if last is None:
+        if self._last_post is None:
             return self.clock()
-        return parse_time(last).timestamp() + self.config.every_s + self._offset
+        return self._last_post + self.config.every_s + self._offset
 
     def run(self) -> None:
         """Post and reply until MAX_POSTS scheduled posts are out (forever without it)."""
@@ -162,6 +163,7 @@ class Runner:
             self.emit(f"no approved drafts for {self.target}; approve some with `tweetling queue {self.bot_name}`")
             return None
         self.posted += 1
+        self._last_post = self.clock()
         self._offset = self._draw_offset()
         return result
 

@@ -1,0 +1,137 @@
+"""Replies to mentions: which mentions get one, what the tiny bot is given as context, how the
+reply is threaded on each service, and the hourly limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from live_fakes import TARGETS, connect_fake, post_requests, start_fake
+from tweetling import Bot
+from tweetling.errors import SourceError
+from tweetling.generate import GenerateConfig
+from tweetling.live import Blocklist, Queue, get_connection, post_next
+from tweetling.live.replies import ReplyPolicy, draft_replies, reply_context
+from tweetling.live.service import open_service
+from tweetling.store import Store
+
+POLICY = ReplyPolicy(max_age_s=3600, max_depth=2, max_per_hour=5, candidates=2)
+
+
+@pytest.fixture
+def store(tweetling_home):
+    with Store() as store:
+        yield store
+
+
+@pytest.fixture
+def bot(tiny_bot, monkeypatch):
+    loaded = Bot.load(tiny_bot)
+    prompts = []
+    real_sample = loaded.sample
+
+    def sample(prompt, n, seed=None, config=None):
+        prompts.append(prompt)
+        return real_sample(prompt, n, seed=0, config=GenerateConfig(max_length=40))  # short: a busy CPU
+
+    monkeypatch.setattr(loaded, "sample", sample)
+    loaded.prompts = prompts
+    return loaded
+
+
+def account(service, httpserver, store, monkeypatch):
+    fake = start_fake(service, httpserver)
+    connect_fake(store, service, fake, monkeypatch)
+    return fake, open_service(get_connection(store, TARGETS[service]))
+
+
+def test_mastodon_mentions_are_screened_and_answered_once(httpserver, store, monkeypatch, bot):
+    fake, service = account("mastodon", httpserver, store, monkeypatch)
+    fake.mention("@bot what do you dream of? https://example.com/x", author="alice")
+    fake.mention("@bot beep", author="otherbot", bot=True)
+    fake.mention("@bot hello from yesterday", author="carol", minutes_ago=120)
+    fake.mention("@bot and so on", author="dave", depth=3)
+    fake.mention("@bot talking to myself", author="bot")
+    last = fake.mention("@bot psst", author="erin", visibility="private")
+
+    round_ = draft_replies(store, bot, service, POLICY, blocklist=Blocklist())
+
+    assert [d.reply_to.author for d in round_.drafted] == ["alice", "erin"]
+    assert all(d.status == "pending" for d in round_.drafted)  # approval first
+    assert {s.mention.author: s.reason for s in round_.skipped} == {
+        "otherbot": "@otherbot is a bot account",
+        "carol": "older than 1 h",
+        "dave": "3 posts deep in its thread (at most 2)",
+        "bot": "the bot's own post",
+    }
+    assert bot.prompts[0] == "what do you dream of?<|endoftext|>"  # the mention as context, then a new post
+    assert fake.sent("/api/v1/notifications")[0].args["types[]"] == ["mention"]
+
+    again = draft_replies(store, bot, service, POLICY, blocklist=Blocklist())
+    assert again.drafted == [] and again.skipped == []
+    assert fake.sent("/api/v1/notifications")[-1].arg("min_id") == last["id"]  # polled from the last one seen
+
+
+def test_mastodon_reply_is_threaded_addressed_and_never_more_public(httpserver, store, monkeypatch, bot):
+    fake, service = account("mastodon", httpserver, store, monkeypatch)
+    public = fake.mention("@bot hi", author="alice")
+    private = fake.mention("@bot psst", author="erin", visibility="private")
+    drafted = draft_replies(store, bot, service, POLICY, auto_approve=True, blocklist=Blocklist()).drafted
+    assert all(d.status == "approved" for d in drafted)
+
+    post_next(store, "jack", TARGETS["mastodon"], replies=True)
+    post_next(store, "jack", TARGETS["mastodon"], replies=True)
+
+    first, second = (r.form for r in post_requests(fake, "mastodon"))
+    assert first["in_reply_to_id"] == public["status"]["id"] and first["status"].startswith("@alice ")
+    assert first["visibility"] == "unlisted"
+    assert second["in_reply_to_id"] == private["status"]["id"] and second["visibility"] == "private"
+
+
+def test_bluesky_reply_references_the_mention_and_its_thread(httpserver, store, monkeypatch, bot):
+    fake, service = account("bluesky", httpserver, store, monkeypatch)
+    top = fake.mention("@bot.bsky.social hello there", author="alice.bsky.social")
+    nested = fake.mention("@bot.bsky.social and you?", author="bob.bsky.social", depth=1)
+    fake.mention("@bot.bsky.social beep", author="robot.bsky.social", bot=True)
+    fake.mention("just replying", author="carol.bsky.social", reason="reply")  # no mention: not answered
+
+    round_ = draft_replies(store, bot, service, POLICY, auto_approve=True, blocklist=Blocklist())
+    assert [d.reply_to.author for d in round_.drafted] == ["alice.bsky.social", "bob.bsky.social"]
+    assert [s.reason for s in round_.skipped] == ["@robot.bsky.social is a bot account"]
+    post_next(store, "jack", TARGETS["bluesky"], replies=True)
+    post_next(store, "jack", TARGETS["bluesky"], replies=True)
+
+    first, second = (r.json["record"]["reply"] for r in post_requests(fake, "bluesky"))
+    own = {"uri": top["uri"], "cid": top["cid"]}
+    assert first == {"root": own, "parent": own}
+    assert second["parent"] == {"uri": nested["uri"], "cid": nested["cid"]}
+    assert second["root"] == nested["record"]["reply"]["root"]
+
+
+def test_at_most_m_replies_an_hour(httpserver, store, monkeypatch, bot):
+    fake, service = account("mastodon", httpserver, store, monkeypatch)
+    for name in ("a1", "a2", "a3", "a4"):
+        fake.mention("@bot hey", author=name)
+    policy = ReplyPolicy(max_age_s=3600, max_depth=2, max_per_hour=2, candidates=2)
+
+    round_ = draft_replies(store, bot, service, policy, blocklist=Blocklist())
+    assert len(round_.drafted) == 2 and round_.deferred == 2
+    later = draft_replies(store, bot, service, policy, blocklist=Blocklist())
+    assert later.drafted == [] and later.deferred == 2  # the rest wait, they are not dropped
+    assert len(Queue(store).drafts("jack")) == 2
+
+
+def test_x_says_replies_need_read_access(httpserver, store, monkeypatch, bot):
+    _, service = account("x", httpserver, store, monkeypatch)
+    with pytest.raises(SourceError, match="free tier only writes"):
+        draft_replies(store, bot, service, POLICY)
+
+
+@pytest.mark.parametrize(
+    ("mention", "context"),
+    [
+        ("@bot@botsin.space what do you dream of?", "what do you dream of?"),
+        ("@bot.bsky.social look https://example.com/a and @carol", "look and"),
+    ],
+)
+def test_reply_context_is_the_mention_without_handles_or_links(mention, context):
+    assert reply_context(mention) == context
