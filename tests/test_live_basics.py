@@ -56,6 +56,7 @@ def test_bad_targets_say_what_is_wrong(text, message):
         ("my site example.com/about is up", "my site is up"),
         ("3.14 is pi, e.g. not a link", "3.14 is pi, e.g. not a link"),
         ("#birds are   great\n\nreally", "#birds are great\n\nreally"),
+        ("bell\x07 and\x1b[31m escape", "bell and [31m escape"),
     ],
 )
 def test_prepare_pings_nobody_and_drops_links(generated, posted):

@@ -210,3 +210,9 @@ def test_cli_run_bad_options(tiny_bot, tweetling_home, args, message):
     full = ["run", "jack", *(["--to", "mastodon:@bot@botsin.space"] if "--to" not in args else []), *args]
     result = CliRunner().invoke(cli, full)
     assert result.exit_code != 0 and message in result.output
+
+
+def test_replies_on_x_are_refused_before_running(httpserver, store, monkeypatch):
+    connected("x", httpserver, store, monkeypatch)
+    with pytest.raises(TweetlingError, match="free tier only writes"):
+        Runner(store, "jack", "x:botname", RunConfig(reply=True), load_bot=lambda: None)

@@ -1011,7 +1011,7 @@ def post(
     options = _post_options(visibility, content_warning)
     with Store() as store, err_console.status(f"posting to {escape(target)}…"):
         if draft_id is not None:
-            result = post_draft(store, draft_id, target, options, dry_run=dry_run)
+            result = post_draft(store, draft_id, target, options, bot=bot_key(bot), dry_run=dry_run)
         else:
             result = post_next(store, bot_key(bot), target, options, dry_run=dry_run)
     if result is None:

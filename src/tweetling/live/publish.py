@@ -80,15 +80,18 @@ def post_draft(
     target: str,
     options: PostOptions = PostOptions(),
     *,
+    bot: str | None = None,
     dry_run: bool = False,
     service: Service | None = None,
     blocklist: Blocklist | None = None,
     client: ClientOptions = ClientOptions(),
 ) -> PostResult:
-    """Post one approved draft to TARGET (the web app's "post this one")."""
+    """Post one approved draft (of BOT, when given) to TARGET: the web app's "post this one"."""
     connection = get_connection(store, target)
     queue = Queue(store)
     draft = queue.get(draft_id)
+    if bot is not None and draft.bot != bot:
+        raise TweetlingError(f"draft {draft_id} belongs to bot {draft.bot!r}, not {bot!r}")
     with _lock(draft.bot, connection.target), _service(connection, service, client) as account:
         return _post(queue, queue.get(draft_id), account, options, dry_run, blocklist or Blocklist.load())
 

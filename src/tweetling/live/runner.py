@@ -88,6 +88,11 @@ class Runner:
         self.store = store
         self.bot_name = bot
         self.connection = get_connection(store, target)
+        if config.reply and self.connection.service == "x":
+            raise TweetlingError(
+                "x: replying to mentions needs read access to the X API (the free tier only writes);"
+                " --reply works with Mastodon and Bluesky"
+            )
         self.config = config
         self.queue = Queue(store)
         self.service = service or open_service(self.connection, client)
