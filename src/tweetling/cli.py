@@ -820,7 +820,7 @@ def connect(
     line = None
     if bot_name:
         folder = resolve(bot_name)
-        line = bio_line(read_metadata(folder).get("accounts") or [folder.name], operator)
+        line = bio_line(read_metadata(folder).accounts or [folder.name], operator)
         if bio is None:
             bio = click.confirm(f"Add this line to the bot's profile?\n  {line}\n", default=True, err=True)
     elif bio:
