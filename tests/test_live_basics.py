@@ -161,3 +161,26 @@ def test_credentials_readable_by_others_are_refused(tweetling_home):
     os.chmod(credentials.credentials_path(), 0o644)
     with pytest.raises(TweetlingError, match=r"can be read by other users \(mode 644\): run `chmod 600"):
         credentials.load("x:botname")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("\x1b]0;owned\x07 hi", " ]0;owned  hi"), ("two\nlines", "two\nlines"), ("tab\there", "tab here")],
+)
+def test_plain_removes_what_a_terminal_would_obey(text, shown):
+    assert compose.plain(text) == shown
+
+
+@pytest.mark.parametrize(
+    ("handle", "ok"),
+    [
+        ("alice", True),
+        ("alice@social.example", True),
+        ("bob.bsky.social", True),
+        ("evil\x1b[2J", False),
+        ("a b", False),
+        ("", False),
+    ],
+)
+def test_only_handles_are_addressed(handle, ok):
+    assert compose.is_handle(handle) is ok

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import SourceError
 from ..sources.http import HttpClient, HttpStatusError, JsonReply
-from .compose import BLUESKY_LIMIT, graphemes
+from .compose import BLUESKY_LIMIT, graphemes, is_handle, plain
 from .credentials import Secret
 from .queue import now_iso
 from .service import (
@@ -270,6 +270,8 @@ class BlueskyAccount:
         record, author = item.get("record") or {}, item.get("author") or {}
         if item.get("reason") != "mention" or not item.get("uri") or not item.get("cid"):
             return None
+        if not is_handle(str(author.get("handle") or "")):
+            return None
         root = (record.get("reply") or {}).get("root") or {}
         return Mention(
             notification_id=f"{item.get('indexedAt')} {item['uri']}",
@@ -277,9 +279,9 @@ class BlueskyAccount:
             cid=item["cid"],
             root_id=root.get("uri"),
             root_cid=root.get("cid"),
-            author=str(author.get("handle") or ""),
+            author=str(author["handle"]),
             author_is_bot=any(label.get("val") == "bot" for label in author.get("labels") or []),
-            text=str(record.get("text") or ""),
+            text=plain(str(record.get("text") or "")),
             created_at=str(record.get("createdAt") or item.get("indexedAt") or ""),
             is_self=author.get("did") == self.did,
         )

@@ -37,6 +37,14 @@ _MENTION = re.compile(
 )
 
 
+_HANDLE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,252}$")
+
+
+def is_handle(text: str) -> bool:
+    """Whether TEXT looks like a Mastodon acct or a Bluesky handle (safe to address and to show)."""
+    return bool(_HANDLE.match(text))
+
+
 def strip_links(text: str) -> str:
     """TEXT without web links, e-mail addresses or bare domains a service would link."""
     return _DOMAIN.sub("", _EMAIL.sub("", _URL.sub("", text)))
@@ -47,11 +55,15 @@ def neutralise_mentions(text: str) -> str:
     return _MENTION.sub(lambda match: match.group(1), text)
 
 
+def plain(text: str) -> str:
+    """TEXT with control characters (a terminal's escape sequences among them) as spaces; newlines stay."""
+    return "".join(c if c == "\n" or unicodedata.category(c) != "Cc" else " " for c in text)
+
+
 def prepare(text: str) -> str:
     """Generated TEXT as it may be posted: links dropped, mentions neutralised, control
     characters removed, spacing tidied."""
-    text = strip_links(neutralise_mentions(text))  # "@bob@host" is a mention, not an e-mail address
-    text = "".join(c if c == "\n" or unicodedata.category(c) != "Cc" else " " for c in text)
+    text = plain(strip_links(neutralise_mentions(text)))  # "@bob@host" is a mention, not an e-mail address
     lines = [" ".join(line.split()) for line in text.strip().splitlines()]
     return "\n".join(lines).strip()
 

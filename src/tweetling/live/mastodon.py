@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from ..errors import SourceError
 from ..sources.http import HttpClient, HttpStatusError
 from ..sources.mastodon import html_to_text
-from .compose import MASTODON_DEFAULT_LIMIT, as_reply, graphemes
+from .compose import MASTODON_DEFAULT_LIMIT, as_reply, graphemes, is_handle, plain
 from .credentials import Secret
 from .queue import now_iso
 from .service import (
@@ -250,12 +250,15 @@ class MastodonAccount:
             return None
         if not any(str(m.get("id")) == self.connection.account_id for m in status.get("mentions") or []):
             return None
+        author = str(account.get("acct") or "")
+        if not is_handle(author):
+            return None
         return Mention(
             notification_id=str(notification["id"]),
             post_id=str(status["id"]),
-            author=str(account.get("acct") or ""),
+            author=author,
             author_is_bot=bool(account.get("bot")),
-            text=html_to_text(status.get("content") or ""),
+            text=plain(html_to_text(status.get("content") or "")),
             created_at=str(status.get("created_at") or notification.get("created_at") or ""),
             visibility=status.get("visibility"),
             is_self=str(account.get("id")) == self.connection.account_id,

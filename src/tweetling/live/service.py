@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ..errors import SourceError
 from ..sources.http import HttpClient, HttpStatusError, OnWait, RetryPolicy
+from .compose import plain
 from .credentials import Secret
 
 
@@ -142,5 +143,5 @@ def error_detail(error: HttpStatusError) -> str:
     """': the service's own words' for an error reply, or '' (never a header, so never a token)."""
     body = error.body if isinstance(error.body, dict) else {}
     parts = [body.get(k) for k in ("error", "error_description", "message", "title", "detail")]
-    text = ": ".join(dict.fromkeys(str(p) for p in parts if p))
+    text = ": ".join(dict.fromkeys(" ".join(plain(str(p)).split()) for p in parts if p))
     return f": {text[:200]}" if text else ""
