@@ -893,7 +893,7 @@ def _blocklist(words: tuple[str, ...], path: Path | None):
 def draft(
     bot: str, count: int, target: str | None, prompt: str, seed: int | None, blocked: tuple, blocklist: Path | None
 ) -> None:
-    """Write COUNT candidate posts into BOT's queue for approval.
+    """Sample candidate posts (-n) into BOT's queue, where they wait for approval.
 
     Drafts that copy a training post, contain a blocked word or exceed the length limit (the
     account's with --to, else every service's) are dropped; mentions are neutralised and links
