@@ -1078,7 +1078,6 @@ def run(
     from datetime import datetime
 
     from .live import ReplyPolicy, RunConfig, Runner, bot_key
-    from .live.compose import plain
     from .store import Store
 
     config = RunConfig(
@@ -1093,7 +1092,7 @@ def run(
     )
 
     def say(message: str) -> None:
-        console.print(f"[dim]{datetime.now():%Y-%m-%d %H:%M:%S}[/] {escape(plain(message))}", highlight=False)
+        console.print(f"[dim]{datetime.now():%Y-%m-%d %H:%M:%S}[/] {escape(message)}", highlight=False)
 
     with Store() as store:
         runner = Runner(store, bot_key(bot), target, config, load_bot=lambda: load_bot(bot), on_event=say)
@@ -1117,8 +1116,6 @@ def _print_plan(runner, jitter: float, reply: bool) -> None:
             f"no approved drafts for {escape(runner.target)}"
             + (" (--auto-approve would write some)" if runner.config.auto_approve else "")
         )
-    from .live.compose import plain
-
     for planned in plan:
         when = datetime.fromtimestamp(planned.at).strftime("%Y-%m-%d %H:%M")
         console.print(
@@ -1128,6 +1125,6 @@ def _print_plan(runner, jitter: float, reply: bool) -> None:
         for mention, reason in runner.preview_replies():
             verdict = f"skip: {reason}" if reason else "would answer"
             console.print(
-                f"mention by @{escape(mention.author)}: {escape(plain(mention.text[:80]))} → {verdict}",
+                f"mention by @{escape(mention.author)}: {escape(mention.text[:80])} → {verdict}",
                 highlight=False,
             )

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from ..errors import SourceError
-from ..sources.http import HttpClient, HttpStatusError, OnWait, RetryPolicy
+from ..sources.http import HttpClient, HttpStatusError, OnWait, RetryPolicy, server_text
 from .compose import plain
 from .credentials import Secret
 
@@ -143,5 +143,6 @@ def error_detail(error: HttpStatusError) -> str:
     """': the service's own words' for an error reply, or '' (never a header, so never a token)."""
     body = error.body if isinstance(error.body, dict) else {}
     parts = [body.get(k) for k in ("error", "error_description", "message", "title", "detail")]
-    text = ": ".join(dict.fromkeys(" ".join(plain(str(p)).split()) for p in parts if p))
+    texts = (server_text(plain(part)) for part in parts if isinstance(part, str))
+    text = ": ".join(dict.fromkeys(t for t in texts if t))
     return f": {text[:200]}" if text else ""
