@@ -297,3 +297,15 @@ def test_no_secret_in_logs_or_errors(httpserver, store, monkeypatch, caplog, ser
         assert secret not in caplog.text and secret not in str(error.value)
     rows = store.db.execute("SELECT * FROM drafts").fetchall()
     assert not any(secret in str(tuple(row)) for row in rows for secret in secrets_of(fake))
+
+
+def test_a_token_the_server_echoes_is_redacted_before_any_message(httpserver, store, monkeypatch):
+    fake, target = connected("bluesky", httpserver, store, monkeypatch)
+    (draft,) = approve(store, "hello")
+    token = next(iter(fake.access))
+    fake.inject("putRecord", json_response({"error": "InvalidRequest", "message": f"bad session {token}"}, 400))
+
+    assert post_next(store, "jack", target) is None
+
+    note = Queue(store).get(draft.id).note
+    assert "rejected the record" in note and "[redacted]" in note and token not in note

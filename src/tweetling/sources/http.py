@@ -218,7 +218,9 @@ class HttpClient:
                     continue
                 self._note_budget(reply.headers)
                 if reply.status < 500:
-                    return self._parsed(request, reply)
+                    # A token sent with this request only (a session's) is redacted like the client's.
+                    sent = (request.headers or {}).get("Authorization", "").partition(" ")[2]
+                    return self._parsed(request.path, reply, _secret_forms(sent))
                 failure = f"{self.host} answered HTTP {reply.status} for {request.path}"
             failures += 1  # a 5xx reply, a timeout or a lost connection: worth another try
             if failures > self.policy.retries or (may_have_arrived and not request.resend):
@@ -300,8 +302,7 @@ class HttpClient:
                 f"{self.host}: cannot read the reply to {path} ({type(error).__name__}: {error})"
             ) from None
 
-    def _parsed(self, request: _Request, reply: _Received) -> JsonReply:
-        path = request.path
+    def _parsed(self, path: str, reply: _Received, sent_secrets: tuple[bytes, ...] = ()) -> JsonReply:
         try:
             data = json.loads(reply.body)
         except RecursionError:
@@ -312,9 +313,7 @@ class HttpClient:
             raise SourceError(
                 f"{self.host}: the reply to {path} is not valid JSON (HTTP {reply.status}, {len(reply.body)} bytes)"
             ) from None
-        # A token sent with this request only (a session's, a signature) is redacted like the client's.
-        sent = (request.headers or {}).get("Authorization", "").partition(" ")[2]
-        secrets = self._secrets + _secret_forms(sent)
+        secrets = self._secrets + sent_secrets
         if any(secret in reply.body for secret in secrets):
             data = _redacted(data, secrets)
         if reply.status >= 400:
