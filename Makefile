@@ -8,7 +8,7 @@ PROMPT ?= My dream is
 
 FLOORS_VENV ?= .venv-floors
 
-.PHONY: install browser demo test test-floors clean
+.PHONY: install browser demo lint test test-floors clean
 
 install: $(VENV)/.installed
 
@@ -33,7 +33,13 @@ browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "chromium not installed: the browser test will be skipped"
 
-test: install browser
+# Lint, format and types (configured in pyproject.toml), before the tests.
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+test: install browser lint
 	$(PY) -m pytest -q
 
 # The oldest versions pyproject.toml allows (.ci/floors.txt), installed in a second virtualenv and

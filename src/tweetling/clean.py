@@ -146,10 +146,10 @@ def clean_posts(account: str, posts: Iterable[Post], options: CleanOptions = Cle
             table.retweets += 1
             continue
         if post.kind == "reply" and not options.keep_replies:
-            table.replies += 1
+            table.replies = (table.replies or 0) + 1  # counted only with the option on
             continue
         if options.languages and post.lang and post.lang not in options.languages:
-            table.other_language += 1
+            table.other_language = (table.other_language or 0) + 1
             continue
         text = fix_text(post.text)
         if options.strip_reply_mentions and post.kind == "reply":
@@ -160,7 +160,7 @@ def clean_posts(account: str, posts: Iterable[Post], options: CleanOptions = Cle
         text = clean_text(text, options.keep_newlines)
         if options.drop_duplicates:
             if text in seen:
-                table.duplicates += 1
+                table.duplicates = (table.duplicates or 0) + 1
                 continue
             seen.add(text)
         result.texts.append(text)

@@ -197,7 +197,7 @@ def sample_rows(
     cache.batch_repeat_interleave(n)
     logits = logits.expand(n, -1)
     ends = torch.tensor(end_ids, device=device)
-    rows = [[] for _ in range(n)]
+    rows: list[list[int]] = [[] for _ in range(n)]
     alive = torch.arange(n, device=device)
     for length in range(len(prompt_ids) + 1, max_length + 1):
         if length <= min_length:

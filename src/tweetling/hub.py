@@ -41,6 +41,7 @@ def push(bot_dir_or_name: Path | str, repo_id: str, token: str | None = None, pr
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError, HFValidationError, OfflineModeIsEnabled
 
+    unreachable: tuple[type[Exception], ...] = (OfflineModeIsEnabled, *_network_errors())
     folder = resolve(bot_dir_or_name)
     write_card(folder, repo_id)
     endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
@@ -64,7 +65,7 @@ def push(bot_dir_or_name: Path | str, repo_id: str, token: str | None = None, pr
         raise TweetlingError(f"the Hub rejected the upload to {repo_id} (HTTP {status})") from None
     except HFValidationError:
         raise TweetlingError(f"invalid Hub repository id {repo_id!r}: expected owner/name") from None
-    except (OfflineModeIsEnabled, *_network_errors()) as error:
+    except unreachable as error:
         raise TweetlingError(
             f"cannot reach {endpoint} ({type(error).__name__}): check the network connection or HF_ENDPOINT"
         ) from None

@@ -36,7 +36,10 @@ class Author:
     avatar: Path | None = None
 
 
-def _font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+def _font(size: int, bold: bool = False) -> Font:
     """DejaVu Sans when installed (Pillow looks in the system font folders), else Pillow's own font."""
     try:
         return ImageFont.truetype("DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf", size)
@@ -84,16 +87,18 @@ def _fit(text: str, font, width: float) -> str:
     return text + "…"
 
 
-def _layout(prompt: str, continuation: str, regular, bold, width: float) -> list[list[tuple[float, str, object]]]:
+def _layout(
+    prompt: str, continuation: str, regular: Font, bold: Font, width: float
+) -> list[list[tuple[float, str, Font]]]:
     """Wrap the prompt (bold) and continuation (regular) into lines of (x, text, font) runs."""
-    pieces: list[tuple[str, object, bool]] = []  # (word, font, preceded by a space)
+    pieces: list[tuple[str, Font, bool]] = []  # (word, font, preceded by a space)
     for part, font in ((prompt, bold), (continuation, regular)):
         for match in re.finditer(r"(\s*)(\S+)", part):
             gap = match.group(1)
             if "\n" in gap:
                 pieces.extend(("\n", font, False) for _ in range(gap.count("\n")))
             pieces.append((match.group(2), font, bool(gap) or not pieces))
-    lines: list[list[tuple[float, str, object]]] = [[]]
+    lines: list[list[tuple[float, str, Font]]] = [[]]
     x = 0.0
     space = regular.getlength(" ")
     for word, font, spaced in pieces:

@@ -5,7 +5,6 @@ the best bot so far is kept in the bot folder."""
 
 from __future__ import annotations
 
-import math
 import shutil
 import warnings
 from collections.abc import Callable
@@ -173,7 +172,8 @@ def sweep(
             trial.set_user_attr("valid_perplexity", meta.valid_perplexity)
             trial.set_user_attr("tokens_per_s", meta.tokens_per_s)
             trial.set_user_attr("wall_time_s", meta.wall_time_s)
-            if value < _best_value(study):
+            best = _best_value(study)
+            if best is None or value < best:
                 study_record = {"study": name, "storage": storage_url(), "trial": trial.number, "params": params}
                 bots.write_metadata(folder, replace(meta, sweep=study_record))
                 paths.replace_folder(folder, out)
@@ -184,10 +184,11 @@ def sweep(
 
     def report(study, trial) -> None:
         if on_trial:
-            on_trial(TrialSummary(trial.number, trial.state.name, trial.value, trial.params, _best_value(study, None)))
+            on_trial(TrialSummary(trial.number, trial.state.name, trial.value, trial.params, _best_value(study)))
 
     study.optimize(objective, n_trials=config.trials, timeout=config.timeout_s, callbacks=[report])
     best = study.best_trial
+    assert best.value is not None  # the best trial is a completed one, with its validation loss
     return SweepResult(
         study_name=name,
         storage=storage_url(),
@@ -200,9 +201,9 @@ def sweep(
     )
 
 
-def _best_value(study, missing: float | None = math.inf) -> float | None:
-    """The study's best validation loss so far, or MISSING before any trial completed."""
+def _best_value(study) -> float | None:
+    """The study's best validation loss so far, or None before any trial completed."""
     try:
         return study.best_value
     except ValueError:
-        return missing
+        return None

@@ -24,7 +24,8 @@ _SECRET_NAME = re.compile(
 
 
 class Run(Protocol):
-    id: str | None
+    @property
+    def id(self) -> str | None: ...
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None: ...
     def log_dict(self, data: dict, name: str) -> None: ...

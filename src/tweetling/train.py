@@ -124,17 +124,17 @@ def heldout_perplexity(
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    local_total, local_count = 0.0, 0
     with torch.no_grad():
         for start in range(0, len(posts), batch_size):
             input_ids, mask, targets = (t.to(device) for t in collate(posts[start : start + batch_size], eos_id))
             loss, tokens = token_loss(model, input_ids, mask, targets)
-            total, count = total + float(loss), count + tokens
+            local_total, local_count = local_total + float(loss), local_count + tokens
     model.train(was_training)
-    total, count = world.sum(total, count)
+    total, count = world.sum(local_total, local_count)
     if count == 0:
         raise TweetlingError("no held-out posts to measure perplexity on")
-    return Perplexity(loss=total / count, perplexity=math.exp(total / count), tokens=count)
+    return Perplexity(loss=total / count, perplexity=math.exp(total / count), tokens=int(count))
 
 
 # --- the loop ----------------------------------------------------------------------------------
@@ -405,7 +405,7 @@ def train_model(
                 state.elapsed += time.perf_counter() - started
                 loss = world.sum(local_loss)[0] / count
                 state.train_losses.append((state.step, loss, count))
-                run.log_metrics({"train_loss": loss, "learning_rate": scheduler.get_last_lr()[0]}, state.step)
+                run.log_metrics({"train_loss": loss, "learning_rate": float(scheduler.get_last_lr()[0])}, state.step)
                 eta = (total_steps - state.step) * state.elapsed / state.step
                 report(progress("step", loss=loss, eta_s=eta))
                 end_of_epoch = state.step % steps_per_epoch == 0 or state.step == total_steps

@@ -124,9 +124,9 @@ def collect_accounts(
         def on_progress(fetched: int, expected: int | None, handle: str = handle) -> None:
             progress((fetched, expected) if expected else None, desc=f"downloading {handle}: {fetched:,} posts")
 
-        result = fetch(store, target, FetchOptions(max_posts=max_posts), on_progress=on_progress)
-        accounts.append(result.account)
-        events.append(f"{result.account}: downloaded {result.added:,} new posts")
+        fetched = fetch(store, target, FetchOptions(max_posts=max_posts), on_progress=on_progress)
+        accounts.append(fetched.account)
+        events.append(f"{fetched.account}: downloaded {fetched.added:,} new posts")
     return accounts, events
 
 
@@ -204,7 +204,11 @@ def training_work(
 
     def work(control: JobControl) -> str:
         def on_progress(update: TrainProgress) -> None:
-            fields = {"step": update.step, "total": update.total_steps, "tokens_per_s": update.tokens_per_s}
+            fields: dict[str, Any] = {
+                "step": update.step,
+                "total": update.total_steps,
+                "tokens_per_s": update.tokens_per_s,
+            }
             if update.event == "step":
                 fields.update(loss=update.loss, eta_s=update.eta_s)
             elif update.event == "eval":
@@ -327,7 +331,7 @@ class BotCache:
         meta_file = folder / bots.METADATA_FILE
         key = (folder.resolve(), meta_file.stat().st_mtime_ns if meta_file.exists() else None)
         with self._lock:
-            if key != self._key:
+            if self._bot is None or key != self._key:
                 self._bot, self._key = None, None  # free the old model before loading the next
                 self._bot, self._key = Bot.load(folder), key
             return self._bot
@@ -336,15 +340,15 @@ class BotCache:
 BOTS = BotCache()
 
 
-def check_generate_inputs(bot: str | None, prompt: str, n: float | None) -> int:
-    """The limits of the generate step; returns the number of posts as an int."""
+def check_generate_inputs(bot: str | None, prompt: str, n: float | None) -> tuple[str, int]:
+    """The limits of the generate step; returns the bot and the number of posts as an int."""
     if not bot:
         raise TweetlingError("choose a bot first (train one in step 2)")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise TweetlingError(f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
     if n is None or int(n) != n or not 1 <= n <= MAX_SAMPLES:
         raise TweetlingError(f"the number of posts must be a whole number from 1 to {MAX_SAMPLES}")
-    return int(n)
+    return bot, int(n)
 
 
 def predictions_image(bot: Bot, prompt: str, text: str) -> str:
@@ -361,7 +365,7 @@ def generate_step(
 ) -> tuple[str, str, str | None]:
     """Step 3: sample posts; returns (posts with share links, summary, predictions image of the first)."""
     prompt = prompt or ""
-    count = check_generate_inputs(bot, prompt, n)
+    bot, count = check_generate_inputs(bot, prompt, n)
     progress(None, desc="loading the bot")
     loaded = BOTS.get(bot)
     progress(None, desc="writing posts")
