@@ -1010,10 +1010,11 @@ def post(
 
     options = _post_options(visibility, content_warning)
     with Store() as store, err_console.status(f"posting to {escape(target)}…"):
-        if draft_id is not None:
-            result = post_draft(store, draft_id, target, options, bot=bot_key(bot), dry_run=dry_run)
-        else:
-            result = post_next(store, bot_key(bot), target, options, dry_run=dry_run)
+        result = (
+            post_draft(store, draft_id, target, options, bot=bot_key(bot), dry_run=dry_run)
+            if draft_id is not None
+            else post_next(store, bot_key(bot), target, options, dry_run=dry_run)
+        )
     if result is None:
         console.print(f"no approved drafts for {escape(target)}: approve some with `tweetling queue {escape(bot)}`")
         return
