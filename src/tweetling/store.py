@@ -215,7 +215,7 @@ class Store:
         now = _now()
         with self.transaction():
             for post in posts:
-                row = (
+                row: tuple[str | None, ...] = (
                     post.account,
                     post.created_at,
                     post.text,

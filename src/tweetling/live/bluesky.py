@@ -155,7 +155,9 @@ def label_profile(session: Session, bio_line: str | None) -> tuple[str | None, l
         if "RecordNotFound" not in str(error):
             raise
         profile, cid = {"$type": PROFILE}, None
-    labels = profile.get("labels") if isinstance(profile.get("labels"), dict) else {}
+    labels = profile.get("labels")
+    if not isinstance(labels, dict):
+        labels = {}
     values = [v for v in labels.get("values") or [] if isinstance(v, dict)]
     if not any(v.get("val") == "bot" for v in values):
         values.append({"val": "bot"})

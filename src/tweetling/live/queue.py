@@ -82,11 +82,13 @@ class Queue:
         now = now_iso()
         with self.store.transaction():
             ids = [
-                self.db.execute(
-                    "INSERT INTO drafts (bot, target, text, status, prompt, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (bot, target, text, status, prompt, now, now),
-                ).lastrowid
+                _inserted_id(
+                    self.db.execute(
+                        "INSERT INTO drafts (bot, target, text, status, prompt, created_at, updated_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (bot, target, text, status, prompt, now, now),
+                    )
+                )
                 for text in texts
             ]
         return [self.get(i) for i in ids]
@@ -112,7 +114,7 @@ class Queue:
             )
         except sqlite3.IntegrityError:
             return None
-        return self.get(cursor.lastrowid)
+        return self.get(_inserted_id(cursor))
 
     def get(self, draft_id: int) -> Draft:
         row = self.db.execute("SELECT * FROM drafts WHERE id = ?", (draft_id,)).fetchone()
@@ -256,3 +258,10 @@ def _draft(row: sqlite3.Row) -> Draft:
         remote_url=row["remote_url"],
         posted_at=row["posted_at"],
     )
+
+
+def _inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The id of the row an INSERT just made (sqlite3 sets it after every successful INSERT)."""
+    if cursor.lastrowid is None:
+        raise RuntimeError("an INSERT left no row id")
+    return cursor.lastrowid

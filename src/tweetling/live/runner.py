@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from ..errors import SourceError, TweetlingError
 from ..store import Store
@@ -23,6 +24,9 @@ from .publish import PostOptions, PostResult, post_next
 from .queue import Draft, Queue
 from .replies import ReplyPolicy, ReplyRound, draft_replies, position_key, screen
 from .service import ClientOptions, Mention, Service, open_service, parse_time
+
+if TYPE_CHECKING:
+    from ..bots import Bot
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
@@ -76,7 +80,7 @@ class Runner:
         target: str,
         config: RunConfig = RunConfig(),
         *,
-        load_bot: Callable[[], object],
+        load_bot: Callable[[], Bot],
         service: Service | None = None,
         blocklist: Blocklist | None = None,
         client: ClientOptions = ClientOptions(),
@@ -102,7 +106,7 @@ class Runner:
         self.emit = on_event
         self.posted = 0
         self._load_bot = load_bot
-        self._bot = None
+        self._bot: Bot | None = None
         self._offset = self._draw_offset()
         self._next_poll = 0.0
         last = self.queue.last_posted_at(bot, self.connection.target)
@@ -113,7 +117,7 @@ class Runner:
         return self.connection.target
 
     @property
-    def bot(self):
+    def bot(self) -> Bot:
         if self._bot is None:  # only auto-approve and replies need the model
             self._bot = self._load_bot()
         return self._bot
@@ -185,7 +189,8 @@ class Runner:
             self.emit(f"not answering @{skipped.mention.author}: {skipped.reason}")
         for draft in round_.drafted:
             waiting = "" if draft.status == "approved" else " (waiting for approval)"
-            self.emit(f"reply draft {draft.id} to @{draft.reply_to.author}{waiting}")
+            to = f" to @{draft.reply_to.author}" if draft.reply_to else ""
+            self.emit(f"reply draft {draft.id}{to}{waiting}")
         if round_.deferred:
             self.emit(f"{round_.deferred} mentions wait: at most {self.config.replies.max_per_hour} replies an hour")
         hour_ago = datetime.fromtimestamp(self.clock() - 3600, timezone.utc).isoformat(timespec="milliseconds")

@@ -150,8 +150,8 @@ def expand_links(text: str, facets: list[dict[str, Any]]) -> str:
             continue
         features = [f for f in facet["features"] if isinstance(f, dict) and f.get("$type") == _LINK]
         uris = [f.get("uri") for f in features if isinstance(f.get("uri"), str)]
-        index = facet.get("index") if isinstance(facet.get("index"), dict) else {}
-        start, end = index.get("byteStart"), index.get("byteEnd")
+        index = facet.get("index")
+        start, end = (index.get("byteStart"), index.get("byteEnd")) if isinstance(index, dict) else (None, None)
         if uris and uris[0] and isinstance(start, int) and isinstance(end, int) and 0 <= start <= end <= len(data):
             links.append((start, end, uris[0]))
     limit = len(data)

@@ -166,7 +166,7 @@ def post_from_record(fields: Fields, account: str, source: str | None, number: i
 def _language(fields: Fields) -> str | None:
     key = _first_key(fields.data, LANG_FIELDS)
     lang = fields.hint(key) if key else None
-    return lang if is_set(lang) and len(lang) <= _MAX_LANG_CHARS else None
+    return lang if lang is not None and is_set(lang) and len(lang) <= _MAX_LANG_CHARS else None
 
 
 def derived_id(account: str, number: int, text: str) -> str:
@@ -188,8 +188,8 @@ def _record_handle(fields: Fields) -> str:
         value = user.string("username") or user.string("screen_name")
     elif not isinstance(value, str):
         fields.fail(key, f"expected a handle, got {json_type(value)}")
-    elif _HANDLE_IN_DICT.search(value):
-        value = _HANDLE_IN_DICT.search(value).group(1)
+    elif found := _HANDLE_IN_DICT.search(value):
+        value = found[1]
     handle = (value or "").strip().rstrip("/").rsplit("/", 1)[-1].lstrip("@")
     try:
         return checked_name(handle)
@@ -200,13 +200,15 @@ def _record_handle(fields: Fields) -> str:
 def _record_date(fields: Fields) -> str | None:
     """created_at, snscrape's date, or twint's date + time (+ timezone)."""
     record = fields.data
+    key: str | None
+    value: Any
     if is_set(record.get("date")) and is_set(record.get("time")):
         key = "date"
         value = " ".join(str(record[k]) for k in ("date", "time", "timezone") if is_set(record.get(k)))
     else:
         key = _first_key(record, ("created_at", "date"))
         value = record.get(key) if key else None
-    if not is_set(value):
+    if key is None or not is_set(value):
         return None
     try:
         return parse_date(value)

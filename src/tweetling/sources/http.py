@@ -291,7 +291,7 @@ class HttpClient:
                     if abandoned.is_set():
                         raise _DeadlinePassed("abandoned")
                 try:
-                    links = {rel: dict(link) for rel, link in response.links.items()}
+                    links = {str(rel): dict(link) for rel, link in response.links.items()}
                 except (ValueError, KeyError, TypeError):
                     links = {}
                 return _Received(response.status_code, response.headers, links, bytes(body))

@@ -11,7 +11,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from .. import limits
 from ..errors import InputError
@@ -25,7 +25,7 @@ def read_file(path: Path, where: str, starts: tuple[bytes, ...], refusal: str) -
         return read_data(handle, where, starts, refusal)
 
 
-def read_data(handle: BinaryIO, where: str, starts: tuple[bytes, ...], refusal: str) -> bytes:
+def read_data(handle: IO[bytes], where: str, starts: tuple[bytes, ...], refusal: str) -> bytes:
     """All of HANDLE, at most limits.MAX_DATA_FILE_BYTES.
 
     Its first bytes (after a BOM and blanks) must begin with one of STARTS, else REFUSAL is the

@@ -20,7 +20,7 @@ TOKEN_ENVS = ("X_BEARER_TOKEN", "TWITTER_BEARER_TOKEN")
 _USERNAME = re.compile(r"@?([A-Za-z0-9_]{1,15})")
 _TWEET_FIELDS = "created_at,lang,referenced_tweets,in_reply_to_user_id,note_tweet"
 _KINDS: dict[str, Kind] = {"retweeted": "retweet", "replied_to": "reply", "quoted": "quote"}
-_KIND_ORDER = ("retweet", "reply", "quote")  # a reply that quotes is a reply
+_KIND_ORDER: tuple[Kind, ...] = ("retweet", "reply", "quote")  # a reply that quotes is a reply
 
 
 def account_name(handle: str) -> str:
@@ -86,8 +86,8 @@ class XApiSource:
     def _post(self, raw: Any, where: str, number: int) -> Post:
         post_id = Fields(raw, f"{where}: item {number}", ReplyError).id("id", "x")
         tweet = Fields(raw, f"{where}: post {post_id}", ReplyError)
-        kinds = {_KINDS.get(ref.hint("type")) for ref in tweet.children("referenced_tweets")}
-        kind: Kind = next((k for k in _KIND_ORDER if k in kinds), "original")  # type: ignore[assignment]
+        kinds = {_KINDS.get(ref.hint("type") or "") for ref in tweet.children("referenced_tweets")}
+        kind: Kind = next((k for k in _KIND_ORDER if k in kinds), "original")
         note = tweet.child("note_tweet")
         return Post(
             source=self.source,

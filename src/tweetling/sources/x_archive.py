@@ -141,10 +141,8 @@ def _archive_from_names(
     def data_file(member: str) -> DataFile:
         return DataFile(prefix + member, reader(members[member], prefix + member))
 
-    parts = sorted(
-        (m for m in members if _TWEET_PART.match(m)),
-        key=lambda m: (m.startswith("tweets"), int(_TWEET_PART.match(m).group(1) or 0)),
-    )
+    numbered = {m: match[1] for m in members if (match := _TWEET_PART.match(m))}
+    parts = sorted(numbered, key=lambda m: (m.startswith("tweets"), int(numbered[m] or 0)))
     if not parts:
         raise InputError(name, "no data/tweets.js found: is this an X account archive?")
     return Archive(
