@@ -99,6 +99,8 @@ def mastodon_status(
     quote: dict[str, Any] | None = None,
     language: str | None = "en",
     spoiler_text: str = "",
+    visibility: str = "public",
+    sensitive: bool | None = None,
 ) -> dict[str, Any]:
     account = account or mastodon_account()
     return {
@@ -106,9 +108,9 @@ def mastodon_status(
         "created_at": when(id).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "in_reply_to_id": in_reply_to_id,
         "in_reply_to_account_id": "7" if in_reply_to_id else None,
-        "sensitive": bool(spoiler_text),
+        "sensitive": bool(spoiler_text) if sensitive is None else sensitive,
         "spoiler_text": spoiler_text,
-        "visibility": "public",
+        "visibility": visibility,
         "language": language,
         "uri": f"https://social.example/users/{account['username']}/statuses/{id}",
         "url": f"https://social.example/@{account['username']}/{id}",
@@ -131,13 +133,24 @@ def mastodon_status(
 
 
 class FakeMastodon(FakeApi):
-    """An instance serving one account's statuses, newest first, paged with max_id/since_id and Link."""
+    """An instance serving one account's statuses, newest first, paged with max_id/since_id and Link.
 
-    def __init__(self, server: HTTPServer, statuses: list[dict[str, Any]], account: dict[str, Any] | None = None):
+    OWNER_TOKEN is the access token of the account itself (verify_credentials answers with it).
+    """
+
+    def __init__(
+        self,
+        server: HTTPServer,
+        statuses: list[dict[str, Any]],
+        account: dict[str, Any] | None = None,
+        owner_token: str | None = None,
+    ):
         super().__init__(server)
         self.account = account or mastodon_account(statuses_count=len(statuses))
         self.statuses = sorted(statuses, key=lambda s: int(s["id"]), reverse=True)
+        self.owner_token = owner_token
         server.expect_request("/api/v1/accounts/lookup").respond_with_handler(self._lookup)
+        server.expect_request("/api/v1/accounts/verify_credentials").respond_with_handler(self._verify_credentials)
         server.expect_request(f"/api/v1/accounts/{self.account['id']}/statuses").respond_with_handler(
             self._handle(self._statuses, "max_id")
         )
@@ -146,6 +159,12 @@ class FakeMastodon(FakeApi):
         self.requests.append((request.path, dict(request.args)))
         if request.args.get("acct") != self.account["username"]:
             return json_response({"error": "Record not found"}, 404)
+        return json_response(self.account)
+
+    def _verify_credentials(self, request: Request) -> Response:
+        self.requests.append((request.path, dict(request.args)))
+        if self.owner_token is None or request.headers.get("Authorization") != f"Bearer {self.owner_token}":
+            return json_response({"error": "The access token is invalid"}, 401)
         return json_response(self.account)
 
     def _statuses(self, request: Request) -> Response:
@@ -207,8 +226,10 @@ def bluesky_post(
     quote: bool = False,
     facets: list[dict[str, Any]] | None = None,
     langs: tuple[str, ...] = ("en",),
+    self_labels: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """A PostView: at-uri, cid, author, record (app.bsky.feed.post) and counts."""
+    """A PostView: at-uri, cid, author, record (app.bsky.feed.post) and counts; SELF_LABELS are
+    the author's content warnings (com.atproto.label.defs#selfLabels), also hydrated in `labels`."""
     author = author or bluesky_author()
     created = when(number).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     uri = f"at://{author['did']}/app.bsky.feed.post/3kpost{number:05d}"
@@ -220,6 +241,8 @@ def bluesky_post(
     }
     if facets:
         record["facets"] = facets
+    if self_labels:
+        record["labels"] = {"$type": "com.atproto.label.defs#selfLabels", "values": [{"val": v} for v in self_labels]}
     if reply:
         parent = {"uri": f"at://did:plc:other/app.bsky.feed.post/3kparent{number}", "cid": "bafyreiparent"}
         record["reply"] = {"root": parent, "parent": parent}
@@ -239,7 +262,7 @@ def bluesky_post(
         "quoteCount": 0,
         "indexedAt": created,
         "viewer": {},
-        "labels": [],
+        "labels": [{"src": author["did"], "uri": uri, "val": v, "cts": created} for v in self_labels],
     }
 
 
@@ -340,11 +363,16 @@ class FakeXApi(FakeApi):
         tweets: list[dict[str, Any]],
         user: dict[str, Any] | None = None,
         token: str = "AAAA-test-token",
+        owner: bool = False,
+        served: int = 3200,
     ):
         super().__init__(server)
         self.user = user or x_user(tweet_count=len(tweets))
         self.tweets = sorted(tweets, key=lambda t: int(t["id"]), reverse=True)
         self.token = token
+        self.owner = owner  # True: TOKEN is a user-context token of the account itself
+        self.served = served  # the timeline reaches back only this many posts, as X's 3,200
+        server.expect_request("/2/users/me").respond_with_handler(self._authorized(self._me))
         server.expect_request(f"/2/users/by/username/{self.user['username']}").respond_with_handler(
             self._authorized(self._lookup)
         )
@@ -367,6 +395,22 @@ class FakeXApi(FakeApi):
         self.requests.append((request.path, dict(request.args)))
         return json_response({"data": self.user})
 
+    def _me(self, request: Request) -> Response:
+        self.requests.append((request.path, dict(request.args)))
+        if not self.owner:  # an app-only bearer token has no user
+            return json_response(
+                {
+                    "title": "Unsupported Authentication",
+                    "detail": "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.",
+                    "type": "https://api.twitter.com/2/problems/unsupported-authentication",
+                    "status": 403,
+                },
+                403,
+            )
+        return json_response(
+            {"data": {"id": self.user["id"], "name": self.user["name"], "username": self.user["username"]}}
+        )
+
     def _timeline(self, request: Request) -> Response:
         limit = int(request.args.get("max_results", 10))
         if not 5 <= limit <= 100:
@@ -386,7 +430,7 @@ class FakeXApi(FakeApi):
             )
         since_id = request.args.get("since_id")
         start = int(request.args.get("pagination_token", "t0")[1:])
-        matching = [t for t in self.tweets if since_id is None or int(t["id"]) > int(since_id)]
+        matching = [t for t in self.tweets[: self.served] if since_id is None or int(t["id"]) > int(since_id)]
         page = matching[start : start + limit]
         meta: dict[str, Any] = {"result_count": len(page)}
         if not page:

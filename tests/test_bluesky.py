@@ -140,7 +140,7 @@ def test_respects_accounts_hidden_from_logged_out_users(httpserver, store):
         ]
     )
     server = FakeBluesky(httpserver, [bluesky_item(bluesky_post(1))], profile=profile)
-    with pytest.raises(SourceError, match="asked not to be shown"):
+    with pytest.raises(SourceError, match="opts out of bots.*the !no-unauthenticated label"):
         fetch(store, TARGET, options(httpserver))
     assert server.queries("getAuthorFeed") == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -86,3 +87,58 @@ def test_invalid_repo_id_is_an_error(tiny_model, tmp_path):
     bot = build_tiny_bot(tiny_model, tmp_path / "jack")
     with pytest.raises(TweetlingError, match="invalid Hub repository id"):
         write_card(bot, repo_id="x')\nimport os")
+
+
+def test_provenance_from_the_store_reaches_the_card(tiny_model, tmp_path, httpserver, tweetling_home):
+    """A fetch that found an opt-out and was overridden by the owner, and an owner's archive,
+    prepared into a blend: the card says where each account's posts came from."""
+    from http_payloads import FakeMastodon, mastodon_account, mastodon_status
+    from test_public_posts import write_archive
+    from tweetling.dataset import prepare
+    from tweetling.fetch import FetchOptions, fetch
+    from tweetling.importer import import_path
+    from tweetling.store import Store
+
+    statuses = [
+        mastodon_status(i, f"<p>alice writes about the garden and the bees, day {i}</p>") for i in range(1, 200)
+    ]
+    FakeMastodon(httpserver, statuses, account=mastodon_account(note="<p>#NoAI please</p>"))
+    with Store() as store:
+        fetch(
+            store,
+            "mastodon:@alice@social.example",
+            FetchOptions(base_url=httpserver.url_for("/"), account_owner=True),
+        )
+        archive = write_archive(tmp_path / "ana", list(range(1000, 1300)))
+        (archive / "data" / "tweets.js").write_text(
+            (archive / "data" / "tweets.js")
+            .read_text()
+            .replace("archived post number", "ana writes a long post, number")
+        )
+        import_path(store, archive)
+        dataset = prepare(store, ["alice@social.example", "ana"])
+    provenance = dataset.manifest["provenance"]
+    assert provenance["alice@social.example"]["first_post"].startswith("2024-05-01")
+    assert provenance["ana"]["origins"][0]["how"] == "archive"
+
+    bot = build_tiny_bot(tiny_model, tmp_path / "blend", accounts=("alice@social.example", "ana"))
+    meta = json.loads((bot / "tweetling.json").read_text())
+    meta["dataset"] = {**dataset.manifest, "path": str(dataset.path)}
+    (bot / "tweetling.json").write_text(json.dumps(meta))
+    _, body = split_card(write_card(bot).read_text())
+
+    assert "This bot imitates the public posts of @alice@social\\.example and @ana. It is not" in body
+    assert "## Where the data came from" in body and "Posts behind a content warning were left out" in body
+    [alice] = [line for line in body.splitlines() if line.startswith("| @alice")]
+    assert "| Mastodon, localhost | fetched | 2024\\-05\\-01 | 2024\\-05\\-01 |" in alice
+    assert "#noai in the bio; fetched by the account's owner (\\-\\-i\\-am\\-the\\-account\\-owner)" in alice
+    assert re.search(r"checked \d{4}\\-\d\d\\-\d\d \d\d:\d\d UTC", alice)
+    [ana] = [line for line in body.splitlines() if line.startswith("| @ana")]
+    assert "| X | the account owner's archive | 2020\\-01\\-01 | 2020\\-01\\-01 | not needed" in ana
+
+
+def test_a_bot_without_provenance_says_it_was_not_recorded(tiny_model, tmp_path):
+    bot = build_tiny_bot(tiny_model, tmp_path / "jack")
+    _, body = split_card(write_card(bot).read_text())
+    assert "## Where the data came from" in body and "was not recorded" in body
+    assert "It is not @jack and does not speak for them." in body

@@ -57,6 +57,7 @@ def test_counts_follow_huggingtweets():
     assert result.table.to_dict() == {
         "downloaded": 5,
         "retweets": 2,
+        "content_warnings": 0,
         "short": 1,
         "kept": 2,
         "kept_chars": sum(map(len, result.texts)),

@@ -160,7 +160,8 @@ def test_interrupted_run_resumes_without_refetching(httpserver, store):
         fetch(store, TARGET, opts, on_wait=clock.on_wait, sleep=clock.sleep)
 
     assert store.count_posts(ACCOUNT) == 80  # the two committed pages are kept
-    assert store.get_state(f"fetch:mastodon:{ACCOUNT}") == {"cursor": "21", "floor": None}
+    walk = store.get_state(f"fetch:mastodon:{ACCOUNT}")
+    assert (walk["cursor"], walk["floor"]) == ("21", None) and walk["check"]  # a first walk is a full one
     assert store.account(ACCOUNT).display_name == "Alice 🌻"
     server.broken_cursor = None
     server.requests.clear()

@@ -239,6 +239,8 @@ mastodon_statuses = shaped(
     language=st.just("en"),
     in_reply_to_id=numeric_ids,
     quote=json_values,
+    visibility=st.sampled_from(["public", "public", "unlisted", "private", "direct"]),
+    spoiler_text=texts,
 )
 
 

@@ -66,6 +66,17 @@ def test_missing_token_is_an_error(tiny_bot):
         push(tiny_bot, "me/jack-bot")
 
 
+def test_a_stale_bot_is_not_published(tiny_bot):
+    from dataclasses import replace
+
+    from tweetling import bots
+
+    stale = bots.Stale("it learned from posts of @jack that were forgotten", "2025-01-01", "tweetling train jack")
+    bots.write_metadata(tiny_bot, replace(bots.read_metadata(tiny_bot), stale=stale))
+    with pytest.raises(TweetlingError, match="jack is stale and is not published: .*retrain it first: tweetling train"):
+        push(tiny_bot, "me/jack-bot", token=TOKEN)
+
+
 def test_unreachable_hub_is_a_one_line_error_without_the_token(tiny_bot, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
     with pytest.raises(TweetlingError, match="cannot reach http://127.0.0.1") as error:

@@ -3,6 +3,7 @@ import sqlite3
 import pytest
 
 from tweetling.posts import Post, Profile
+from tweetling.provenance import ARCHIVE, FETCHED, Origin
 from tweetling.store import Store, schema_version
 
 
@@ -75,3 +76,60 @@ def test_schema_is_versioned(tmp_path):
     db = sqlite3.connect(tmp_path / "v.db")
     assert db.execute("PRAGMA user_version").fetchone()[0] == schema_version()
     Store(tmp_path / "v.db").close()  # reopening migrates nothing and fails nothing
+
+
+def test_forget_an_account_leaves_no_trace_in_the_file(store):
+    secret = "a very particular sentence about the lighthouse"
+    store.db.execute("PRAGMA secure_delete = OFF")  # SQLite's own default; some builds turn it on
+    store.upsert_account(Profile("ana", "mastodon", bio=secret))
+    store.record_origin("ana", Origin("mastodon", FETCHED, "social.example"))
+    store.upsert_posts([Post("mastodon", str(i), "ana", f"{secret} {i}", raw={"content": secret}) for i in range(50)])
+    store.upsert_posts([Post("mastodon", "x1", "bob", "bob stays")])
+    store.set_state("fetch:mastodon:ana", {"cursor": "3"})
+    store.set_state("fetch:mastodon:bob", {"cursor": "4"})
+
+    assert store.forget_account("ana") == 50
+
+    assert store.posts("ana", include_deleted=True) == [] and store.account("ana") is None
+    assert store.origins("ana") == [] and store.get_state("fetch:mastodon:ana") is None
+    assert store.get_state("fetch:mastodon:bob") == {"cursor": "4"} and store.count_posts("bob") == 1
+    files = [store.path, store.path.with_name(store.path.name + "-wal")]
+    assert all(secret.encode() not in f.read_bytes() for f in files if f.exists())  # overwritten, not just unlinked
+
+
+def test_forgotten_posts_are_not_stored_again(store):
+    store.upsert_posts([Post("x", "1", "ana", "one"), Post("x", "2", "ana", "two")])
+    keys = store.find_posts("ana", ["2"])
+    assert keys == [("x", "2")] and store.forget_posts("ana", keys) == 1
+    result = store.upsert_posts([Post("x", "2", "ana", "two again"), Post("x", "3", "ana", "three")])
+    assert (result.added, result.forgotten) == (1, 1)
+    assert [p.post_id for p in store.posts("ana")] == ["1", "3"]
+    store.forget_account("ana")  # the whole account: its tombstones go too
+    assert store.upsert_posts([Post("x", "2", "ana", "two, fetched anew")]).added == 1
+
+
+def test_deletion_marks_hide_posts_until_a_source_returns_them(store):
+    store.upsert_posts([Post("x", str(i), "ana", f"post {i}") for i in range(1, 6)])
+    store.upsert_posts([Post("x", str(i), "ana", f"post {i}") for i in (1, 2, 4)], seen_at="T1")
+    assert store.mark_unseen_deleted("x", "ana", "T1") == 2
+    assert [p.post_id for p in store.posts("ana")] == ["1", "2", "4"] and store.count_deleted("ana") == 2
+    store.upsert_posts([Post("x", "3", "ana", "post 3")], seen_at="T2")  # an import: marks stay
+    assert store.count_deleted("ana") == 2
+    store.upsert_posts([Post("x", "3", "ana", "post 3")], seen_at="T3", revive=True)  # a fetch: it exists
+    assert store.count_deleted("ana") == 1
+
+
+def test_origins_keep_their_first_time_and_the_latest_check(store):
+    store.record_origin("ana", Origin("mastodon", FETCHED, "a.example", opt_out_checked_at="t1", opt_outs=("x",)))
+    store.record_origin("ana", Origin("mastodon", FETCHED, deletions_checked_at="t2"))  # no opt-out check
+    store.record_origin("ana", Origin("x", ARCHIVE))
+    fetched, archive = store.origins("ana")
+    assert (fetched.host, fetched.opt_out_checked_at, fetched.opt_outs, fetched.deletions_checked_at) == (
+        "a.example",
+        "t1",
+        ("x",),
+        "t2",
+    )
+    assert archive.how == ARCHIVE and archive.opt_out_checked_at is None
+    store.record_origin("ana", Origin("mastodon", FETCHED, opt_out_checked_at="t3", owner="--i-am-the-account-owner"))
+    assert store.origins("ana")[0].opt_outs == () and store.origins("ana")[0].owner == "--i-am-the-account-owner"

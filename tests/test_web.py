@@ -160,6 +160,19 @@ def test_gallery_lists_bots_with_escaped_names(tiny_bot):
     assert "<img" not in cards and "&lt;img src=x" in cards and "valid loss 3.500" in cards
 
 
+def test_gallery_marks_stale_bots(tiny_bot):
+    from dataclasses import replace
+
+    from tweetling import bots
+
+    assert "tl-stale" not in app.gallery()
+    stale = bots.Stale("it learned from posts of @jack that were forgotten", "2025-01-01", "tweetling train jack <x>")
+    bots.write_metadata(tiny_bot, replace(bots.read_metadata(tiny_bot), stale=stale))
+    cards = app.gallery()
+    assert "stale: retrain</span>" in cards and "tweetling train jack &lt;x&gt;" in cards
+    assert [meta.name for _, meta in bots.stale_bots()] == ["jack"]
+
+
 def test_download_is_a_zip_of_the_bot_folder(tiny_bot):
     with zipfile.ZipFile(app.download_bot("jack")) as archive:
         assert {"config.json", "tweetling.json"} <= set(archive.namelist())

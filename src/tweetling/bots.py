@@ -24,6 +24,7 @@ from .generate import (
     select,
 )
 from .models import computes_bf16, context_length
+from .provenance import Provenance
 from .recipes import TrainConfig
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ class DatasetRecord:
     train_count: int = 0
     valid_count: int = 0
     source_ids: str | None = None  # hash of the source posts' ids: raw data → dataset
+    provenance: dict[str, Provenance] = field(default_factory=dict)  # where each account's posts came from
     hash: str = ""
     created_at: str | None = None
     path: str | None = None
@@ -112,6 +114,9 @@ class DatasetRecord:
             known["table"] = {account: Table.from_dict(row or {}) for account, row in (known["table"] or {}).items()}
         if "profiles" in known:
             known["profiles"] = _profiles(known["profiles"])
+        if "provenance" in known:
+            provenance = known["provenance"] if isinstance(known["provenance"], dict) else {}
+            known["provenance"] = {account: Provenance.from_dict(p) for account, p in provenance.items()}
         return cls(**known, extra=extra)
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,12 +124,33 @@ class DatasetRecord:
         data["options"] = self.options.to_dict()
         data["table"] = {account: table.to_dict() for account, table in self.table.items()}
         data["profiles"] = {account: profile.to_dict() for account, profile in self.profiles.items()}
+        data["provenance"] = {account: p.to_dict() for account, p in self.provenance.items()}
         return {**data, **self.extra}
 
     def folder(self) -> Path | None:
         """The dataset's folder, while it is still on disk."""
         folder = Path(self.path or "/nonexistent")
         return folder if (folder / "manifest.json").exists() else None
+
+
+@dataclass(frozen=True)
+class Stale:
+    """Why a bot should not be used until retrained: posts it learned from were forgotten."""
+
+    reason: str
+    since: str  # ISO 8601, UTC
+    retrain: str | None = None  # the command that trains it again without them; None: nothing is left
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Stale | None:
+        """A mark as `to_dict` wrote it; None when DATA is not one."""
+        if not isinstance(data, dict) or not isinstance(data.get("reason"), str):
+            return None
+        retrain = data.get("retrain")
+        return cls(data["reason"], str(data.get("since") or ""), retrain if isinstance(retrain, str) else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -164,6 +190,7 @@ class BotMeta:
     created_at: str | None = None
     eval: dict[str, Any] | None = None  # `tweetling eval` results
     sweep: dict[str, Any] | None = None  # the study and trial of a sweep's best bot
+    stale: Stale | None = None  # set by `tweetling forget` when posts it learned from are gone
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, written back
 
     @classmethod
@@ -174,6 +201,8 @@ class BotMeta:
             known["profiles"] = _profiles(known["profiles"])
         if "dataset" in known:
             known["dataset"] = DatasetRecord.from_dict(known["dataset"])
+        if "stale" in known:
+            known["stale"] = Stale.from_dict(known["stale"])
         meta = cls(**known, extra=extra)
         return meta if meta.accounts or not meta.name else replace(meta, accounts=[meta.name])
 
@@ -181,7 +210,8 @@ class BotMeta:
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
         data["profiles"] = {account: profile.to_dict() for account, profile in self.profiles.items()}
         data["dataset"] = self.dataset.to_dict()
-        for optional in ("eval", "sweep"):  # present once there is one
+        data["stale"] = self.stale.to_dict() if self.stale else None
+        for optional in ("eval", "sweep", "stale"):  # present once there is one
             if data[optional] is None:
                 del data[optional]
         return {**data, **self.extra}
@@ -213,6 +243,24 @@ def read_metadata(folder: Path) -> BotMeta:
 def write_metadata(folder: Path, meta: BotMeta) -> None:
     text = json.dumps(meta.to_dict(), indent=2, ensure_ascii=False) + "\n"
     paths.write_text_atomic(Path(folder) / METADATA_FILE, text)
+
+
+def installed() -> list[tuple[Path, BotMeta]]:
+    """Every bot under TWEETLING_HOME/bots with its metadata, by folder name; a bot being written
+    or damaged is left out."""
+    root = paths.bots_dir()
+    found = []
+    for meta_file in sorted(root.glob(f"*/{METADATA_FILE}")) if root.exists() else []:
+        try:
+            found.append((meta_file.parent, read_metadata(meta_file.parent)))
+        except (OSError, TweetlingError):
+            continue
+    return found
+
+
+def stale_bots() -> list[tuple[Path, BotMeta]]:
+    """The installed bots marked stale by `tweetling forget`: the gallery shows them apart."""
+    return [(folder, meta) for folder, meta in installed() if meta.stale]
 
 
 def training_texts(meta: BotMeta) -> list[str]:

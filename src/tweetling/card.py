@@ -1,5 +1,6 @@
 """The model card (`README.md` of a bot folder), after huggingtweets' cards: YAML front matter,
-the account(s), the data table, the training recipe, how to use, limitations, a disclosure."""
+the account(s), the data table, where the data came from, the training recipe, how to use,
+limitations, a disclosure."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .clean import data_table
 from .errors import TweetlingError
 from .generate import DEFAULT_PROMPT, GenerateConfig
 from .paths import write_text_atomic
+from .provenance import ARCHIVE, FETCHED, FILE, Origin
 from .track import flatten
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
@@ -69,6 +71,7 @@ def render_card(meta: BotMeta, folder: Path, repo_id: str | None = None) -> str:
     sections = [
         _header(meta, has_image),
         _training_data(meta),
+        _provenance(meta),
         _training_procedure(meta, is_adapter),
         _evaluation(meta),
         _how_to_use(meta, folder, repo_id),
@@ -117,6 +120,9 @@ def _header(meta: BotMeta, has_image: bool) -> str:
         f"<div>{handles}</div>",
         "</div>",
         "",
+        f"This bot imitates the public posts of {_handles(meta)}. It is not {_handles(meta)} and does not"
+        " speak for them.",
+        "",
         "I was made with tweetling, the successor of [huggingtweets](https://github.com/borisdayma/huggingtweets).",
     ]
     if has_image:
@@ -145,6 +151,55 @@ def _training_data(meta: BotMeta) -> str:
         " Line breaks inside posts were kept." if meta.keep_newlines else ""
     )
     return "\n".join(["## Training data", "", summary, "", header, rule, *rows, "", cleaning])
+
+
+_SOURCE_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "file": "a file"}
+
+
+def _provenance(meta: BotMeta) -> str:
+    """Where each account's posts came from, how far they reach, and what the opt-out check found."""
+    dataset = meta.dataset
+    lines = ["## Where the data came from", ""]
+    if not dataset.provenance:
+        return "\n".join([*lines, "Where the posts came from was not recorded: this bot predates tweetling's records."])
+    cw = "included (`--include-cw`)" if dataset.options.include_cw else "left out"
+    lines += [
+        "Only public posts were used: followers-only and direct posts are never stored, and posts deleted at"
+        f" their source are left out. Posts behind a content warning were {cw}.",
+        "",
+        "| Account | Source | How | Posts from | Posts to | Opt-out check |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for account, record in dataset.provenance.items():
+        first, last = (escape_markdown((date or "-")[:10]) for date in (record.first_post, record.last_post))
+        for origin in record.origins or (Origin("unknown", "not recorded"),):
+            source = escape_markdown(_SOURCE_NAMES.get(origin.source, origin.source))
+            if origin.host:
+                source += f", {escape_markdown(origin.host)}"
+            lines.append(
+                f"| @{escape_markdown(account)} | {source} | {_how(origin)} | {first} | {last} | {_opt_out_check(origin)} |"
+            )
+    return "\n".join(lines)
+
+
+def _how(origin: Origin) -> str:
+    return {FETCHED: "fetched", ARCHIVE: "the account owner's archive", FILE: "an imported file"}.get(
+        origin.how, "not recorded"
+    )
+
+
+def _opt_out_check(origin: Origin) -> str:
+    if origin.how == ARCHIVE:
+        return "not needed: the account owner's own export"
+    if origin.how == FILE:
+        return "not checked: posts imported from a file"
+    if not origin.opt_out_checked_at:
+        return "not recorded"
+    when = escape_markdown(f"{origin.opt_out_checked_at[:10]} {origin.opt_out_checked_at[11:16]} UTC")
+    found = "; ".join(escape_markdown(signal) for signal in origin.opt_outs) or "no opt-out found"
+    if origin.owner:
+        found += f"; fetched by the account's owner ({escape_markdown(origin.owner)})"
+    return f"checked {when}: {found}"
 
 
 def _key_values(title: str, items: dict) -> list[str]:

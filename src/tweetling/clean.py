@@ -17,6 +17,7 @@ WARN_CHARS = 40_000
 _URL = re.compile(r"\s?https?:\S+")
 _LEADING_MENTIONS = re.compile(r"^(?:\s*@\w+)+\s*")
 _BORING_MARKS = ("http", "@", "#")
+_ISO_DATE = re.compile(r"\d{4}-\d\d-\d\dT")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class CleanOptions:
     keep_newlines: bool = False  # huggingtweets joined lines with spaces
     drop_duplicates: bool = False  # drop exact repeats of an already kept post
     languages: tuple[str, ...] = ()  # keep only these languages (posts without one are kept)
+    include_cw: bool = False  # keep posts shown behind a content warning (left out by default)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "languages": list(self.languages)}
@@ -45,6 +47,7 @@ class Table:
 
     downloaded: int = 0
     retweets: int = 0
+    content_warnings: int = 0  # posts behind a content warning, left out (a row only when some were)
     replies: int | None = None  # dropped replies, when keep_replies is off
     other_language: int | None = None
     short: int = 0
@@ -57,6 +60,7 @@ class Table:
         labels = [
             ("Posts downloaded", self.downloaded),
             ("Retweets", self.retweets),
+            ("Content warnings", self.content_warnings or None),
             ("Replies dropped", self.replies),
             ("Other languages", self.other_language),
             ("Short posts", self.short),
@@ -94,6 +98,8 @@ class Cleaned:
     texts: list[str] = field(default_factory=list)
     post_ids: list[str] = field(default_factory=list)  # "source:post_id" of each kept text
     table: Table = field(default_factory=Table)
+    first_post: str | None = None  # the date of the oldest kept post (ISO 8601)
+    last_post: str | None = None  # ... and of the newest
 
 
 def fix_text(text: str) -> str:
@@ -145,6 +151,9 @@ def clean_posts(account: str, posts: Iterable[Post], options: CleanOptions = Cle
         if is_retweet(post):
             table.retweets += 1
             continue
+        if post.content_warning and not options.include_cw:
+            table.content_warnings += 1
+            continue
         if post.kind == "reply" and not options.keep_replies:
             table.replies = (table.replies or 0) + 1  # counted only with the option on
             continue
@@ -165,6 +174,9 @@ def clean_posts(account: str, posts: Iterable[Post], options: CleanOptions = Cle
             seen.add(text)
         result.texts.append(text)
         result.post_ids.append(f"{post.source}:{post.post_id}")
+        if post.created_at and _ISO_DATE.match(post.created_at):  # servers' free-form dates are not compared
+            result.first_post = min(result.first_post or post.created_at, post.created_at)
+            result.last_post = max(result.last_post or post.created_at, post.created_at)
     table.kept = len(result.texts)
     table.kept_chars = sum(len(text) for text in result.texts)
     return result

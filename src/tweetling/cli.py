@@ -87,6 +87,10 @@ def import_(path: Path, account: str | None, source: str | None, fmt: str) -> No
         f"{escape(path.name)}: added {result.added:,}, updated {result.updated:,}, account {escape(result.account)}",
         highlight=False,
     )
+    if result.deleted:
+        console.print(
+            f"{result.deleted:,} stored posts missing from this archive marked deleted (left out of datasets)"
+        )
     table = Table("kind", "posts")
     for kind, count in result.kinds.items():
         table.add_row(kind, f"{count:,}")
@@ -100,6 +104,9 @@ def clean_option_flags(command):
         click.option("--strip-reply-mentions", is_flag=True, help="Remove the leading @mentions of replies."),
         click.option("--keep-newlines", is_flag=True, help="Keep line breaks inside posts."),
         click.option("--drop-duplicates", is_flag=True, help="Drop exact repeats of a kept post."),
+        click.option(
+            "--include-cw", is_flag=True, help="Keep posts shown behind a content warning (left out by default)."
+        ),
         click.option(
             "--lang",
             "languages",
@@ -119,6 +126,7 @@ def clean_options_from(
     keep_newlines: bool,
     drop_duplicates: bool,
     languages: tuple[str, ...],
+    include_cw: bool = False,
 ):
     from .clean import CleanOptions
 
@@ -128,6 +136,7 @@ def clean_options_from(
         keep_newlines=keep_newlines,
         drop_duplicates=drop_duplicates,
         languages=tuple(languages),
+        include_cw=include_cw,
     )
 
 
@@ -242,11 +251,31 @@ def accounts() -> None:
 @click.option(
     "--token-env", metavar="NAME", help="Environment variable holding the API token (X default: X_BEARER_TOKEN)."
 )
-def fetch(target: str, account: str | None, max_posts: int | None, base_url: str | None, token_env: str | None) -> None:
+@click.option(
+    "--i-am-the-account-owner",
+    "account_owner",
+    is_flag=True,
+    help="Fetch your own account even though its profile opts out of bots (#nobot, #noai, ...); recorded.",
+)
+@click.option(
+    "--check-deletions", is_flag=True, help="Walk every post now to find those deleted at the source (also monthly)."
+)
+def fetch(
+    target: str,
+    account: str | None,
+    max_posts: int | None,
+    base_url: str | None,
+    token_env: str | None,
+    account_owner: bool,
+    check_deletions: bool,
+) -> None:
     """Download an account's public posts: mastodon:@user@instance.social, bluesky:user.bsky.social, x:username.
 
+    A profile that opts out of bots and AI training (#nobot, #noai, #nollm in its bio or fields,
+    Mastodon noindex or discoverable: false, Bluesky's !no-unauthenticated) stops the fetch.
     Each page is saved as it arrives: an interrupted fetch resumes on the next run, and a
-    fetch after a complete one asks only for newer posts.
+    fetch after a complete one asks only for newer posts; every 30 days (or with
+    --check-deletions) a fetch walks all posts and marks those deleted at the source.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn
 
@@ -255,7 +284,14 @@ def fetch(target: str, account: str | None, max_posts: int | None, base_url: str
     from .store import Store
 
     account_name(target)  # a malformed target fails here, before the store is created
-    options = FetchOptions(account=account, max_posts=max_posts, base_url=base_url, token_env=token_env)
+    options = FetchOptions(
+        account=account,
+        max_posts=max_posts,
+        base_url=base_url,
+        token_env=token_env,
+        account_owner=account_owner,
+        check_deletions=check_deletions,
+    )
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -281,6 +317,14 @@ def fetch(target: str, account: str | None, max_posts: int | None, base_url: str
         f"[bold]{escape(result.account)}[/] ({result.source}): {result.added:,} new posts,"
         f" {result.updated:,} updated, {result.pages:,} pages"
     )
+    if result.consent and result.consent.opt_outs:
+        warn(
+            f"the profile opts out ({'; '.join(result.consent.opt_outs)}); fetched as its owner ({result.consent.owner})"
+        )
+    if result.not_public:
+        console.print(f"{result.not_public:,} followers-only or direct posts not stored")
+    if result.deleted or (check_deletions and result.deleted is not None):
+        console.print(f"checked for deletions: {result.deleted:,} posts newly marked deleted at the source")
     if not result.complete:
         console.print("stopped before the oldest post: run the same command to continue")
 
@@ -457,7 +501,13 @@ def load_bot(bot: str):
     quiet_transformers()
 
     with err_console.status(f"loading {escape(bot)}…"):
-        return Bot.load(bot)
+        loaded = Bot.load(bot)
+    if loaded.meta.stale:
+        warn(
+            f"{bot} is stale: {loaded.meta.stale.reason}"
+            + (f"; retrain: {loaded.meta.stale.retrain}" if loaded.meta.stale.retrain else "")
+        )
+    return loaded
 
 
 @cli.command()
@@ -1129,3 +1179,33 @@ def _print_plan(runner, jitter: float, reply: bool) -> None:
                 f"mention by @{escape(mention.author)}: {escape(mention.text[:80])} → {verdict}",
                 highlight=False,
             )
+
+
+# --- data rights: forget -----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("account")
+@click.option("--post", "post_ids", multiple=True, metavar="ID", help="Forget only this post (repeatable).")
+@click.option("--deleted", is_flag=True, help="Forget only the posts marked deleted at their source.")
+def forget(account: str, post_ids: tuple[str, ...], deleted: bool) -> None:
+    """Remove ACCOUNT's posts (or some of them) from the store, the datasets that hold them and
+    their MLflow runs; bots trained on them are marked stale, with the command to retrain."""
+    from .forget import forget as forget_account
+
+    with err_console.status(f"forgetting {escape(account)}…"):
+        result = forget_account(account, post_ids, deleted=deleted)
+    console.print(
+        f"[bold]{escape(result.account)}[/]: {result.posts:,} posts removed from the store,"
+        f" {len(result.datasets):,} datasets and {result.runs:,} tracking runs deleted"
+        + (f", {result.studies:,} sweep studies" if result.studies else "")
+    )
+    for bot in result.bots:
+        remedy = (
+            f"retrain: {escape(bot.retrain)}"
+            if bot.retrain
+            else f"nothing left to train on: delete {escape(str(bot.folder))}"
+        )
+        console.print(f"stale bot [bold]{escape(bot.name)}[/] ({escape(str(bot.folder))}): {remedy}", highlight=False)
+    for note in result.notes:
+        warn(note)

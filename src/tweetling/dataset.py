@@ -13,9 +13,11 @@ from pathlib import Path
 from . import paths
 from .clean import Cleaned, CleanOptions, Table, check_sufficient, clean_posts
 from .errors import TweetlingError
+from .provenance import Provenance
 from .store import Store
 
 MAX_ACCOUNTS = 3  # huggingtweets blended up to three accounts
+POST_IDS_FILE = "post_ids.txt"  # "source:post_id" of every post the dataset holds, one a line
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class Dataset:
     def tables(self) -> dict[str, Table]:
         """The data table's counts, by account."""
         return {account: Table.from_dict(row) for account, row in self.manifest["table"].items()}
+
+    def post_ids(self) -> set[str] | None:
+        """The "source:post_id" of every post in the dataset; None for datasets made before they were listed."""
+        listing = self.path / POST_IDS_FILE
+        return set(listing.read_text(encoding="utf-8").split()) if listing.exists() else None
 
     @classmethod
     def load(cls, path: Path | str) -> Dataset:
@@ -151,9 +158,12 @@ def prepare(store: Store, accounts: list[str], config: PrepareConfig = PrepareCo
     ).hexdigest()
     manifest["hash"] = digest
     manifest["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    # Outside the hash: a refetch that only re-checks opt-outs makes no new version.
+    manifest["provenance"] = {c.account: _provenance(store, c).to_dict() for c in cleaned}
     folder = paths.datasets_dir() / f"{name}-{digest[:12]}"
     if not (folder / "manifest.json").exists():
-        _write_folder(folder, manifest, train_lines, valid_lines)
+        post_ids = "".join(f"{post_id}\n" for c in cleaned for post_id in c.post_ids)
+        _write_folder(folder, manifest, train_lines, valid_lines, post_ids)
     dataset = Dataset.load(folder)
     dataset.warnings = warnings
     return dataset
@@ -188,6 +198,10 @@ def _profiles(store: Store, accounts: list[str]) -> dict[str, dict]:
     return profiles
 
 
+def _provenance(store: Store, cleaned: Cleaned) -> Provenance:
+    return Provenance(tuple(store.origins(cleaned.account)), cleaned.first_post, cleaned.last_post)
+
+
 def _jsonl(examples: list[Example]) -> str:
     return "".join(json.dumps({"account": e.account, "text": e.text}, ensure_ascii=False) + "\n" for e in examples)
 
@@ -197,9 +211,10 @@ def _read_examples(path: Path) -> list[Example]:
         return [Example(**json.loads(line)) for line in lines if line.strip()]
 
 
-def _write_folder(folder: Path, manifest: dict, train_lines: str, valid_lines: str) -> None:
+def _write_folder(folder: Path, manifest: dict, train_lines: str, valid_lines: str, post_ids: str) -> None:
     """Build the folder beside its final place, then rename: readers never see half a dataset."""
     with paths.atomic_folder(folder) as tmp:
         (tmp / "train.jsonl").write_text(train_lines, encoding="utf-8")
         (tmp / "valid.jsonl").write_text(valid_lines, encoding="utf-8")
+        (tmp / POST_IDS_FILE).write_text(post_ids, encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -1,9 +1,19 @@
 """Download one account's public posts from a network source into the store, page by page.
 
+A fetch first reads the account's profile and stops if it opts out of bots and AI training
+(`tweetling.consent`), unless the user owns the account; what the check found is recorded.
+
 A fetch walks the account's posts newest to oldest. Each page's posts and the cursor of the
 next page commit in one transaction, so an interrupted walk loses at most the page in flight
 and the next run resumes it. A walk that starts after a complete one asks only for posts newer
 than the newest stored post (its "floor"), so a second fetch is incremental.
+
+Deleted posts are found by full walks: the first fetch of an account, a fetch with
+`check_deletions`, and a fetch when the last full walk is older than `recheck_days` walk every
+post the source serves, stamping each one seen. When such a walk completes, the account's
+stored posts from that source it did not return, within the window it covered, are marked
+deleted (`Store.mark_unseen_deleted`) and left out of new datasets; a post a later fetch returns
+again loses its mark.
 """
 
 from __future__ import annotations
@@ -12,10 +22,12 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
-from . import limits
+from . import consent, limits
 from .errors import SourceError, TweetlingError
 from .paths import checked_name
+from .provenance import FETCHED, Origin
 from .sources import bluesky, mastodon, shown, x_api
 from .sources.http import HttpClient, NetworkSource, OnWait, Page, RetryPolicy, checked_base_url
 from .store import Store
@@ -41,6 +53,9 @@ class FetchOptions:
     base_url: str | None = None  # API root instead of the public service (a test or self-hosted server)
     token_env: str | None = None  # environment variable holding the token; default: the source's usual one
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    account_owner: bool = False  # the user owns the account: fetch even if its profile opts out (recorded)
+    check_deletions: bool = False  # walk every post now, to find those deleted at the source
+    recheck_days: float | None = 30.0  # ... and whenever the last full walk is older than this (None: never)
 
     def __post_init__(self) -> None:
         if self.base_url:
@@ -55,6 +70,9 @@ class FetchResult:
     updated: int
     pages: int
     complete: bool  # False: stopped early (--max-posts); the next run continues from the saved cursor
+    not_public: int = 0  # followers-only and direct posts the server returned, not stored
+    deleted: int | None = None  # posts newly marked deleted at the source; None: no full walk completed
+    consent: consent.ConsentCheck | None = None  # what the opt-out check found
 
 
 def parse_target(target: str) -> tuple[str, str]:
@@ -94,23 +112,43 @@ def fetch(
     base_url = options.base_url or _MODULES[source].default_base_url(handle)
     with HttpClient(base_url, token=token, policy=options.retry, on_wait=on_wait, sleep=sleep) as client:
         remote = _OPENERS[source](handle, account, client, token)
-        return _walk(store, remote, account, options.max_posts, on_progress)
+        return _walk(
+            store,
+            remote,
+            account,
+            options.max_posts,
+            on_progress,
+            who=f"{source}: {handle}",
+            host=client.host,
+            has_token=token is not None,
+            options=options,
+        )
 
 
 def _walk(
-    store: Store, remote: NetworkSource, account: str, max_posts: int | None, on_progress: OnProgress | None
+    store: Store,
+    remote: NetworkSource,
+    account: str,
+    max_posts: int | None,
+    on_progress: OnProgress | None,
+    *,
+    who: str | None = None,
+    host: str | None = None,
+    has_token: bool = False,
+    options: FetchOptions = FetchOptions(),
 ) -> FetchResult:
     info = remote.lookup()
+    check = _consent(store, remote, info.opt_outs, account, who or f"{remote.source}: {account}", options, has_token)
     key = state_key(remote.source, account)
     walk = store.get_state(key)
-    if walk is None:  # a new walk: down to the newest post we have, or to the oldest one there is
-        newest = store.newest_post(remote.source, account)
-        walk = {"cursor": None, "floor": newest.post_id if newest else None}
+    if walk is None:
+        walk = _new_walk(store, remote.source, account, options)
     expected = None
     if info.post_count is not None:
         expected = max(info.post_count - store.count_posts(account), 0)
         expected = min(expected, max_posts) if max_posts else expected
-    fetched = added = updated = pages = 0
+    fetched = added = updated = pages = not_public = 0
+    deleted = None
     complete = False
     cursors_seen: set[str | None] = {walk["cursor"]}
     posts_seen: set[str] = set()
@@ -130,21 +168,70 @@ def _walk(
         with store.transaction():
             if pages == 0:
                 store.upsert_account(info.profile)
-            result = store.upsert_posts(posts)
+                checked = {"opt_out_checked_at": check.checked_at, "opt_outs": check.opt_outs, "owner": check.owner}
+                store.record_origin(account, Origin(remote.source, FETCHED, host, **checked))
+            # A post the source returns exists: it loses a deletion mark it had.
+            result = store.upsert_posts(posts, seen_at=walk.get("check") or check.checked_at, revive=True)
             # A walk never revisits its own pages, so a post stored before was stored by an earlier walk.
             reached_known = not remote.filters_newer and walk["floor"] is not None and result.added < len(posts)
             complete = not cut and (next_cursor is None or reached_known)
-            walk = {"cursor": next_cursor, "floor": walk["floor"]}
+            walk = {**walk, "cursor": next_cursor}
             store.set_state(key, None if complete else walk)
+            if complete and walk.get("check"):
+                deleted = store.mark_unseen_deleted(
+                    remote.source, account, walk["check"], newest_only=remote.history_limit
+                )
+                store.record_origin(account, Origin(remote.source, FETCHED, deletions_checked_at=walk["check"]))
         fetched += len(posts)
         added += result.added
         updated += result.updated
+        not_public += page.not_public
         pages += 1
         if on_progress:
             on_progress(fetched, expected)
         if complete:
             break
-    return FetchResult(account, remote.source, added, updated, pages, complete)
+    return FetchResult(account, remote.source, added, updated, pages, complete, not_public, deleted, check)
+
+
+def _consent(
+    store: Store,
+    remote: NetworkSource,
+    opt_outs: tuple[str, ...],
+    account: str,
+    who: str,
+    options: FetchOptions,
+    has_token: bool,
+) -> consent.ConsentCheck:
+    """The opt-out check of the profile; an account that opts out stops the fetch unless the
+    user owns it (the flag, or a token that belongs to the account)."""
+    owner = consent.OWNER_FLAG if options.account_owner else None
+    if opt_outs and owner is None and has_token and remote.is_own_account():
+        owner = consent.OWNER_TOKEN
+    found = consent.check(opt_outs, owner)
+    if not found.allowed:
+        raise consent.refusal(who, found, store.count_posts(account), account)
+    return found
+
+
+def _new_walk(store: Store, source: str, account: str, options: FetchOptions) -> dict:
+    """A walk down to the newest post stored (its floor), or a full walk that checks for deleted
+    posts (stamped with its start time): the first walk, one asked for, or one due."""
+    newest = store.newest_post(source, account)
+    if newest is not None and not options.check_deletions and not _recheck_due(store, source, account, options):
+        return {"cursor": None, "floor": newest.post_id}
+    # Stamped to the microsecond: no earlier walk used the same stamp.
+    return {"cursor": None, "floor": None, "check": datetime.now(timezone.utc).isoformat()}
+
+
+def _recheck_due(store: Store, source: str, account: str, options: FetchOptions) -> bool:
+    if options.recheck_days is None:
+        return False
+    checks = [o.deletions_checked_at for o in store.origins(account) if o.source == source and o.how == FETCHED]
+    last = max(filter(None, checks), default=None)
+    if last is None:
+        return True
+    return datetime.now(timezone.utc) - datetime.fromisoformat(last) > timedelta(days=options.recheck_days)
 
 
 def _check_progress(

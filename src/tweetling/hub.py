@@ -6,7 +6,7 @@ import importlib
 import os
 from pathlib import Path
 
-from .bots import resolve
+from .bots import read_metadata, resolve
 from .card import write_card
 from .errors import TweetlingError
 
@@ -43,6 +43,10 @@ def push(bot_dir_or_name: Path | str, repo_id: str, token: str | None = None, pr
 
     unreachable: tuple[type[Exception], ...] = (OfflineModeIsEnabled, *_network_errors())
     folder = resolve(bot_dir_or_name)
+    stale = read_metadata(folder).stale
+    if stale:  # posts it learned from were forgotten: publishing it would spread them again
+        retrain = f"; retrain it first: {stale.retrain}" if stale.retrain else ""
+        raise TweetlingError(f"{folder.name} is stale and is not published: {stale.reason}{retrain}")
     write_card(folder, repo_id)
     endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
     api = HfApi(endpoint=endpoint, token=hub_token(token))

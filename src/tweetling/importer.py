@@ -1,16 +1,25 @@
-"""Import a file of posts into the store: all of it in one transaction, or nothing."""
+"""Import a file of posts into the store: all of it in one transaction, or nothing.
+
+An X archive is the account owner's own export: no opt-out check applies. It holds the
+account's whole history up to the moment it was made, so the account's stored X posts missing
+from it, up to its newest post, were deleted by their author: they are marked deleted (a newer
+archive notices what an older one held). A post newer than the archive's newest is not judged,
+as it may have been written after the archive was made.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import limits
 from .errors import InputError, TweetlingError
 from .paths import checked_name
 from .posts import KINDS, Post, Profile
+from .provenance import ARCHIVE, FILE, Origin
 from .sources.files import TEXT_FIELDS, read_csv, read_jsonl, read_text
 from .sources.x_archive import read_archive
 from .store import Store
@@ -36,6 +45,7 @@ class ImportResult:
     added: int
     updated: int
     kinds: dict[str, int] = field(default_factory=dict)
+    deleted: int = 0  # stored posts missing from this archive, newly marked deleted
 
     @property
     def total(self) -> int:
@@ -93,10 +103,13 @@ def import_path(
                 first.append(post)
             yield post
 
+    seen_at = datetime.now(timezone.utc).isoformat()  # to the microsecond: no earlier import used it
+    deleted = 0
     try:
         profile, posts = _read(path, account, source, fmt)
         with store.transaction():
-            upserted = store.upsert_posts(counted(posts))
+            # An archive stamps its posts to find the ones missing from it.
+            upserted = store.upsert_posts(counted(posts), seen_at=seen_at if fmt == "x-archive" else None)
             if profile is None:
                 if not first:
                     raise InputError(path.name, "no posts found")
@@ -105,6 +118,10 @@ def import_path(
                     store.upsert_account(profile)
             else:
                 store.upsert_account(profile)
+            if fmt == "x-archive":
+                deleted = store.mark_unseen_deleted("x", profile.name, seen_at, until_newest=True)
+            origin_source = profile.source if fmt == "x-archive" or not first else first[0].source
+            store.record_origin(profile.name, Origin(origin_source, ARCHIVE if fmt == "x-archive" else FILE))
     except InputError as error:
         if error.where.startswith(path.name):
             raise
@@ -112,7 +129,7 @@ def import_path(
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(path.name, f"cannot read ({error})") from None
     return ImportResult(
-        profile.name, upserted.added, upserted.updated, {kind: kinds[kind] for kind in KINDS if kinds[kind]}
+        profile.name, upserted.added, upserted.updated, {kind: kinds[kind] for kind in KINDS if kinds[kind]}, deleted
     )
 
 

@@ -21,6 +21,7 @@ class Post:
     created_at: str | None = None  # ISO 8601, UTC
     lang: str | None = None
     raw: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    content_warning: bool = False  # shown behind a content warning (Mastodon spoiler, Bluesky self-label)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 from . import limits, paths
 from .errors import InputError, StoreBusyError, TweetlingError
 from .posts import Post, Profile
+from .provenance import Origin
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
@@ -110,6 +111,48 @@ def m002_live(db: sqlite3.Connection) -> None:
     db.execute("CREATE UNIQUE INDEX drafts_reply ON drafts (bot, reply_key)")
 
 
+@migration
+def m003_data_rights(db: sqlite3.Connection) -> None:
+    """Content warnings, deletion marks, how each account's posts came in, and forgotten posts."""
+    db.execute("ALTER TABLE posts ADD COLUMN content_warning INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE posts ADD COLUMN deleted_at TEXT")  # when the source stopped returning it
+    db.execute("ALTER TABLE posts ADD COLUMN seen_at TEXT")  # the walk or archive that last returned it
+    # Posts stored before: Mastodon spoilers and sensitive flags, Bluesky self-labels.
+    db.execute(
+        "UPDATE posts SET content_warning = 1 WHERE raw IS NOT NULL AND json_valid(raw) AND ("
+        " (source = 'mastodon' AND (coalesce(json_extract(raw, '$.spoiler_text'), '') != ''"
+        " OR json_extract(raw, '$.sensitive') = 1))"
+        " OR (source = 'bluesky' AND json_type(raw, '$.post.record.labels.values') = 'array'"
+        " AND json_array_length(raw, '$.post.record.labels.values') > 0))"
+    )
+    # Only public posts are kept: followers-only and direct statuses a token fetched earlier go.
+    db.execute(
+        "DELETE FROM posts WHERE source = 'mastodon' AND raw IS NOT NULL AND json_valid(raw)"
+        " AND coalesce(json_extract(raw, '$.visibility'), 'public') NOT IN ('public', 'unlisted')"
+    )
+    db.execute(
+        """
+        CREATE TABLE origins (
+            account TEXT NOT NULL,
+            source TEXT NOT NULL,
+            how TEXT NOT NULL,
+            host TEXT,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            opt_out_checked_at TEXT,
+            opt_outs TEXT,
+            owner TEXT,
+            deletions_checked_at TEXT,
+            PRIMARY KEY (account, source, how)
+        )"""
+    )
+    # Ids only: a post forgotten on request is not stored again by a later fetch or import.
+    db.execute(
+        "CREATE TABLE forgotten (source TEXT NOT NULL, post_id TEXT NOT NULL, account TEXT NOT NULL,"
+        " forgotten_at TEXT NOT NULL, PRIMARY KEY (source, post_id))"
+    )
+
+
 def schema_version() -> int:
     return len(MIGRATIONS)
 
@@ -118,6 +161,12 @@ def schema_version() -> int:
 class UpsertResult:
     added: int
     updated: int  # known posts whose stored fields changed
+    forgotten: int = 0  # posts skipped because they were forgotten on request
+
+
+def _id_order(post_id: str) -> tuple[int, str]:
+    """Ids that are numbers (or fixed-length flake ids) in the order of their values."""
+    return len(post_id), post_id
 
 
 def _now() -> str:
@@ -209,59 +258,128 @@ class Store:
 
     # posts
 
-    def upsert_posts(self, posts: Iterable[Post]) -> UpsertResult:
-        """Insert new posts and refresh known ones (same source and post id) in one transaction."""
-        added = updated = 0
+    def upsert_posts(self, posts: Iterable[Post], *, seen_at: str | None = None, revive: bool = False) -> UpsertResult:
+        """Insert new posts and refresh known ones (same source and post id) in one transaction.
+
+        SEEN_AT stamps every post given (a deletion check compares stamps: `mark_unseen_deleted`);
+        REVIVE clears their deletion marks (a live source returning a post shows it exists). Posts
+        forgotten on request (`forget_posts`) are skipped.
+        """
+        added = updated = skipped = 0
         now = _now()
         with self.transaction():
+            forgotten = {(row[0], row[1]) for row in self.db.execute("SELECT source, post_id FROM forgotten")}
             for post in posts:
-                row: tuple[str | None, ...] = (
+                if forgotten and (post.source, post.post_id) in forgotten:
+                    skipped += 1
+                    continue
+                row: tuple[str | int | None, ...] = (
                     post.account,
                     post.created_at,
                     post.text,
                     post.kind,
                     post.lang,
                     _raw_json(post),
+                    int(post.content_warning),
                 )
                 try:
-                    inserted = self._insert_post(post, row, now)
+                    inserted = self._insert_post(post, row, now, seen_at)
                 except UnicodeEncodeError:  # a lone UTF-16 surrogate, half an emoji: keep the post, mark the gap
-                    row = tuple(_repaired(value) for value in row)
-                    inserted = self._insert_post(post, row, now)
+                    row = tuple(_repaired(value) if isinstance(value, str) else value for value in row)
+                    inserted = self._insert_post(post, row, now, seen_at)
                 if inserted:
                     added += 1
                     continue
                 cursor = self.db.execute(
                     "UPDATE posts SET account = ?1, created_at = COALESCE(?2, created_at), text = ?3,"
-                    " kind = ?4, lang = COALESCE(?5, lang), raw = COALESCE(?6, raw)"
-                    " WHERE source = ?7 AND post_id = ?8 AND (account IS NOT ?1"
+                    " kind = ?4, lang = COALESCE(?5, lang), raw = COALESCE(?6, raw), content_warning = ?7"
+                    " WHERE source = ?8 AND post_id = ?9 AND (account IS NOT ?1"
                     " OR created_at IS NOT COALESCE(?2, created_at) OR text IS NOT ?3 OR kind IS NOT ?4"
-                    " OR lang IS NOT COALESCE(?5, lang) OR raw IS NOT COALESCE(?6, raw))",
+                    " OR lang IS NOT COALESCE(?5, lang) OR raw IS NOT COALESCE(?6, raw) OR content_warning IS NOT ?7)",
                     (*row, post.source, post.post_id),
                 )
                 updated += cursor.rowcount
-        return UpsertResult(added, updated)
+                if seen_at:
+                    self.db.execute(
+                        "UPDATE posts SET seen_at = ?, deleted_at = CASE WHEN ? THEN NULL ELSE deleted_at END"
+                        " WHERE source = ? AND post_id = ?",
+                        (seen_at, revive, post.source, post.post_id),
+                    )
+        return UpsertResult(added, updated, skipped)
 
-    def _insert_post(self, post: Post, row: tuple[str | None, ...], now: str) -> bool:
+    def _insert_post(self, post: Post, row: tuple[object, ...], now: str, seen_at: str | None) -> bool:
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO posts (source, post_id, account, created_at, text, kind,"
-            " lang, raw, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (post.source, post.post_id, *row, now),
+            " lang, raw, content_warning, imported_at, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (post.source, post.post_id, *row, now, seen_at),
         )
         return bool(cursor.rowcount)
 
-    def posts(self, account: str) -> list[Post]:
-        """All posts of ACCOUNT, oldest first."""
+    def posts(self, account: str, *, include_deleted: bool = False) -> list[Post]:
+        """The posts of ACCOUNT, oldest first; those deleted at their source only with INCLUDE_DELETED."""
         rows = self.db.execute(
-            "SELECT * FROM posts WHERE account = ? ORDER BY created_at, length(post_id), post_id",
+            "SELECT * FROM posts WHERE account = ?"
+            f"{'' if include_deleted else ' AND deleted_at IS NULL'}"
+            " ORDER BY created_at, length(post_id), post_id",
             (account,),
         )
         return [_post_from_row(row) for row in rows]
 
     def count_posts(self, account: str | None = None) -> int:
+        """Posts not deleted at their source: of ACCOUNT, or of every account."""
         if account is None:
-            return self.db.execute("SELECT count(*) FROM posts").fetchone()[0]
-        return self.db.execute("SELECT count(*) FROM posts WHERE account = ?", (account,)).fetchone()[0]
+            return self.db.execute("SELECT count(*) FROM posts WHERE deleted_at IS NULL").fetchone()[0]
+        return self.db.execute(
+            "SELECT count(*) FROM posts WHERE account = ? AND deleted_at IS NULL", (account,)
+        ).fetchone()[0]
+
+    def count_deleted(self, account: str) -> int:
+        """Posts of ACCOUNT marked deleted at their source."""
+        return self.db.execute(
+            "SELECT count(*) FROM posts WHERE account = ? AND deleted_at IS NOT NULL", (account,)
+        ).fetchone()[0]
+
+    def mark_unseen_deleted(
+        self, source: str, account: str, seen_at: str, *, newest_only: int | None = None, until_newest: bool = False
+    ) -> int:
+        """Mark deleted the posts of ACCOUNT from SOURCE that the walk or archive stamped SEEN_AT
+        did not return, within the window it covered; return how many were newly marked.
+
+        A walk of a source that serves an account's whole history covers every post. One that
+        serves only the newest NEWEST_ONLY posts (X: 3,200) and returned that many covers the
+        posts from the oldest it returned on: older ones are not judged. UNTIL_NEWEST (an archive,
+        made at some past moment) also ends the window at the newest post returned. Both bounds
+        compare ids as numbers, as X's grow with time.
+        """
+        where = "source = ? AND account = ?"
+        seen = [
+            row[0]
+            for row in self.db.execute(
+                f"SELECT post_id FROM posts WHERE {where} AND seen_at = ?", (source, account, seen_at)
+            )
+        ]
+        unseen = [
+            row[0]
+            for row in self.db.execute(
+                f"SELECT post_id FROM posts WHERE {where} AND seen_at IS NOT ? AND deleted_at IS NULL",
+                (source, account, seen_at),
+            )
+        ]
+        if until_newest and not seen:  # an archive without posts spans no time
+            return 0
+        if newest_only is not None and len(seen) >= newest_only:
+            oldest = min(map(_id_order, seen))
+            unseen = [post_id for post_id in unseen if _id_order(post_id) >= oldest]
+        if until_newest:
+            newest = max(map(_id_order, seen))
+            unseen = [post_id for post_id in unseen if _id_order(post_id) <= newest]
+        now = _now()
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE posts SET deleted_at = ? WHERE source = ? AND post_id = ?",
+                [(now, source, post_id) for post_id in unseen],
+            )
+        return len(unseen)
 
     def newest_post(self, source: str, account: str) -> Post | None:
         """The most recent post of ACCOUNT from SOURCE, for incremental fetches."""
@@ -304,6 +422,127 @@ class Store:
 
     def accounts(self) -> list[Profile]:
         return [_profile_from_row(r) for r in self.db.execute("SELECT * FROM accounts ORDER BY name")]
+
+    # where posts came from
+
+    def record_origin(self, account: str, origin: Origin) -> None:
+        """Note that ACCOUNT's posts came in by ORIGIN now; an origin known before keeps its
+        first time, and the fields ORIGIN leaves empty keep their values."""
+        now = _now()
+        checked = origin.opt_out_checked_at is not None
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO origins (account, source, how, host, first_at, last_at, opt_out_checked_at, opt_outs,"
+                " owner, deletions_checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(account, source, how) DO UPDATE SET host = COALESCE(excluded.host, host),"
+                " last_at = excluded.last_at,"
+                " opt_out_checked_at = CASE WHEN ?11 THEN excluded.opt_out_checked_at ELSE opt_out_checked_at END,"
+                " opt_outs = CASE WHEN ?11 THEN excluded.opt_outs ELSE opt_outs END,"
+                " owner = CASE WHEN ?11 THEN excluded.owner ELSE owner END,"
+                " deletions_checked_at = COALESCE(excluded.deletions_checked_at, deletions_checked_at)",
+                (
+                    account,
+                    origin.source,
+                    origin.how,
+                    origin.host,
+                    now,
+                    now,
+                    origin.opt_out_checked_at,
+                    json.dumps(list(origin.opt_outs)) if checked else None,
+                    origin.owner,
+                    origin.deletions_checked_at,
+                    checked,
+                ),
+            )
+
+    def origins(self, account: str) -> list[Origin]:
+        """How ACCOUNT's posts came in, oldest way first."""
+        rows = self.db.execute("SELECT * FROM origins WHERE account = ? ORDER BY first_at, source, how", (account,))
+        return [
+            Origin(
+                source=row["source"],
+                how=row["how"],
+                host=row["host"],
+                first_at=row["first_at"],
+                last_at=row["last_at"],
+                opt_out_checked_at=row["opt_out_checked_at"],
+                opt_outs=tuple(json.loads(row["opt_outs"] or "[]")),
+                owner=row["owner"],
+                deletions_checked_at=row["deletions_checked_at"],
+            )
+            for row in rows
+        ]
+
+    # forgetting
+
+    def forget_account(self, account: str) -> int:
+        """Remove every post of ACCOUNT (text and raw record), its profile, origins and fetch
+        state; return how many posts went. The file is rewritten (`compact`) so that the text
+        does not linger in it."""
+        with self._secure_delete(), self.transaction():
+            removed = self.db.execute("DELETE FROM posts WHERE account = ?", (account,)).rowcount
+            self.db.execute("DELETE FROM accounts WHERE name = ?", (account,))
+            self.db.execute("DELETE FROM origins WHERE account = ?", (account,))
+            self.db.execute("DELETE FROM forgotten WHERE account = ?", (account,))
+            keys = [row[0] for row in self.db.execute("SELECT key FROM state WHERE key LIKE 'fetch:%'")]
+            self.db.executemany(
+                "DELETE FROM state WHERE key = ?", [(key,) for key in keys if key.split(":", 2)[-1] == account]
+            )
+        return removed
+
+    def find_posts(self, account: str, post_ids: Iterable[str]) -> list[tuple[str, str]]:
+        """The (source, post id) of ACCOUNT's posts with these ids, from any source; an id that
+        names no post of ACCOUNT is an error."""
+        found: list[tuple[str, str]] = []
+        for post_id in dict.fromkeys(post_ids):
+            rows = self.db.execute(
+                "SELECT source, post_id FROM posts WHERE account = ? AND post_id = ?", (account, post_id)
+            ).fetchall()
+            if not rows:
+                raise TweetlingError(f"account {account!r} has no post with id {post_id!r} in the store")
+            found += [(row[0], row[1]) for row in rows]
+        return found
+
+    def deleted_posts(self, account: str) -> list[tuple[str, str]]:
+        """The (source, post id) of ACCOUNT's posts marked deleted at their source."""
+        rows = self.db.execute(
+            "SELECT source, post_id FROM posts WHERE account = ? AND deleted_at IS NOT NULL", (account,)
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    def forget_posts(self, account: str, keys: Iterable[tuple[str, str]]) -> int:
+        """Remove the posts KEYS (source, post id) of ACCOUNT as `forget_account` does, keeping
+        only their ids so that no later fetch or import stores them again; return how many went."""
+        now = _now()
+        removed = 0
+        with self._secure_delete(), self.transaction():
+            for source, post_id in keys:
+                removed += self.db.execute(
+                    "DELETE FROM posts WHERE source = ? AND post_id = ? AND account = ?", (source, post_id, account)
+                ).rowcount
+                self.db.execute(
+                    "INSERT OR REPLACE INTO forgotten (source, post_id, account, forgotten_at) VALUES (?, ?, ?, ?)",
+                    (source, post_id, account, now),
+                )
+        return removed
+
+    @contextmanager
+    def _secure_delete(self) -> Iterator[None]:
+        """Overwrite what the block deletes, then rewrite the file (`compact`)."""
+        before = self.db.execute("PRAGMA secure_delete").fetchone()[0]  # some SQLite builds have it on
+        self.db.execute("PRAGMA secure_delete = ON")
+        try:
+            yield
+        finally:
+            self.db.execute(f"PRAGMA secure_delete = {int(before)}")
+        self.compact()
+
+    def compact(self) -> None:
+        """Rewrite the file without free space and empty the write-ahead log, so that no deleted
+        text lingers in either (leftovers of earlier page splits included)."""
+        with self._busy_is_an_error():
+            self.db.execute("VACUUM")
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # source cursors (e.g. paging position of an interrupted fetch)
 
@@ -368,6 +607,7 @@ def _post_from_row(row: sqlite3.Row) -> Post:
         created_at=row["created_at"],
         lang=row["lang"],
         raw=json.loads(row["raw"]) if row["raw"] else None,
+        content_warning=bool(row["content_warning"]),
     )
 
 

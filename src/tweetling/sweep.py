@@ -207,3 +207,18 @@ def _best_value(study) -> float | None:
         return study.best_value
     except ValueError:
         return None
+
+
+def delete_studies(dataset_hashes: set[str]) -> int:
+    """Delete the studies of the datasets DATASET_HASHES (named after each dataset version, see
+    `study_name`), as `tweetling forget` does; return how many went."""
+    if not (paths.home() / "sweeps.db").exists():
+        return 0
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    prefixes = {f"-{digest[:12]}-" for digest in dataset_hashes}
+    doomed = [name for name in optuna.get_all_study_names(storage_url()) if any(p in name for p in prefixes)]
+    for name in doomed:
+        optuna.delete_study(study_name=name, storage=storage_url())
+    return len(doomed)

@@ -295,3 +295,61 @@ def recent_runs(limit: int = 20) -> list[RunSummary]:
             )
         )
     return summaries
+
+
+def forget_runs(dataset_hashes: set[str], account: str | None = None) -> int:
+    """Permanently delete the local MLflow runs that carry forgotten data, as `mlflow gc` does
+    (params, tags, metrics and artifacts): the runs of the datasets DATASET_HASHES (prepare, train
+    and eval runs carry the dataset's hash) and, with ACCOUNT, every prepare run of one of its
+    datasets. Return how many went. Runs sent to W&B live on its servers and are not touched."""
+    if not (paths.home() / "mlflow.db").exists():
+        return 0
+    from mlflow.entities import ViewType
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    client = _mlflow_client()
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return 0
+    doomed, token = [], None
+    while True:
+        page = client.search_runs([experiment.experiment_id], run_view_type=ViewType.ALL, page_token=token)
+        doomed += [run for run in page if _carries(run, dataset_hashes, account)]
+        token = page.token
+        if not token:
+            break
+    for run in doomed:
+        get_artifact_repository(run.info.artifact_uri).delete_artifacts()
+        # The store's own hard delete, which `mlflow gc` uses: the client only marks runs deleted.
+        client._tracking_client.store._hard_delete_run(run.info.run_id)
+    if doomed:
+        _vacuum(paths.home() / "mlflow.db")
+    return len(doomed)
+
+
+def _carries(run: Any, dataset_hashes: set[str], account: str | None) -> bool:
+    tags, params = run.data.tags, run.data.params
+    if tags.get("dataset.hash") in dataset_hashes or params.get("dataset") in dataset_hashes:
+        return True
+    if account is None or "accounts" not in params:
+        return False
+    import ast
+
+    try:
+        accounts = ast.literal_eval(params["accounts"])
+    except (ValueError, SyntaxError):
+        return account in params["accounts"]  # cut at 500 characters: match the text
+    return isinstance(accounts, list) and account in accounts
+
+
+def _vacuum(database: Path) -> None:
+    """Rewrite DATABASE without its free pages, where deleted rows linger; skipped while it is busy."""
+    import sqlite3
+
+    db = sqlite3.connect(database, timeout=5)
+    try:
+        db.execute("VACUUM")
+    except sqlite3.OperationalError:
+        pass
+    finally:
+        db.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..consent import tag_signals
 from ..errors import ReplyError, SourceError, TweetlingError
 from ..posts import Kind, Post, Profile
 from . import Fields, is_set, shown, text_too_long
@@ -21,6 +22,8 @@ _REPOST_TIME = re.compile(r"[0-9A-Za-z:.+-]{1,64}")  # indexedAt, part of a repo
 _QUOTE_EMBEDS = ("app.bsky.embed.record", "app.bsky.embed.recordWithMedia")
 _REPOST = "app.bsky.feed.defs#reasonRepost"
 _LINK = "app.bsky.richtext.facet#link"
+# The self-label an account sets to be hidden from logged-out users: an opt-out of being read by tools.
+NO_UNAUTHENTICATED = "!no-unauthenticated"
 # Error names the AppView returns for accounts it will not show.
 _UNAVAILABLE = {
     "AccountTakedown": "is suspended (taken down by the moderators)",
@@ -46,6 +49,7 @@ class BlueskySource:
     page_size = 100  # the API's maximum `limit`
     min_page_size = 1
     filters_newer = False  # no "since" parameter: fetch stops at posts it already has
+    history_limit = None  # an author feed pages back to the first post
 
     def __init__(self, handle: str, account: str, client: HttpClient):
         self.handle = account_name(handle)
@@ -56,9 +60,6 @@ class BlueskySource:
     def lookup(self) -> RemoteAccount:
         path = "/xrpc/app.bsky.actor.getProfile"
         actor = Fields(self._get(path, {"actor": self.handle}).data, self.client.where(path), ReplyError)
-        labels = {label.hint("val") for label in actor.children("labels")}
-        if "!no-unauthenticated" in labels:
-            raise SourceError(f"bluesky: {self.handle} asked not to be shown to logged-out users; not fetching")
         self.did = actor.id("did", "did")
         profile = Profile(
             name=self.account,
@@ -68,7 +69,10 @@ class BlueskySource:
             bio=actor.hint("description"),
             source_id=self.did,
         )
-        return RemoteAccount(profile, actor.count("postsCount"))
+        return RemoteAccount(profile, actor.count("postsCount"), opt_outs(actor))
+
+    def is_own_account(self) -> bool:
+        return False  # the public AppView is read without a login
 
     def page(self, cursor: str | None, newer_than: str | None, limit: int) -> Page:
         path = "/xrpc/app.bsky.feed.getAuthorFeed"
@@ -121,6 +125,7 @@ class BlueskySource:
             created_at=created_at,
             lang=langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None,
             raw=raw,
+            content_warning=bool(self_labels(record)),
         )
 
     def _get(self, path: str, params: dict[str, Any]) -> JsonReply:
@@ -136,6 +141,26 @@ class BlueskySource:
         if error.status in (401, 403):
             return SourceError(f"bluesky: {self.client.host} requires a login (HTTP {error.status})")
         return SourceError(f"bluesky: {error}{f': {name}: {message}' if name else ''}")
+
+
+def opt_outs(actor: Fields) -> tuple[str, ...]:
+    """The opt-out signals of a Bluesky profile: tags in its name and bio, and the
+    !no-unauthenticated label (which asks to be hidden from logged-out readers)."""
+    signals = tag_signals([("the display name", actor.hint("displayName")), ("the bio", actor.hint("description"))])
+    # A labels field of the wrong shape stops the fetch: an opt-out must not go unread.
+    if NO_UNAUTHENTICATED in {label.hint("val") for label in actor.children("labels")}:
+        signals.append(f"the {NO_UNAUTHENTICATED} label")
+    return tuple(signals)
+
+
+def self_labels(record: Fields) -> list[str]:
+    """The values of the labels a post's author put on it (com.atproto.label.defs#selfLabels):
+    content warnings such as "sexual", "nudity" or "graphic-media"."""
+    labels = record.get("labels")
+    values = labels.get("values") if isinstance(labels, dict) else None
+    if not isinstance(values, list):
+        return []
+    return [v["val"] for v in values if isinstance(v, dict) and isinstance(v.get("val"), str) and v["val"]]
 
 
 def expand_links(text: str, facets: list[dict[str, Any]]) -> str:

@@ -92,12 +92,14 @@ class RemoteAccount:
 
     profile: Profile
     post_count: int | None = None
+    opt_outs: tuple[str, ...] = ()  # the opt-out signals of the profile (see tweetling.consent)
 
 
 @dataclass(frozen=True)
 class Page:
     posts: list[Post]
     next_cursor: str | None  # None: there are no older posts
+    not_public: int = 0  # posts the server returned that are not public (followers-only, direct): not kept
 
 
 class NetworkSource(Protocol):
@@ -107,8 +109,13 @@ class NetworkSource(Protocol):
     page_size: int  # most posts one request may ask for
     min_page_size: int  # fewest posts one request may ask for
     filters_newer: bool  # True: page(newer_than=...) returns only newer posts; else stop at known ones
+    history_limit: int | None  # the most posts an account's walk reaches back (None: its whole history)
 
     def lookup(self) -> RemoteAccount: ...
+
+    def is_own_account(self) -> bool:
+        """Whether the token in use belongs to the account lookup() found."""
+        ...
 
     def page(self, cursor: str | None, newer_than: str | None, limit: int) -> Page: ...
 

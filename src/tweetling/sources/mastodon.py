@@ -12,11 +12,14 @@ from typing import Any
 
 import httpx
 
+from ..consent import tag_signals
 from ..errors import ReplyError, SourceError, TweetlingError
 from ..posts import Kind, Post, Profile
 from . import Fields, checked_id, is_set, json_type, shown, text_too_long
 from .http import HttpClient, HttpStatusError, JsonReply, Page, RemoteAccount, server_text
 
+# Followers-only ("private") and direct statuses are never stored: only these are public.
+PUBLIC_VISIBILITIES = ("public", "unlisted")
 _HANDLE = re.compile(r"@?([A-Za-z0-9_][A-Za-z0-9_.-]{0,99})@((?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]{1,63})")
 
 
@@ -42,6 +45,7 @@ class MastodonSource:
     page_size = 40  # the API's maximum `limit`
     min_page_size = 1
     filters_newer = True  # since_id
+    history_limit = None  # an account's statuses page back to its first one
 
     def __init__(self, handle: str, account: str, client: HttpClient, *, has_token: bool = False):
         self.user, self.instance = split_handle(handle)
@@ -64,7 +68,16 @@ class MastodonSource:
             bio=html_to_text(account.hint("note") or "") or None,
             source_id=self.account_id,
         )
-        return RemoteAccount(profile, account.count("statuses_count"))
+        return RemoteAccount(profile, account.count("statuses_count"), opt_outs(account))
+
+    def is_own_account(self) -> bool:
+        if not self.has_token:
+            return False
+        try:
+            reply = self.client.get_json("/api/v1/accounts/verify_credentials")
+        except HttpStatusError:  # a token without the read:accounts scope, or an app token
+            return False
+        return isinstance(reply.data, dict) and reply.data.get("id") == self.account_id
 
     def page(self, cursor: str | None, newer_than: str | None, limit: int) -> Page:
         if self.account_id is None:
@@ -75,7 +88,8 @@ class MastodonSource:
         if not isinstance(reply.data, list):
             raise ReplyError(where, f"expected an array of statuses, got {json_type(reply.data)}")
         posts = [self._post(status, where, number) for number, status in enumerate(reply.data, 1)]
-        return Page(posts, self._next_cursor(reply, where) if posts else None)
+        public = [post for post in posts if post is not None]
+        return Page(public, self._next_cursor(reply, where) if posts else None, not_public=len(posts) - len(public))
 
     def _next_cursor(self, reply: JsonReply, where: str) -> str | None:
         """The max_id of the Link header's next page."""
@@ -88,9 +102,12 @@ class MastodonSource:
         except (httpx.InvalidURL, ValueError) as error:
             raise ReplyError(where, f"Link header: unusable next page {shown(next_url, 80)} ({error})") from None
 
-    def _post(self, item: Any, where: str, number: int) -> Post:
+    def _post(self, item: Any, where: str, number: int) -> Post | None:
+        """The status as a Post; None when it is not public (then nothing of it is kept)."""
         post_id = Fields(item, f"{where}: item {number}", ReplyError).id("id", "mastodon")
         status = Fields(item, f"{where}: status {post_id}", ReplyError)
+        if status.hint("visibility") not in PUBLIC_VISIBILITIES:
+            return None
         reblog = status.get("reblog")
         shown_status = status.child("reblog") if reblog else status
         kind: Kind = "original"
@@ -113,6 +130,7 @@ class MastodonSource:
             created_at=status.date("created_at", keep_unreadable=True),
             lang=shown_status.hint("language"),
             raw=status.data,
+            content_warning=bool(shown_status.hint("spoiler_text")) or shown_status.get("sensitive") is True,
         )
 
     def _get(self, path: str, params: dict[str, Any]) -> JsonReply:
@@ -137,6 +155,21 @@ class MastodonSource:
                 " and pass --token-env NAME"
             )
         return SourceError(f"mastodon: {error}{': ' + detail if detail else ''}")
+
+
+def opt_outs(account: Fields) -> tuple[str, ...]:
+    """The opt-out signals of a Mastodon account: tags in its name, bio and profile fields, and
+    its noindex and discoverable settings (only an explicit false counts: null is "not chosen")."""
+    texts = [("the display name", account.hint("display_name")), ("the bio", html_to_text(account.hint("note") or ""))]
+    # Profile fields of the wrong shape stop the fetch: an opt-out must not go unread.
+    for row in account.children("fields"):
+        texts += [("a profile field", row.hint("name")), ("a profile field", html_to_text(row.hint("value") or ""))]
+    signals = tag_signals(texts)
+    if account.get("noindex") is True:
+        signals.append("noindex: true")
+    if account.get("discoverable") is False:
+        signals.append("discoverable: false")
+    return tuple(signals)
 
 
 class _TextExtractor(HTMLParser):

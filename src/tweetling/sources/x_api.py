@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..consent import tag_signals
 from ..errors import ReplyError, SourceError, TweetlingError
 from ..posts import Kind, Post, Profile
 from . import Fields
@@ -39,6 +40,7 @@ class XApiSource:
     page_size = 100  # the API's maximum max_results
     min_page_size = 5  # ... and its minimum
     filters_newer = True  # since_id
+    history_limit = 3200  # the timeline reaches back to the newest 3,200 posts only
 
     def __init__(self, handle: str, account: str, client: HttpClient):
         self.username = account_name(handle)
@@ -62,8 +64,19 @@ class XApiSource:
             source_id=self.user_id,
         )
         return RemoteAccount(
-            profile, user.child("public_metrics").count("tweet_count") if isinstance(metrics, dict) else None
+            profile,
+            user.child("public_metrics").count("tweet_count") if isinstance(metrics, dict) else None,
+            tuple(tag_signals([("the display name", user.hint("name")), ("the bio", user.hint("description"))])),
         )
+
+    def is_own_account(self) -> bool:
+        """Whether the bearer token is a user-context token of this account (an app's token is none)."""
+        try:
+            reply = self.client.get_json("/users/me")
+        except HttpStatusError:  # 403 for app-only tokens
+            return False
+        data = reply.data.get("data") if isinstance(reply.data, dict) else None
+        return isinstance(data, dict) and data.get("id") == self.user_id
 
     def page(self, cursor: str | None, newer_than: str | None, limit: int) -> Page:
         if self.user_id is None:

@@ -104,8 +104,12 @@ def bot_cards(bots: list[BotMeta]) -> str:
         facts = [meta.base_model, meta.method, (meta.created_at or "")[:10]]
         if meta.valid_loss is not None:
             facts.append(f"valid loss {meta.valid_loss:.3f}")
+        stale = ""
+        if meta.stale:  # posts it learned from were forgotten: `tweetling forget`
+            advice = f"{meta.stale.reason}. {meta.stale.retrain or ''}".strip()
+            stale = f" <span class='tl-stale' title='{esc(advice)}'>stale: retrain</span>"
         cards.append(
-            f"<div class='tl-card'><strong>{esc(meta.name)}</strong>"
+            f"<div class='tl-card'><strong>{esc(meta.name)}</strong>{stale}"
             f"<div>{esc(people)}</div>"
             f"<div class='tl-muted'>{esc(' · '.join(str(f) for f in facts if f))}</div></div>"
         )
@@ -124,4 +128,5 @@ CSS = """
 #tl-train-status progress { width: 100%; height: 1em; margin: 0.4em 0; }
 .tl-gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 0.6em; }
 .tl-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 0.6em; }
+.tl-stale { font-size: 0.8em; color: #c0392b; border: 1px solid #c0392b; border-radius: 4px; padding: 0 0.3em; }
 """
