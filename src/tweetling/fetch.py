@@ -168,8 +168,15 @@ def _walk(
         with store.transaction():
             if pages == 0:
                 store.upsert_account(info.profile)
-                checked = {"opt_out_checked_at": check.checked_at, "opt_outs": check.opt_outs, "owner": check.owner}
-                store.record_origin(account, Origin(remote.source, FETCHED, host, **checked))
+                origin = Origin(
+                    remote.source,
+                    FETCHED,
+                    host,
+                    opt_out_checked_at=check.checked_at,
+                    opt_outs=check.opt_outs,
+                    owner=check.owner,
+                )
+                store.record_origin(account, origin)
             # A post the source returns exists: it loses a deletion mark it had.
             result = store.upsert_posts(posts, seen_at=walk.get("check") or check.checked_at, revive=True)
             # A walk never revisits its own pages, so a post stored before was stored by an earlier walk.

@@ -49,7 +49,7 @@ class BlueskySource:
     page_size = 100  # the API's maximum `limit`
     min_page_size = 1
     filters_newer = False  # no "since" parameter: fetch stops at posts it already has
-    history_limit = None  # an author feed pages back to the first post
+    history_limit: int | None = None  # an author feed pages back to the first post
 
     def __init__(self, handle: str, account: str, client: HttpClient):
         self.handle = account_name(handle)

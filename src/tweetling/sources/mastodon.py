@@ -45,7 +45,7 @@ class MastodonSource:
     page_size = 40  # the API's maximum `limit`
     min_page_size = 1
     filters_newer = True  # since_id
-    history_limit = None  # an account's statuses page back to its first one
+    history_limit: int | None = None  # an account's statuses page back to its first one
 
     def __init__(self, handle: str, account: str, client: HttpClient, *, has_token: bool = False):
         self.user, self.instance = split_handle(handle)

@@ -40,7 +40,7 @@ class XApiSource:
     page_size = 100  # the API's maximum max_results
     min_page_size = 5  # ... and its minimum
     filters_newer = True  # since_id
-    history_limit = 3200  # the timeline reaches back to the newest 3,200 posts only
+    history_limit: int | None = 3200  # the timeline reaches back to the newest 3,200 posts only
 
     def __init__(self, handle: str, account: str, client: HttpClient):
         self.username = account_name(handle)
