@@ -106,3 +106,25 @@ def test_every_reader_takes_an_old_file(tiny_model, tmp_path):
     assert bot.accounts == ["tweetling_sample"] and not bot.keep_newlines
     assert [author.display_name for author in authors_of(folder, bot.meta)] == ["Tweetling Sample"]
     assert "Tweetling Sample (@tweetling_sample)" in bot_cards([bot.meta])
+
+
+@pytest.mark.parametrize(
+    "stale, expected",
+    [
+        ({"reason": "forgotten", "since": "2025-01-01", "retrain": "tweetling train a"}, "tweetling train a"),
+        ({"reason": "forgotten", "since": "2025-01-01", "retrain": 5}, None),
+        ("yes", "no mark"),
+        (None, "no mark"),
+    ],
+)
+def test_stale_marks_and_provenance_are_read_tolerantly(stale, expected):
+    data = {
+        "name": "a",
+        "stale": stale,
+        "dataset": {"provenance": {"a": {"origins": [{"source": "x", "how": "archive", "host": 3}, "junk", {}]}}},
+    }
+    meta = BotMeta.from_dict(data)
+    assert (meta.stale.retrain if meta.stale else "no mark") == expected
+    [origin] = meta.dataset.provenance["a"].origins
+    assert (origin.source, origin.how, origin.host) == ("x", "archive", None)
+    assert BotMeta.from_dict(meta.to_dict()) == meta  # written back as read

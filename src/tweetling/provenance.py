@@ -34,11 +34,22 @@ class Origin:
         """An origin as `to_dict` wrote it; None when DATA is not one (unknown keys are left out)."""
         if not isinstance(data, dict) or not isinstance(data.get("source"), str) or data.get("how") not in HOWS:
             return None
-        names = {f.name for f in fields(cls)} - {"opt_outs"}
-        known = {key: value for key, value in data.items() if key in names and isinstance(value, (str, type(None)))}
+
+        def text(key: str) -> str | None:
+            return data[key] if isinstance(data.get(key), str) else None
+
         opt_outs = data.get("opt_outs")
-        signals = tuple(s for s in opt_outs if isinstance(s, str)) if isinstance(opt_outs, list) else ()
-        return cls(**known, opt_outs=signals)
+        return cls(
+            source=data["source"],
+            how=data["how"],
+            host=text("host"),
+            first_at=text("first_at"),
+            last_at=text("last_at"),
+            opt_out_checked_at=text("opt_out_checked_at"),
+            opt_outs=tuple(s for s in opt_outs if isinstance(s, str)) if isinstance(opt_outs, list) else (),
+            owner=text("owner"),
+            deletions_checked_at=text("deletions_checked_at"),
+        )
 
 
 @dataclass(frozen=True)
