@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from tweetling.card import escape_markdown
 from tweetling.cli import cli
 from tweetling.errors import TweetlingError
 from tweetling.hub import push
@@ -107,3 +108,29 @@ def test_push_uploads_the_folder_with_its_card(tiny_bot, monkeypatch, httpserver
     assert {"README.md", "config.json", "model.safetensors", "tweetling.json"} <= uploaded
     assert not any(path.startswith("checkpoints") for path in uploaded)
     assert "model='me/jack-bot'" in (tiny_bot / "README.md").read_text()
+
+
+def test_push_can_ship_bfloat16_weights_and_a_gguf_file_listed_in_the_card(tiny_bot, monkeypatch, httpserver):
+    import base64
+
+    hub = FakeHub(httpserver)
+    monkeypatch.setenv("HF_ENDPOINT", httpserver.url_for("").rstrip("/"))
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    local = {path.name: path.stat().st_size for path in tiny_bot.iterdir()}
+    result = CliRunner().invoke(cli, ["push", "jack", "me/jack-bot", "--dtype", "bfloat16", "--gguf", "q8_0"])
+    assert result.exit_code == 0, result.output
+    [commit] = hub.commits
+    files = {op["value"]["path"]: base64.b64decode(op["value"]["content"]) for op in commit if op["key"] == "file"}
+    assert {"model.safetensors", "jack-q8_0.gguf", "Modelfile", "README.md", "tweetling.json"} <= set(files)
+    assert files["jack-q8_0.gguf"][:4] == b"GGUF" and b"FROM ./jack-q8_0.gguf" in files["Modelfile"]
+    header = json.loads(files["model.safetensors"][8 : 8 + int.from_bytes(files["model.safetensors"][:8], "little")])
+    assert {entry["dtype"] for name, entry in header.items() if name != "__metadata__"} == {"BF16"}
+    card = files["README.md"].decode()
+    assert f"| {escape_markdown('jack-q8_0.gguf')} |" in card and "| Modelfile |" in card
+    assert "the weights (bfloat16)" in card and "| README\\.md |  | this card |" in card
+    assert "ollama create jack -f Modelfile" in card and "model='me/jack-bot'" in card
+    # The local bot is as it was, and the staging copy is gone.
+    assert {path.name: path.stat().st_size for path in tiny_bot.iterdir() if path.name != "README.md"} == {
+        name: size for name, size in local.items() if name != "README.md"
+    }
+    assert not [path.name for path in tiny_bot.parent.iterdir() if path.name.startswith(".")]

@@ -5,6 +5,7 @@ limitations, a disclosure."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -75,6 +76,7 @@ def render_card(meta: BotMeta, folder: Path, repo_id: str | None = None) -> str:
         _training_procedure(meta, is_adapter),
         _evaluation(meta),
         _how_to_use(meta, folder, repo_id),
+        _files(meta, folder),
         _limitations(meta),
         _disclosure(meta),
     ]
@@ -281,6 +283,75 @@ def _how_to_use(meta: BotMeta, folder: Path, repo_id: str | None) -> str:
             " and drops samples that copy a training post.",
         ]
     )
+
+
+_FILE_ROLES = {
+    "config.json": "architecture, and tweetling's sampling settings under `task_specific_params`",
+    "generation_config.json": "sampling defaults for transformers' `generate`",
+    "tokenizer.json": "the tokenizer",
+    "tokenizer_config.json": "tokenizer settings",
+    "chat_template.jinja": "the base model's chat template (posts need none)",
+    "tweetling.json": "how the bot was made: dataset version and counts, recipe, losses, library versions",
+    "predictions.png": "sample posts",
+    "README.md": "this card",
+    "Modelfile": "Ollama's recipe for the GGUF file, with tweetling's sampling settings",
+}
+
+
+def _files(meta: BotMeta, folder: Path) -> str:
+    """The files the folder ships, and how to run its GGUF file (if any) outside Python."""
+    files = {p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+    entries = sorted(files | {folder / "README.md"})  # the card itself, being written
+    rows = ["| File | Size | What |", "| --- | ---: | --- |"]
+    for path in entries:
+        size = "" if path.name == "README.md" else _file_size(path.stat().st_size)
+        rows.append(f"| {escape_markdown(path.name)} | {size} | {_file_role(path, folder)} |")
+    lines = ["## Files", "", *rows]
+    ggufs = [path.name for path in entries if path.suffix == ".gguf"]
+    if ggufs and (folder / "Modelfile").exists():
+        lines += ["", *_run_locally(meta, ggufs[0])]
+    return "\n".join(lines)
+
+
+def _file_size(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size / 1e3:,.1f} kB"
+
+
+def _file_role(path: Path, folder: Path) -> str:
+    if path.suffix == ".safetensors":
+        try:
+            dtype = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("dtype")
+        except (OSError, ValueError):
+            dtype = None
+        return "the weights" + (f" ({escape_markdown(dtype)})" if dtype else "")
+    if path.suffix == ".gguf":
+        return "the model as one GGUF file (weights, tokenizer, sampling defaults) for llama.cpp, Ollama, LM Studio"
+    return _FILE_ROLES.get(path.name, "")
+
+
+def _run_locally(meta: BotMeta, gguf_file: str) -> list[str]:
+    from .export import local_commands
+
+    eos = meta.eos_token or "<|endoftext|>"
+    try:
+        commands = local_commands(gguf_file, meta.name, eos, meta.keep_newlines)
+    except TweetlingError:  # a file name or token that would not be safe inside a shell command
+        return []
+    return [
+        "### Run it locally",
+        "",
+        f"Download {escape_markdown(gguf_file)} and Modelfile into one folder, then, there:",
+        "",
+        "```bash",
+        f"# Ollama\n{commands['Ollama']}",
+        f"# llama.cpp\n{commands['llama.cpp']}",
+        "```",
+        "",
+        "The GGUF file carries tweetling's sampling settings (top-p 0.95, temperature 1, no top-k or min-p),"
+        " which llama.cpp uses by default, and a prompt template that puts the end-of-text token before"
+        " your text, which LM Studio's chat uses: type the start of a post and the model continues it."
+        + ("" if meta.keep_newlines else " Add a line break as a stop string there: a post ends at its first one."),
+    ]
 
 
 def _limitations(meta: BotMeta) -> str:

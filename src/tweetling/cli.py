@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from .errors import TweetlingError
+from .export import DTYPES, GGUF_TYPES
 from .generate import DEFAULT_POSTS, DEFAULT_PROMPT, GenerateConfig
 from .models import DEFAULT_BASE
 from .recipes import METHODS
@@ -376,6 +377,13 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted training from its checkpoint.")
 @track_option()
+@click.option(
+    "--dtype",
+    type=click.Choice(DTYPES),
+    default="float32",
+    show_default=True,
+    help="Precision of the saved weights; bfloat16 halves the bot folder.",
+)
 @clean_option_flags
 def train(
     sources: tuple[str, ...],
@@ -391,6 +399,7 @@ def train(
     max_time_s: float | None,
     checkpoint_every: int | None,
     seed: int | None,
+    dtype: str,
     **clean_flags,
 ) -> None:
     """Fine-tune a base model on a dataset, or on up to three accounts (a blend), into a bot.
@@ -450,7 +459,15 @@ def train(
 
         try:
             folder = train_bot(
-                dataset, config, base, out, resume=resume, track_backend=track, on_progress=on_progress, on_warning=warn
+                dataset,
+                config,
+                base,
+                out,
+                resume=resume,
+                track_backend=track,
+                on_progress=on_progress,
+                on_warning=warn,
+                dtype=dtype,
             )
         except TrainingInterrupted as stopped:
             progress.stop()
@@ -582,14 +599,25 @@ def preview(bot: str, prompt: str, avatars: tuple[Path, ...], seed: int | None) 
 @click.argument("bot")
 @click.argument("repo_id")
 @click.option("--private", is_flag=True, help="Create the repository as private.")
-def push(bot: str, repo_id: str, private: bool) -> None:
+@click.option(
+    "--dtype",
+    type=click.Choice(DTYPES),
+    help="Upload the weights in this precision (the local bot is unchanged); bfloat16 halves the upload.",
+)
+@click.option(
+    "--gguf",
+    "gguf_type",
+    type=click.Choice(GGUF_TYPES),
+    help="Also upload a GGUF file of this type and its Ollama Modelfile (llama.cpp, Ollama, LM Studio).",
+)
+def push(bot: str, repo_id: str, private: bool, dtype: str | None, gguf_type: str | None) -> None:
     """Publish BOT with its model card to the Hugging Face Hub as REPO_ID (owner/name).
 
     The token comes from HF_TOKEN or `hf auth login`."""
     from .hub import push as push_bot
 
     with err_console.status(f"uploading to {escape(repo_id)}…"):
-        url = push_bot(bot, repo_id, private=private)
+        url = push_bot(bot, repo_id, private=private, dtype=dtype, gguf_type=gguf_type)
     console.print(f"published {escape(url)}")
 
 
@@ -1209,3 +1237,71 @@ def forget(account: str, post_ids: tuple[str, ...], deleted: bool) -> None:
         console.print(f"stale bot [bold]{escape(bot.name)}[/] ({escape(str(bot.folder))}): {remedy}", highlight=False)
     for note in result.notes:
         warn(note)
+
+
+# --- export: GGUF for llama.cpp / Ollama / LM Studio, smaller safetensors ------------------------
+
+
+@cli.command("export")
+@click.argument("bot")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["gguf", "safetensors"]),
+    default="gguf",
+    show_default=True,
+    help="gguf: one file for llama.cpp, Ollama and LM Studio, with an Ollama Modelfile beside it; "
+    "safetensors: a copy of the bot folder in another precision.",
+)
+@click.option(
+    "--type",
+    "gguf_type",
+    type=click.Choice(GGUF_TYPES),
+    help="GGUF weights: f16, or q8_0 (about half the size).  [default: q8_0]  For q4_k_m, run llama.cpp's "
+    "llama-quantize on the f16 file: the gguf package cannot write k-quants in Python.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(DTYPES),
+    help="Precision of a safetensors export; bfloat16 halves the folder.  [default: bfloat16]",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="The .gguf file, or the safetensors folder (default: under TWEETLING_HOME/exports).",
+)
+def export(bot: str, fmt: str, gguf_type: str | None, dtype: str | None, out: Path | None) -> None:
+    """Export BOT to run outside tweetling: a GGUF file (llama.cpp, Ollama, LM Studio) or a
+    smaller safetensors folder (transformers)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from .export import export_gguf, export_safetensors
+
+    quiet_transformers()
+    if fmt == "gguf" and dtype:
+        raise click.UsageError("--dtype applies to --format safetensors; GGUF takes --type")
+    if fmt == "safetensors":
+        if gguf_type:
+            raise click.UsageError("--type applies to --format gguf; safetensors takes --dtype")
+        with err_console.status(f"exporting {escape(bot)}…"):
+            folder = export_safetensors(bot, out, dtype or "bfloat16")
+        size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        console.print(f"wrote {escape(str(folder))} ({size / 1e6:,.1f} MB)")
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        task = progress.add_task(f"exporting {escape(bot)} to GGUF", total=None)
+        result = export_gguf(
+            bot,
+            out,
+            gguf_type or "q8_0",
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"wrote {escape(str(result.path))} ({result.size / 1e6:,.1f} MB, {result.gguf_type}, "
+        f"{result.seconds:.1f} s) and {escape(str(result.modelfile))}; from {escape(str(result.path.parent))}:",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for runtime, command in result.commands.items():
+        console.print(f"  {runtime}: {escape(command)}", highlight=False, soft_wrap=True)

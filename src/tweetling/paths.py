@@ -39,6 +39,10 @@ def models_dir() -> Path:
     return home() / "models"
 
 
+def exports_dir() -> Path:
+    return home() / "exports"
+
+
 def checked_name(name: str, what: str = "account name") -> str:
     """Return NAME if it is safe to use inside a path, else raise."""
     if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:

@@ -12,6 +12,7 @@ from . import distributed, track
 from .card import write_card
 from .dataset import Dataset, PrepareConfig, prepare
 from .errors import TweetlingError
+from .export import check_dtype, export_safetensors
 from .generate import DEFAULT_PROMPT
 from .models import DEFAULT_BASE
 from .preview import write_preview
@@ -41,12 +42,17 @@ def train_bot(
     track_backend: str | None = None,
     on_progress: ProgressCallback | None = None,
     on_warning: Callable[[str], None] | None = None,
+    dtype: str = "float32",
 ) -> Path:
     """Train a bot on DATASET and give its folder the predictions image and model card (under a
-    launcher, the main process does)."""
+    launcher, the main process does). DTYPE is the precision the weights are saved in: bfloat16
+    or float16 halve the folder."""
+    check_dtype(dtype)
     folder = fine_tune(dataset, config, base, out, resume=resume, track_backend=track_backend, on_progress=on_progress)
     if not distributed.world().is_main:
         return folder
+    if dtype != "float32":
+        export_safetensors(folder, folder, dtype)
     for warning in finish_bot(folder):
         if on_warning:
             on_warning(warning)
