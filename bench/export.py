@@ -2,7 +2,7 @@
 size, export time and the held-out perplexity of the re-loaded model against the original's; with
 a llama.cpp build, llama.cpp's greedy text and token ids against tweetling's.
 
-python bench/export.py BOT [--llama-cpp DIR_WITH_llama-completion_AND_llama-tokenize]
+python bench/export.py BOT [--llama-cpp DIR_WITH_llama-simple_AND_llama-tokenize]
 """
 
 from __future__ import annotations
@@ -39,11 +39,16 @@ def greedy_ids(model, tokenizer, prompt: str, tokens: int) -> list[int]:
 
 
 def llama_cpp_greedy(binary: Path, gguf: Path, eos: str, prompt: str, tokens: int) -> str:
-    """llama.cpp's greedy continuation (temperature 0), its text as printed, without the prompt."""
-    command = [str(binary), "-m", str(gguf), "-no-cnv", "--no-display-prompt", "--temp", "0", "-n", str(tokens)]
-    command += ["-p", eos + prompt, "--simple-io", "-t", "2", "--no-warmup"]
-    run = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300, check=True)
-    return run.stdout.removesuffix("\n").removesuffix(" [end of text]").removesuffix("\n")
+    """llama.cpp's greedy continuation (llama-simple: the likeliest token each step, up to EOS),
+    its text as printed, without the prompt it prints first."""
+    run = subprocess.run(
+        [str(binary), "-m", str(gguf), "-n", str(tokens), eos + prompt],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    return run.stdout.removeprefix(eos + prompt).removesuffix("\n")  # it ends the output with a newline
 
 
 def llama_cpp_ids(binary: Path, gguf: Path, text: str) -> list[int]:
@@ -61,7 +66,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("bot", help="bot name or folder")
     parser.add_argument("--types", nargs="+", default=["f16", "q8_0"])
-    parser.add_argument("--llama-cpp", type=Path, help="folder with llama.cpp's llama-completion and llama-tokenize")
+    parser.add_argument("--llama-cpp", type=Path, help="folder with llama.cpp's llama-simple and llama-tokenize")
     parser.add_argument("--tokens", type=int, default=32, help="greedy tokens per prompt")
     parser.add_argument("--posts", type=int, default=40, help="held-out posts whose llama.cpp token ids are checked")
     args = parser.parse_args()
@@ -85,7 +90,7 @@ def main() -> None:
     print("| export | file MB | export s | held-out ppl | vs float32 | greedy = tweetling's (transformers) |")
     print("|---|---|---|---|---|---|")
     work = Path(tempfile.mkdtemp(prefix="tweetling-export-bench-"))
-    ggufs = {}
+    ggufs, read_back = {}, {}
     try:
         for gguf_type in args.types:
             started = time.perf_counter()
@@ -96,7 +101,8 @@ def main() -> None:
                 result.path.parent, gguf_file=result.path.name, dtype=torch.float32
             ).eval()
             ppl = perplexity(reloaded, tokenizer, valid)
-            same = sum(greedy_ids(reloaded, tokenizer, p, args.tokens) == ids for p, ids in expected.items())
+            read_back[gguf_type] = {prompt: greedy_ids(reloaded, tokenizer, prompt, args.tokens) for prompt in PROMPTS}
+            same = sum(read_back[gguf_type][prompt] == ids for prompt, ids in expected.items())
             print(
                 f"| GGUF {gguf_type} | {result.size / 1e6:.1f} | {seconds:.1f} | {ppl:.3f} "
                 f"| {100 * (ppl / base_ppl - 1):+.2f} % | {same}/{len(PROMPTS)} |"
@@ -113,28 +119,37 @@ def main() -> None:
             f"| {100 * (ppl / base_ppl - 1):+.2f} % | {same}/{len(PROMPTS)} |"
         )
         if args.llama_cpp:
-            compare_with_llama_cpp(args, ggufs, tokenizer, expected, valid)
+            compare_with_llama_cpp(args, ggufs, tokenizer, expected, read_back, valid)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def compare_with_llama_cpp(args, ggufs: dict, tokenizer, expected: dict, valid: list[str]) -> None:
-    completion, tokenize = args.llama_cpp / "llama-completion", args.llama_cpp / "llama-tokenize"
-    eos = tokenizer.eos_token
-    print(f"\nllama.cpp ({completion}), greedy (--temp 0), {args.tokens} tokens or up to EOS:\n")
-    print("| GGUF | prompt | same text as tweetling | llama.cpp's continuation |\n|---|---|---|---|")
+def compare_with_llama_cpp(args, ggufs: dict, tokenizer, expected: dict, read_back: dict, valid: list[str]) -> None:
+    """llama.cpp's greedy text against the original bot's and against the same file read by
+    transformers (the same weights: any difference is llama.cpp computing something else)."""
+    simple, tokenize = args.llama_cpp / "llama-simple", args.llama_cpp / "llama-tokenize"
+    print(f"\nllama.cpp ({simple}), greedy, {args.tokens} tokens or up to EOS:\n")
+    print("| GGUF | prompt | = the bot's (float32) | = the file's in transformers | llama.cpp's continuation |")
+    print("|---|---|---|---|---|")
     for gguf_type, path in ggufs.items():
         for prompt, ids in expected.items():
-            ours = tokenizer.decode(ids)
-            theirs = llama_cpp_greedy(completion, path, eos, prompt, args.tokens)
+            theirs = llama_cpp_greedy(simple, path, tokenizer.eos_token, prompt, args.tokens)
+            bot = tokenizer.decode(ids)
+            same_file = tokenizer.decode(read_back[gguf_type][prompt])
             shown = theirs.replace("\n", "⏎").replace("|", "\\|")
-            print(f"| {gguf_type} | {prompt} | {'yes' if theirs == ours else 'no'} | {shown[:80]} |")
+            print(f"| {gguf_type} | {prompt} | {_yes(theirs == bot)} | {_yes(theirs == same_file)} | {shown} |")
+            if theirs != bot:
+                print(f"| | | | the bot's: | {bot.replace(chr(10), '⏎')} |")
     path = next(iter(ggufs.values()))
     posts = valid[: args.posts]
     same = sum(
         llama_cpp_ids(tokenize, path, text) == tokenizer(text, add_special_tokens=False)["input_ids"] for text in posts
     )
     print(f"\nllama-tokenize: the same token ids as tweetling's tokenizer for {same} of {len(posts)} held-out posts")
+
+
+def _yes(same: bool) -> str:
+    return "yes" if same else "no"
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 from pathlib import Path
 
@@ -12,14 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import SHARED_TWEETS
+from tiny_bot import build_tiny_bot
 from tiny_model import TEXTS, build_tiny_llama, build_tiny_model
 from tweetling import bots
 from tweetling.cli import cli
-from tweetling.dataset import Dataset
 from tweetling.errors import TweetlingError
 from tweetling.export import export_gguf
-from tweetling.recipes import recipe
-from tweetling.train import fine_tune
 
 # Posts as people write them: emoji (with skin tones and ZWJ sequences), non-Latin scripts,
 # digits, punctuation, URLs, mentions, repeated spaces and line breaks.
@@ -35,38 +34,51 @@ POSTS = [
     "中文测试：我们今天去公园散步，然后喝了一杯咖啡。",
     "Ελληνικά και עברית και ქართული in one post",
 ]
-PROMPTS = ["My dream is", "Coffee first, then", "Just shipped a new", "東京で", "Why do birds"]
+PROMPTS = ["My dream is", "Coffee first, then", "Just shipped a new", "Why do birds", "Reading a book"]
 
-FAST = dict(epochs=2, batch_size=4, learning_rate=1e-2, checkpoint_every=0)
 FAMILIES = ["gpt2", "llama", "llama-untied"]
 
 
-def write_dataset(folder: Path) -> Dataset:
-    """A dataset of the tiny model's posts in the format `prepare` writes."""
-    folder.mkdir(parents=True)
-    manifest = {
-        "name": "jack",
-        "hash": "cd" * 32,
-        "accounts": ["jack"],
-        "options": {"languages": ["en", "ja"]},
-        "keep_newlines": False,
-        "table": {"jack": {"kept": len(TEXTS)}},
-        "profiles": {"jack": {"display_name": "Jack"}},
-        "train_count": len(TEXTS),
-        "valid_count": 6,
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    for split, texts in (("train", TEXTS), ("valid", TEXTS[:6])):
-        (folder / f"{split}.jsonl").write_text(
-            "".join(json.dumps({"account": "jack", "text": t}) + "\n" for t in texts)
-        )
-    return Dataset.load(folder)
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models compute no faster on two threads, and on a busy machine torch's spinning
+    worker threads make them many times slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def memorize(folder: Path, steps: int = 100, learning_rate: float = 5e-3) -> Path:
+    """Train the model in FOLDER on the tiny model's posts until it has learned them by heart, so
+    that its next-token choices are clear-cut rather than the near-ties of random weights."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    eos = tokenizer.eos_token_id
+    rows = [[eos, *tokenizer(text, add_special_tokens=False)["input_ids"], eos] for text in dict.fromkeys(TEXTS)]
+    width = max(map(len, rows))
+    input_ids = torch.tensor([row + [eos] * (width - len(row)) for row in rows])
+    labels = torch.tensor([row + [-100] * (width - len(row)) for row in rows])
+    torch.manual_seed(0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    model.train()
+    for _ in range(steps):
+        model(input_ids=input_ids, labels=labels).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(folder)
+    return folder
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict[str, Path]:
-    """Bots as `tweetling train` leaves them, trained for two epochs (so that their next-token
-    choices are clear-cut, not the near-ties of random weights) from tiny GPT-2 and Llama bases.
+    """Bot folders (with tweetling.json and a dataset) of tiny GPT-2 and Llama models that know
+    their posts by heart.
 
     The GPT-2 keeps GPT-2's 1024 positions: transformers' GGUF reader takes the context length
     as `n_ctx`, so a GPT-2 with another `n_positions` does not read back (real GPT-2 has 1024)."""
@@ -76,13 +88,7 @@ def trained(tmp_path_factory) -> dict[str, Path]:
         "llama": build_tiny_llama(root / "base-llama"),
         "llama-untied": build_tiny_llama(root / "base-llama-untied", tied=False),
     }
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TWEETLING_HOME", str(root / "home"))
-        dataset = write_dataset(root / "dataset")
-        return {
-            family: fine_tune(dataset, recipe("default", **FAST), str(base), root / family, track_backend="none")
-            for family, base in bases.items()
-        }
+    return {family: build_tiny_bot(memorize(base), root / family) for family, base in bases.items()}
 
 
 @pytest.fixture(scope="module")
@@ -136,14 +142,15 @@ def rounded_to_float16(model):
 
 
 def greedy(model, tokenizer, prompt: str, tokens: int = 16) -> list[int]:
-    """The most likely continuation, token by token, of EOS + PROMPT."""
+    """The most likely continuation of EOS + PROMPT, token by token, up to its EOS."""
     import torch
 
     ids = [tokenizer.eos_token_id, *tokenizer(prompt, add_special_tokens=False)["input_ids"]]
+    new: list[int] = []
     with torch.inference_mode():
-        for _ in range(tokens):
-            ids.append(int(model(torch.tensor([ids])).logits[0, -1].argmax()))
-    return ids
+        while len(new) < tokens and tokenizer.eos_token_id not in new:
+            new.append(int(model(torch.tensor([ids + new])).logits[0, -1].argmax()))
+    return new
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -280,8 +287,8 @@ def test_gguf_metadata(family, gguf_type, matrix_type, trained, exported):
     assert fields["general.name"] == "jack" and fields["tweetling.accounts"] == ["jack"]
     description = fields["general.description"]
     assert "Machine-generated posts in the style of @jack" in description and "not written by them" in description
-    assert fields["general.languages"] == ["en", "ja"] and "machine-generated" in fields["general.tags"]
-    assert fields["general.base_model.0.name"] == str(trained[family].parent / f"base-{family}")
+    assert fields["general.languages"] == ["en"] and "machine-generated" in fields["general.tags"]
+    assert fields["general.base_model.0.name"] == "tiny-gpt2" and "general.license" not in fields
     assert fields[f"{arch}.context_length"] == (1024 if family == "gpt2" else 128)
     # The tokenizer: every embedding row, the merges, the special tokens; no BOS or EOS added.
     assert fields["tokenizer.ggml.model"] == "gpt2" and fields["tokenizer.ggml.pre"] == "gpt-2"
@@ -444,7 +451,7 @@ def test_train_can_save_bfloat16(tiny_model, tweetling_home):
     import torch
     from safetensors.torch import load_file
 
-    from tweetling.generate import Bot
+    from tweetling.bots import Bot
     from tweetling.posts import Post
     from tweetling.store import Store
 
@@ -460,3 +467,36 @@ def test_train_can_save_bfloat16(tiny_model, tweetling_home):
     assert {tensor.dtype for tensor in load_file(folder / "model.safetensors").values()} == {torch.bfloat16}
     assert "the weights (bfloat16)" in (folder / "README.md").read_text()
     assert Bot.load(folder).generate("My dream is", n=2, seed=0).sampled == 2
+
+
+LLAMA_CPP = Path(os.environ.get("TWEETLING_LLAMA_CPP", "/nonexistent"))
+
+
+@pytest.mark.skipif(
+    not (LLAMA_CPP / "llama-simple").exists(),
+    reason="set TWEETLING_LLAMA_CPP to a folder with llama.cpp's llama-simple and llama-tokenize",
+)
+@pytest.mark.parametrize(("family", "gguf_type"), [("gpt2", "f16"), ("llama", "f16"), ("llama", "q8_0")])
+def test_llama_cpp_writes_the_same_greedy_text_and_tokens(family, gguf_type, trained, exported):
+    """llama.cpp itself (not transformers) reads the file: the same token ids for real posts, and
+    the same greedy continuation as the original model."""
+    import subprocess
+
+    original, tokenizer = load_float32(trained[family])
+    path = exported[family, gguf_type]
+    for text in POSTS:
+        run = subprocess.run(
+            [LLAMA_CPP / "llama-tokenize", "-m", path, "--ids", "--no-bos", "--log-disable", "-p", text],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert json.loads(run.stdout) == tokenizer(text, add_special_tokens=False)["input_ids"], text
+    for prompt in PROMPTS:
+        expected = tokenizer.decode(greedy(original, tokenizer, prompt), skip_special_tokens=True)
+        # llama-simple: greedy, printed as it goes (llama-completion's output can be cut off in a pipe).
+        prefix = f"{tokenizer.eos_token}{prompt}"
+        run = subprocess.run(
+            [LLAMA_CPP / "llama-simple", "-m", path, "-n", "16", prefix], capture_output=True, text=True, check=True
+        )
+        assert run.stdout.removeprefix(prefix).removesuffix("\n") == expected, prompt  # it ends with a newline
