@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import bots, paths
 from .card import hub_model_id, write_card
@@ -204,12 +205,12 @@ class _Layout:
 
     arch: str
     rules: tuple[tuple[str, str], ...]  # (transformers parameter name pattern, GGUF tensor name template)
-    check: Callable[[object], None]
-    add_hyperparameters: Callable[[object, object], None]
-    context_length: Callable[[object], int]
-    transform: Callable[[str, object, object], object]  # (GGUF name, array, config) -> array
+    check: Callable[[Any], None]  # (model config) -> None, or a TweetlingError
+    add_hyperparameters: Callable[[Any, Any], None]  # (GGUF writer, model config)
+    context_length: Callable[[Any], int]  # (model config) -> tokens
+    transform: Callable[[str, Any, Any], Any]  # (GGUF name, array, config) -> array
 
-    def tensors(self, model) -> list[tuple[str, object]]:
+    def tensors(self, model) -> list[tuple[str, Any]]:
         """(GGUF name, weight) for every weight of MODEL; a tied output matrix is written once."""
         self.check(model.config)
         tied = getattr(model.config, "tie_word_embeddings", False)
@@ -238,7 +239,7 @@ def _layout(config) -> _Layout:
 
 def _rope_theta(config) -> float:
     parameters = getattr(config, "rope_parameters", None) or {}
-    return float(parameters.get("rope_theta") or getattr(config, "rope_theta", 10000.0))
+    return float(parameters.get("rope_theta") or getattr(config, "rope_theta", None) or 10000.0)
 
 
 def _check_llama(config) -> None:
@@ -406,8 +407,8 @@ def _tokenizer_vocab(tokenizer, rows: int) -> _Vocab:
 
 def _is_gpt2_split(pre_tokenizer: dict | None) -> bool:
     return (
-        bool(pre_tokenizer)
-        and pre_tokenizer["type"] == "ByteLevel"
+        pre_tokenizer is not None
+        and pre_tokenizer.get("type") == "ByteLevel"
         and pre_tokenizer.get("use_regex", True)
         and not pre_tokenizer.get("add_prefix_space", False)
     )
