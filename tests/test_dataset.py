@@ -27,11 +27,21 @@ def store(tweetling_home):
 
 def test_split_is_deterministic_and_disjoint():
     texts = [f"post {i}" for i in range(100)]
-    train, valid = split(texts, 0.1, seed=7)
-    assert (train, valid) == split(texts, 0.1, seed=7)
-    assert len(valid) == 10 and sorted(train + valid) == sorted(texts)
-    assert split(texts, 0.1, seed=8)[1] != valid
-    assert len(split(texts[:10], 0.01, seed=1)[1]) == 1  # at least one held out
+    train, valid, test = split(texts, 0.05, 0.1, seed=7)
+    assert (train, valid, test) == split(texts, 0.05, 0.1, seed=7)
+    assert (len(train), len(valid), len(test)) == (85, 5, 10)
+    assert sorted(train + valid + test) == sorted(texts)
+    assert split(texts, 0.05, 0.1, seed=8)[2] != test
+    assert [len(part) for part in split(texts[:10], 0.01, 0.01, seed=1)] == [8, 1, 1]  # at least one held out
+    assert split(texts, 0.1, 0.0, seed=7)[2] == []
+
+
+@pytest.mark.parametrize(
+    ("valid_fraction", "test_fraction"), [(-0.1, 0.1), (0.1, 1.0), (0.5, 0.5), (0.9, 0.2)], ids=str
+)
+def test_split_fractions_must_leave_training_posts(valid_fraction, test_fraction):
+    with pytest.raises(TweetlingError, match="fraction"):
+        PrepareConfig(valid_fraction=valid_fraction, test_fraction=test_fraction)
 
 
 def test_balance_upsamples_to_equal_text_length():
@@ -46,13 +56,15 @@ def test_prepare_writes_versioned_dataset_and_reuses_it(store):
     store.upsert_account(Profile("ana", "x", display_name="Ana <b>"))
     dataset = prepare(store, ["ana"])
     assert dataset.path.name == f"ana-{dataset.manifest['hash'][:12]}"
-    assert (len(dataset.train), len(dataset.valid)) == (180, 20)
+    assert (len(dataset.train), len(dataset.valid), len(dataset.test)) == (170, 10, 20)
+    assert not {e.text for e in dataset.test} & {e.text for e in dataset.train + dataset.valid}
     manifest = json.loads((dataset.path / "manifest.json").read_text())
+    assert (manifest["valid_count"], manifest["test_count"], manifest["test_fraction"]) == (10, 20, 0.1)
     assert manifest["table"]["ana"]["kept"] == 200
     assert manifest["profiles"]["ana"]["display_name"] == "Ana <b>"
     assert manifest["seed"] == 42 and manifest["options"] == CleanOptions().to_dict()
     again = prepare(store, ["ana"])
-    assert again.path == dataset.path and again.valid == dataset.valid
+    assert again.path == dataset.path and (again.valid, again.test) == (dataset.valid, dataset.test)
     other = prepare(store, ["ana"], PrepareConfig(seed=1))
     assert other.path != dataset.path
     assert Dataset.load(resolve("ana")).name == "ana"
@@ -66,7 +78,15 @@ def test_blend_is_balanced_and_named(store):
     assert dataset.name == "ana-bo"
     chars = {a: sum(len(e.text) for e in dataset.train if e.account == a) for a in ("ana", "bo")}
     assert abs(chars["ana"] - chars["bo"]) / chars["ana"] < 0.05
-    assert {e.account for e in dataset.valid} == {"ana", "bo"}
+    assert {e.account for e in dataset.valid} == {e.account for e in dataset.test} == {"ana", "bo"}
+
+
+def test_dataset_prepared_before_test_splits_still_loads(store):
+    fill(store, "ana", 200)
+    dataset = prepare(store, ["ana"])
+    (dataset.path / "test.jsonl").unlink()
+    old = Dataset.load(dataset.path)
+    assert old.test == [] and old.valid == dataset.valid and old.train == dataset.train
 
 
 def test_too_little_text_is_an_error_with_numbers(store):
@@ -95,7 +115,11 @@ def test_cli_stats_and_prepare(store):
     assert "Posts downloaded" in result.output and "201" in result.output
     result = runner.invoke(cli, ["prepare", "ana", "--drop-duplicates", "--track", "none"])
     assert result.exit_code == 0, result.output
-    assert "Duplicates" in result.output and "180 train / 20 valid" in result.output
+    assert "Duplicates" in result.output and "170 train / 10 valid / 20 test" in result.output
+    result = runner.invoke(
+        cli, ["prepare", "ana", "--test-fraction", "0.2", "--valid-fraction", "0.1", "--track", "none"]
+    )
+    assert result.exit_code == 0 and "140 train / 20 valid / 40 test" in result.output
     result = runner.invoke(cli, ["prepare", "nobody", "--track", "none"])
     assert result.exit_code == 1 and "no posts for account 'nobody'" in result.output
 

@@ -198,19 +198,37 @@ def stats(accounts: tuple[str, ...], **flags) -> None:
 @cli.command()
 @click.argument("accounts", nargs=-1, required=True)
 @clean_option_flags
-@click.option("--valid-fraction", default=0.1, show_default=True, help="Share of posts held out.")
-@click.option("--seed", default=42, show_default=True, help="Seed of the train/valid split.")
+@click.option(
+    "--valid-fraction",
+    default=0.05,
+    show_default=True,
+    help="Share of posts held out to steer training (early stopping).",
+)
+@click.option(
+    "--test-fraction", default=0.1, show_default=True, help="Share of posts held out for the reported perplexity alone."
+)
+@click.option("--seed", default=42, show_default=True, help="Seed of the train/valid/test split.")
 @click.option("--no-balance", is_flag=True, help="Don't upsample smaller accounts of a blend.")
 @track_option()
 def prepare(
-    accounts: tuple[str, ...], valid_fraction: float, seed: int, no_balance: bool, track: str | None, **flags
+    accounts: tuple[str, ...],
+    valid_fraction: float,
+    test_fraction: float,
+    seed: int,
+    no_balance: bool,
+    track: str | None,
+    **flags,
 ) -> None:
-    """Clean ACCOUNTS' posts (up to three: a blend) into a versioned train/valid dataset."""
+    """Clean ACCOUNTS' posts (up to three: a blend) into a versioned train/valid/test dataset."""
     from .dataset import PrepareConfig
     from .pipeline import prepare_dataset
 
     config = PrepareConfig(
-        clean=clean_options_from(**flags), valid_fraction=valid_fraction, seed=seed, balance=not no_balance
+        clean=clean_options_from(**flags),
+        valid_fraction=valid_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        balance=not no_balance,
     )
     dataset = prepare_dataset(list(accounts), config, track_backend=track)
     print_data_table(dataset.tables)
@@ -218,7 +236,7 @@ def prepare(
         warn(warning)
     console.print(
         f"dataset [bold]{escape(dataset.name)}[/]: {len(dataset.train):,} train / "
-        f"{len(dataset.valid):,} valid posts → {escape(str(dataset.path))}"
+        f"{len(dataset.valid):,} valid / {len(dataset.test):,} test posts → {escape(str(dataset.path))}"
     )
 
 

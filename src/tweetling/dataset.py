@@ -1,4 +1,4 @@
-"""Prepared datasets: cleaned posts, a deterministic train/valid split, balanced blends,
+"""Prepared datasets: cleaned posts, a deterministic train/valid/test split, balanced blends,
 written atomically as versioned folders (content hash in the name, manifest beside the data)."""
 
 from __future__ import annotations
@@ -28,12 +28,22 @@ class Example:
 
 @dataclass(frozen=True)
 class PrepareConfig:
-    """How a dataset is made from the store."""
+    """How a dataset is made from the store. Validation posts steer training (early stopping, the
+    best weights); test posts are seen by no training decision, so their perplexity is the honest
+    held-out number."""
 
     clean: CleanOptions = field(default_factory=CleanOptions)
-    valid_fraction: float = 0.1
+    valid_fraction: float = 0.05
+    test_fraction: float = 0.1
     seed: int = 42
     balance: bool = True  # upsample smaller accounts of a blend to equal text length
+
+    def __post_init__(self) -> None:
+        for name in ("valid_fraction", "test_fraction"):
+            if not 0 <= getattr(self, name) < 1:
+                raise TweetlingError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+        if self.valid_fraction + self.test_fraction >= 1:
+            raise TweetlingError("valid_fraction and test_fraction together must leave posts to train on")
 
 
 @dataclass
@@ -42,6 +52,7 @@ class Dataset:
     manifest: dict
     train: list[Example]
     valid: list[Example]
+    test: list[Example] = field(default_factory=list)  # empty in datasets prepared before test splits
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -73,6 +84,7 @@ class Dataset:
             manifest=json.loads(manifest_file.read_text(encoding="utf-8")),
             train=_read_examples(path / "train.jsonl"),
             valid=_read_examples(path / "valid.jsonl"),
+            test=_read_examples(path / "test.jsonl") if (path / "test.jsonl").exists() else [],
         )
 
 
@@ -80,16 +92,23 @@ def blend_name(accounts: list[str]) -> str:
     return "-".join(accounts)
 
 
-def split(texts: list[str], valid_fraction: float, seed: int) -> tuple[list[str], list[str]]:
-    """Shuffle with SEED and hold out VALID_FRACTION (at least one post once there are ten)."""
+def split(
+    texts: list[str], valid_fraction: float, test_fraction: float, seed: int
+) -> tuple[list[str], list[str], list[str]]:
+    """Train, valid and test posts: shuffle with SEED, hold out TEST_FRACTION, then VALID_FRACTION
+    (each at least one post once there are ten); every part keeps the posts' order."""
     order = list(range(len(texts)))
     random.Random(seed).shuffle(order)
-    n_valid = round(len(texts) * valid_fraction)
-    if valid_fraction > 0 and len(texts) >= 10:
-        n_valid = max(1, n_valid)
-    valid = sorted(order[:n_valid])
-    train = sorted(order[n_valid:])
-    return [texts[i] for i in train], [texts[i] for i in valid]
+
+    def held_out(fraction: float) -> int:
+        count = round(len(texts) * fraction)
+        return max(1, count) if fraction > 0 and len(texts) >= 10 else count
+
+    def pick(indices: list[int]) -> list[str]:
+        return [texts[i] for i in sorted(indices)]
+
+    n_test, n_valid = held_out(test_fraction), held_out(valid_fraction)
+    return pick(order[n_test + n_valid :]), pick(order[n_test : n_test + n_valid]), pick(order[:n_test])
 
 
 def balance(parts: dict[str, list[str]], seed: int) -> dict[str, list[str]]:
@@ -127,23 +146,27 @@ def prepare(store: Store, accounts: list[str], config: PrepareConfig = PrepareCo
     """Clean, split and (for blends) balance ACCOUNTS' posts; write or reuse the versioned folder."""
     cleaned = clean_accounts(store, accounts, config.clean)
     warnings = [w for w in map(check_sufficient, cleaned) if w]
-    train_parts, valid = {}, []
+    train_parts, valid, test = {}, [], []
     for part in cleaned:
-        train_texts, valid_texts = split(part.texts, config.valid_fraction, config.seed)
+        train_texts, valid_texts, test_texts = split(
+            part.texts, config.valid_fraction, config.test_fraction, config.seed
+        )
         train_parts[part.account] = train_texts
         valid += [Example(part.account, text) for text in valid_texts]
+        test += [Example(part.account, text) for text in test_texts]
     if config.balance and len(train_parts) > 1:
         train_parts = balance(train_parts, config.seed)
     train = [Example(account, text) for account, texts in train_parts.items() for text in texts]
 
     name = blend_name(accounts)
-    train_lines, valid_lines = _jsonl(train), _jsonl(valid)
+    lines = {"train": _jsonl(train), "valid": _jsonl(valid), "test": _jsonl(test)}
     source_ids = hashlib.sha256("\n".join(i for c in cleaned for i in c.post_ids).encode()).hexdigest()
     manifest = {
         "name": name,
         "accounts": accounts,
         "seed": config.seed,
         "valid_fraction": config.valid_fraction,
+        "test_fraction": config.test_fraction,
         "balance": config.balance,
         "options": config.clean.to_dict(),
         "keep_newlines": config.clean.keep_newlines,
@@ -151,10 +174,11 @@ def prepare(store: Store, accounts: list[str], config: PrepareConfig = PrepareCo
         "profiles": _profiles(store, accounts),
         "train_count": len(train),
         "valid_count": len(valid),
+        "test_count": len(test),
         "source_ids": source_ids,
     }
     digest = hashlib.sha256(
-        json.dumps(manifest, sort_keys=True).encode() + train_lines.encode() + valid_lines.encode()
+        json.dumps(manifest, sort_keys=True).encode() + "".join(lines.values()).encode()
     ).hexdigest()
     manifest["hash"] = digest
     manifest["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -163,7 +187,7 @@ def prepare(store: Store, accounts: list[str], config: PrepareConfig = PrepareCo
     folder = paths.datasets_dir() / f"{name}-{digest[:12]}"
     if not (folder / "manifest.json").exists():
         post_ids = "".join(f"{post_id}\n" for c in cleaned for post_id in c.post_ids)
-        _write_folder(folder, manifest, train_lines, valid_lines, post_ids)
+        _write_folder(folder, manifest, lines, post_ids)
     dataset = Dataset.load(folder)
     dataset.warnings = warnings
     return dataset
@@ -211,10 +235,10 @@ def _read_examples(path: Path) -> list[Example]:
         return [Example(**json.loads(line)) for line in lines if line.strip()]
 
 
-def _write_folder(folder: Path, manifest: dict, train_lines: str, valid_lines: str, post_ids: str) -> None:
+def _write_folder(folder: Path, manifest: dict, lines: dict[str, str], post_ids: str) -> None:
     """Build the folder beside its final place, then rename: readers never see half a dataset."""
     with paths.atomic_folder(folder) as tmp:
-        (tmp / "train.jsonl").write_text(train_lines, encoding="utf-8")
-        (tmp / "valid.jsonl").write_text(valid_lines, encoding="utf-8")
+        for part, text in lines.items():
+            (tmp / f"{part}.jsonl").write_text(text, encoding="utf-8")
         (tmp / POST_IDS_FILE).write_text(post_ids, encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")

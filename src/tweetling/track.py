@@ -227,7 +227,17 @@ def record_prepare(manifest: dict, backend: str | None = None) -> str | None:
     """Record a prepare run for a dataset MANIFEST: its options, counts and the manifest itself."""
     params = {
         key: manifest[key]
-        for key in ("accounts", "seed", "valid_fraction", "options", "table", "train_count", "valid_count")
+        for key in (
+            "accounts",
+            "seed",
+            "valid_fraction",
+            "test_fraction",
+            "options",
+            "table",
+            "train_count",
+            "valid_count",
+            "test_count",
+        )
         if key in manifest
     }
     run = start_run("prepare", f"prepare {manifest['name']}", params, dataset_tags(manifest), backend)
