@@ -13,7 +13,16 @@ from tiny_bot import read_meta_file
 from tweetling.cli import cli
 from tweetling.dataset import Dataset
 from tweetling.recipes import RECIPES
-from tweetling.sweep import SweepConfig, SweepSpace, recipe_params, storage_url, study_name, sweep, train_config
+from tweetling.sweep import (
+    SweepConfig,
+    SweepSpace,
+    recipe_params,
+    startup_trials,
+    storage_url,
+    study_name,
+    sweep,
+    train_config,
+)
 
 # Short trials: at most 2 epochs of the 24 tiny posts.
 SPACE = SweepSpace(learning_rate=(1e-4, 3e-2), epochs=(1, 2), lora_ranks=(2, 4))
@@ -82,11 +91,37 @@ def test_sweep_keeps_the_best_bot_and_resumes_the_study(tiny_model, dataset, twe
 
 
 def test_sweep_cli_prints_the_best_config(tiny_model, dataset, tweetling_home):
-    result = CliRunner().invoke(
-        cli,
-        ["sweep", str(dataset.path), "--base", str(tiny_model), "--trials", "1", "--method", "full", "--track", "none"],
-    )
+    args = ["sweep", str(dataset.path), "--base", str(tiny_model), "--trials", "1", "--startup-trials", "1"]
+    result = CliRunner().invoke(cli, [*args, "--method", "full", "--track", "none"])
     assert result.exit_code == 0, result.output
     assert "best trial 0" in result.output and "learning_rate" in result.output
     assert f"{RECIPES['default'].learning_rate:.4g}" in result.output  # the first trial is the default recipe
     assert (tweetling_home / "bots" / "jack-sweep" / "config.json").exists()
+
+
+@pytest.mark.parametrize(("trials", "startup"), [(1, 2), (5, 2), (10, 3), (20, 7), (30, 10), (100, 10)])
+def test_short_sweeps_start_with_few_random_trials(trials, startup):
+    assert startup_trials(trials) == startup
+
+
+def test_a_short_sweep_is_guided_by_tpe_after_its_startup_trials(tiny_model, dataset, monkeypatch):
+    """With 4 trials, the default recipe and one random trial start the study; TPE picks the
+    other two from its model of the first ones (Optuna's default would sample all 4 at random)."""
+    samplers = []
+    guided = []
+
+    class Recording(optuna.samplers.TPESampler):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            samplers.append(kwargs)
+
+        def sample_relative(self, study, trial, search_space):
+            params = super().sample_relative(study, trial, search_space)
+            if params:
+                guided.append(trial.number)
+            return params
+
+    monkeypatch.setattr(optuna.samplers, "TPESampler", Recording)
+    sweep(dataset, config(tiny_model, 4), track_backend="none")
+    assert samplers[-1]["n_startup_trials"] == 2  # the one the sweep set (create_study makes a default first)
+    assert guided == [2, 3]

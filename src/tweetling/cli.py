@@ -729,6 +729,11 @@ def eval_(
 @click.option("--method", type=click.Choice(METHODS), help="Search only this method (default: both).")
 @click.option("--seed", default=42, show_default=True, help="Seed of training and of the sampler.")
 @click.option(
+    "--startup-trials",
+    type=click.IntRange(min=1),
+    help="Random trials before TPE models the space (default: a third of the study's trials, 2 to 10).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder of the best bot (default: TWEETLING_HOME/bots/<name>-sweep).",
@@ -743,6 +748,7 @@ def sweep(
     max_time_s: float | None,
     method: str | None,
     seed: int,
+    startup_trials: int | None,
     out: Path | None,
     track: str | None,
     **clean_flags,
@@ -757,7 +763,15 @@ def sweep(
 
     quiet_transformers()
     space = SweepSpace(methods=(method,)) if method else SweepSpace()
-    config = SweepConfig(trials=trials, timeout_s=timeout_s, base=base, space=space, max_time_s=max_time_s, seed=seed)
+    config = SweepConfig(
+        trials=trials,
+        timeout_s=timeout_s,
+        base=base,
+        space=space,
+        max_time_s=max_time_s,
+        seed=seed,
+        startup_trials=startup_trials,
+    )
     dataset = training_dataset(sources, clean_flags, track)
 
     def on_trial(trial) -> None:
