@@ -22,7 +22,8 @@ def split_card(text: str) -> tuple[dict, str]:
 
 
 def test_card_has_front_matter_and_sections(tiny_model, tmp_path):
-    bot = build_tiny_bot(tiny_model, tmp_path / "jack", extra_meta={"base_model": "HuggingFaceTB/SmolLM2-135M"})
+    extra = {"base_model": "HuggingFaceTB/SmolLM2-135M", "test_perplexity": 35.2}
+    bot = build_tiny_bot(tiny_model, tmp_path / "jack", extra_meta=extra)
     (bot / "predictions.png").write_bytes(b"png")
     meta, body = split_card(write_card(bot, repo_id="me/jack-bot").read_text())
     assert meta["language"] == ["en"]
@@ -34,6 +35,7 @@ def test_card_has_front_matter_and_sections(tiny_model, tmp_path):
     for row in ("| Posts downloaded | 120 |", "| Retweets | 30 |", "| Short posts | 10 |", "| Posts kept | 80 |"):
         assert row in body
     assert "| learning\\_rate | 5e-05 |" in body and "| valid\\_perplexity | 33.1 |" in body
+    assert "| test\\_perplexity | 35.2 |" in body
     assert "pipeline('text-generation', model='me/jack-bot')" in body
     assert "## Limitations and bias" in body and "machine-generated" in body
     assert "## Evaluation" not in body

@@ -74,6 +74,25 @@ def test_eval_measures_the_bot_and_records_it_in_metadata_and_card(trained_bot):
     assert "## Evaluation" in card and yaml.safe_load(card.split("---")[1])["pipeline_tag"] == "text-generation"
 
 
+@pytest.mark.parametrize("has_test", [True, False], ids=["test-split", "prepared-before-test-splits"])
+def test_eval_reports_perplexity_on_the_test_posts(tiny_model, tmp_path, tweetling_home, has_test):
+    test = ["Tides and moons, a walk by the river.", "Birds at five, coffee at six."] if has_test else None
+    dataset = Dataset.load(write_dataset(tmp_path / "dataset", train=TEXTS, valid=TEXTS[:6], test=test))
+    bot = fine_tune(dataset, recipe("default", **FAST), str(tiny_model), track_backend="none")
+    result = CliRunner().invoke(cli, ["eval", str(bot), "-n", "2", "--no-style", "--track", "none"])
+    assert result.exit_code == 0, result.output
+    evaluation, output = read_meta_file(bot)["eval"], " ".join(result.output.split())  # unwrapped
+    if has_test:
+        assert (evaluation["perplexity_split"], evaluation["heldout_posts"]) == ("test", 2)
+        assert evaluation["perplexity"] == pytest.approx(read_meta_file(bot)["test_perplexity"])
+        assert "on the 2 test posts, which no training decision saw" in output
+    else:
+        assert (evaluation["perplexity_split"], evaluation["heldout_posts"]) == ("valid", 6)
+        assert evaluation["perplexity"] == pytest.approx(read_meta_file(bot)["valid_perplexity"])
+        assert "the dataset has no test split" in output
+    assert evaluation["base_perplexity"] > evaluation["perplexity"]
+
+
 def test_cli_eval_json(trained_bot):
     result = CliRunner().invoke(
         cli, ["eval", str(trained_bot), "-n", "4", "--no-style", "--no-base", "--track", "none", "--json"]

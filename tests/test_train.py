@@ -29,8 +29,9 @@ from tweetling.train import checkpoint_path, fine_tune, heldout_perplexity, plan
 FAST = dict(epochs=2, batch_size=4, learning_rate=1e-2, checkpoint_every=0)
 
 
-def write_dataset(folder: Path, accounts=("jack",), train=TEXTS, valid=TEXTS[:6]) -> Path:
-    """A dataset folder in the documented format, posts spread over ACCOUNTS."""
+def write_dataset(folder: Path, accounts=("jack",), train=TEXTS, valid=TEXTS[:6], test=None) -> Path:
+    """A dataset folder in the documented format, posts spread over ACCOUNTS; without TEST, as
+    prepared before datasets had a test split."""
     folder.mkdir(parents=True)
     name = "-".join(accounts)
     manifest = {
@@ -47,8 +48,12 @@ def write_dataset(folder: Path, accounts=("jack",), train=TEXTS, valid=TEXTS[:6]
         "valid_count": len(valid),
         "created_at": "2025-01-01T00:00:00+00:00",
     }
+    if test is not None:
+        manifest.update(test_fraction=0.1, test_count=len(test))
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    for split, texts in (("train", train), ("valid", valid)):
+    for split, texts in (("train", train), ("valid", valid), ("test", test)):
+        if texts is None:
+            continue
         lines = [json.dumps({"account": accounts[i % len(accounts)], "text": t}) for i, t in enumerate(texts)]
         (folder / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
     return folder
@@ -85,6 +90,7 @@ def test_full_fine_tune_writes_a_bot_that_the_pipeline_loads(tiny_model, dataset
     assert {"torch", "transformers", "peft"} <= set(meta["versions"]) and meta["format_version"] == FORMAT_VERSION
     assert meta["train_tokens"] > 0 and meta["tokens_per_s"] > 0 and meta["wall_time_s"] > 0
     assert meta["train_loss"] > 0 and len(meta["valid_history"]) == 2  # one validation per epoch
+    assert meta["test_perplexity"] is None and meta["test_loss"] is None  # the dataset has no test split
     steps = [e for e in events if e.event == "step"]
     assert [e.step for e in steps] == list(range(1, steps[-1].total_steps + 1))
     assert steps[-1].eta_s == 0 and steps[-1].tokens == meta["train_tokens"]
@@ -109,6 +115,32 @@ def test_full_fine_tune_writes_a_bot_that_the_pipeline_loads(tiny_model, dataset
     generator = pipeline("text-generation", model=str(folder))
     outputs = generator("My dream is", max_new_tokens=8, num_return_sequences=2)
     assert len(outputs) == 2 and all(o["generated_text"].startswith("My dream is") for o in outputs)
+
+
+def test_test_posts_are_measured_after_training_and_steer_nothing(tiny_model, tmp_path, tweetling_home):
+    """Two datasets that differ only in their test posts train the same weights through the same
+    validations; each bot records the perplexity of its own test posts."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tests = {"a": ["Tides and moons, a walk by the river.", "Birds at five, coffee at six."], "b": TEXTS[:3]}
+    folders = {}
+    for name, test in tests.items():
+        dataset = Dataset.load(write_dataset(tmp_path / f"dataset-{name}", test=test))
+        assert dataset.test and dataset.manifest["test_count"] == len(test)
+        folders[name] = fine_tune(
+            dataset, recipe("default", **FAST), str(tiny_model), tmp_path / f"bot-{name}", track_backend="none"
+        )
+    metas = {name: read_meta_file(folder) for name, folder in folders.items()}
+    a, b = weights(folders["a"]), weights(folders["b"])
+    assert all((a[key] == b[key]).all() for key in a)
+    assert metas["a"]["valid_history"] == metas["b"]["valid_history"]
+    assert metas["a"]["test_perplexity"] != metas["b"]["test_perplexity"]
+    for name, folder in folders.items():
+        model, tokenizer = AutoModelForCausalLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
+        measured = heldout_perplexity(model, tokenizer, tests[name])
+        assert metas[name]["test_perplexity"] == pytest.approx(measured.perplexity)
+        assert metas[name]["test_loss"] == pytest.approx(measured.loss)
+        assert metas[name]["dataset"]["test_count"] == len(tests[name])
 
 
 def test_lora_is_merged_into_a_plain_model(tiny_model, dataset, tmp_path, tweetling_home):
@@ -293,11 +325,12 @@ def test_cli_trains_a_blend_of_stored_accounts(tiny_model, tweetling_home):
     assert result.exit_code == 0, result.output
     folder = tweetling_home / "bots" / "ann-bob"
     meta = read_meta_file(folder)
-    assert meta["accounts"] == ["ann", "bob"] and "held-out perplexity" in result.output
+    assert meta["accounts"] == ["ann", "bob"] and f"test perplexity {meta['test_perplexity']:.2f}" in result.output
     # The bot leaves training with its model card and, unless every sample came out empty, the image.
     card = (folder / "README.md").read_text()
     front = yaml.safe_load(card.split("---")[1])
     assert front["pipeline_tag"] == "text-generation" and "@ann and @bob" in card
+    assert f"{meta['dataset']['test_count']:,} test posts (the reported perplexity)" in card
     if (folder / "predictions.png").exists():
         assert Image.open(folder / "predictions.png").size[0] > 100
     else:

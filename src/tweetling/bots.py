@@ -29,7 +29,7 @@ from .recipes import TrainConfig
 
 if TYPE_CHECKING:
     from .dataset import Dataset
-    from .train import TrainResult
+    from .train import Perplexity, TrainResult
 
 METADATA_FILE = "tweetling.json"
 
@@ -91,6 +91,7 @@ class DatasetRecord:
     accounts: list[str] = field(default_factory=list)
     seed: int | None = None
     valid_fraction: float | None = None
+    test_fraction: float | None = None  # None: prepared before datasets had a test split
     balance: bool | None = None
     options: CleanOptions = field(default_factory=CleanOptions)
     keep_newlines: bool = False
@@ -98,6 +99,7 @@ class DatasetRecord:
     profiles: dict[str, AccountProfile] = field(default_factory=dict)
     train_count: int = 0
     valid_count: int = 0
+    test_count: int = 0
     source_ids: str | None = None  # hash of the source posts' ids: raw data → dataset
     provenance: dict[str, Provenance] = field(default_factory=dict)  # where each account's posts came from
     hash: str = ""
@@ -185,6 +187,10 @@ class BotMeta:
     valid_loss: float | None = None
     valid_perplexity: float | None = None
     valid_history: list[dict[str, float]] = field(default_factory=list)  # {"step", "loss", "perplexity"}
+    # On the dataset's test posts, which no training decision saw (validation steers early stopping
+    # and the weights kept); None when the dataset predates test splits.
+    test_loss: float | None = None
+    test_perplexity: float | None = None
     eos_token: str | None = None
     keep_newlines: bool = False
     created_at: str | None = None
@@ -295,8 +301,10 @@ def training_metadata(
     eos_token: str,
     wall_time: float,
     processes: int,
+    test: Perplexity | None = None,
 ) -> BotMeta:
-    """The tweetling.json of a bot trained on DATASET from BASE with CONFIG."""
+    """The tweetling.json of a bot trained on DATASET from BASE with CONFIG; TEST is the perplexity
+    of the weights kept on the dataset's test posts, measured after training."""
     record = DatasetRecord.from_dict({**dataset.manifest, "path": str(dataset.path)})
     return BotMeta(
         name=dataset.name,
@@ -320,6 +328,8 @@ def training_metadata(
         valid_loss=result.valid.loss if result.valid else None,
         valid_perplexity=result.valid.perplexity if result.valid else None,
         valid_history=[{"step": s, "loss": loss, "perplexity": ppl} for s, loss, ppl in result.history["valid"]],
+        test_loss=test.loss if test else None,
+        test_perplexity=test.perplexity if test else None,
         eos_token=eos_token,
         keep_newlines=record.keep_newlines,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -146,8 +146,8 @@ def _training_data(meta: BotMeta) -> str:
     if dataset.name and dataset.hash:
         summary += (
             f" Dataset {escape_markdown(dataset.name)}, version {escape_markdown(str(dataset.hash)[:12])}:"
-            f" {dataset.train_count:,} training and {dataset.valid_count:,}"
-            " held-out posts."
+            f" {dataset.train_count:,} training posts, {dataset.valid_count:,} validation posts (early stopping)"
+            + (f" and {dataset.test_count:,} test posts (the reported perplexity)." if dataset.test_count else ".")
         )
     cleaning = "Retweets and short posts were dropped and links removed, as in huggingtweets." + (
         " Line breaks inside posts were kept." if meta.keep_newlines else ""
@@ -240,6 +240,8 @@ def _training_procedure(meta: BotMeta, is_adapter: bool) -> str:
         "train_loss": meta.train_loss,
         "valid_loss": meta.valid_loss,
         "valid_perplexity": meta.valid_perplexity,
+        "test_loss": meta.test_loss,
+        "test_perplexity": meta.test_perplexity,
         "train_tokens": meta.train_tokens,
         "tokens_per_s": meta.tokens_per_s,
         "wall_time_s": meta.wall_time_s,

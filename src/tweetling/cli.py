@@ -494,13 +494,25 @@ def train(
     from .bots import read_metadata
 
     meta = read_metadata(folder)
-    perplexity = meta.valid_perplexity
     console.print(
         f"bot [bold]{escape(meta.name)}[/] → {escape(str(folder))}\n"
         f"{meta.train_tokens:,} tokens in {meta.train_time_s:.0f} s "
-        f"({meta.tokens_per_s:,.0f} tok/s); held-out perplexity "
-        f"{'-' if perplexity is None else f'{perplexity:.2f}'}"
+        f"({meta.tokens_per_s:,.0f} tok/s); {heldout_summary(meta)}"
     )
+
+
+def heldout_summary(meta) -> str:
+    """The bot's held-out perplexity in words: on the test posts, or on the validation posts
+    (which steered training) for a dataset prepared before test splits."""
+    if meta.test_perplexity is not None:
+        valid = f" (validation {meta.valid_perplexity:.2f})" if meta.valid_perplexity is not None else ""
+        return f"test perplexity {meta.test_perplexity:.2f}{valid}"
+    if meta.valid_perplexity is not None:
+        return (
+            f"validation perplexity {meta.valid_perplexity:.2f} (the dataset has no test split: "
+            "prepare it again for a perplexity no training decision saw)"
+        )
+    return "no held-out posts to measure perplexity on"
 
 
 @cli.command()
@@ -511,16 +523,16 @@ def runs(limit: int) -> None:
 
     from .track import recent_runs, tracking_uri
 
-    table = Table("started", "kind", "name", "status", "time", "valid ppl", "run id")
+    table = Table("started", "kind", "name", "status", "time", "valid ppl", "test ppl", "run id")
     for run in recent_runs(limit):
-        ppl = run.metrics.get("final_valid_perplexity")
+        perplexities = (run.metrics.get(f"final_{split}_perplexity") for split in ("valid", "test"))
         table.add_row(
             run.started,
             run.kind,
             escape(run.name),
             run.status,
             "-" if run.duration_s is None else f"{run.duration_s:.0f} s",
-            "-" if ppl is None else f"{ppl:.2f}",
+            *("-" if ppl is None else f"{ppl:.2f}" for ppl in perplexities),
             run.id,
         )
     console.print(table)
@@ -708,6 +720,13 @@ def eval_(
     for name, value in numeric_metrics(result).items():
         table.add_row(escape(name), f"{value:.4g}")
     console.print(table)
+    if result["perplexity_split"] == "test":
+        console.print(f"perplexities on the {result['heldout_posts']:,} test posts, which no training decision saw")
+    else:
+        err_console.print(
+            f"[yellow]perplexities on the {result['heldout_posts']:,} validation posts, which steered training:[/] "
+            "the dataset has no test split; prepare it again and retrain for an honest number"
+        )
     for name, reason in ((k, v) for k, v in result.items() if k.endswith("unavailable")):
         err_console.print(f"[yellow]{escape(name)}:[/] {escape(reason)}")
     if isinstance(result.get("style"), dict) and result["style"].get("unavailable"):

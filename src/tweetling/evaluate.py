@@ -61,14 +61,20 @@ def evaluate_bot(
     folder = bots.resolve(bot)
     meta = bots.read_metadata(folder)
     dataset = _bot_dataset(folder, meta)
-    valid_texts = [e.text for e in dataset.valid]
+    split, heldout = heldout_posts(dataset)
     train_texts = list(dict.fromkeys(e.text for e in dataset.train))  # blends repeat posts to balance
 
     report("loading the bot")
     loaded = Bot.load(folder, exact=True)
-    report("held-out perplexity")
-    result: dict = {"n": config.n, "prompt": config.prompt, "seed": config.seed, "valid_posts": len(valid_texts)}
-    result.update(_perplexity(loaded.model, loaded.tokenizer, valid_texts))
+    report(f"held-out perplexity ({split} posts)")
+    result: dict = {
+        "n": config.n,
+        "prompt": config.prompt,
+        "seed": config.seed,
+        "perplexity_split": split,
+        "heldout_posts": len(heldout),
+    }
+    result.update(_perplexity(loaded.model, loaded.tokenizer, heldout))
 
     report(f"sampling {config.n} posts")
     generation_started = time.perf_counter()
@@ -81,7 +87,7 @@ def evaluate_bot(
     if config.base_perplexity and base_name:
         report(f"base model perplexity ({base_name})")
         result["base_model"] = base_name
-        result.update(_base_perplexity(base_name, valid_texts))
+        result.update(_base_perplexity(base_name, heldout))
 
     if config.style:
         report("style attribution")
@@ -109,6 +115,14 @@ def _bot_dataset(folder: Path, meta: bots.BotMeta) -> Dataset:
 
 
 # --- perplexity ----------------------------------------------------------------------------------
+
+
+def heldout_posts(dataset: Dataset) -> tuple[str, list[str]]:
+    """The posts perplexity is reported on: the test split, which no training decision saw, or
+    the validation split for datasets prepared before test splits."""
+    if dataset.test:
+        return "test", [e.text for e in dataset.test]
+    return "valid", [e.text for e in dataset.valid]
 
 
 def _perplexity(model, tokenizer, texts: list[str], prefix: str = "") -> dict:

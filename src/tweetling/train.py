@@ -553,12 +553,20 @@ def fine_tune(
     except BaseException:
         run.end("FAILED")
         raise
+    test = test_perplexity(result.model, tokenizer, dataset, config, world)
     if not world.is_main:
         world.barrier()  # until the main process has written the bot
         return out
     model = result.model.merge_and_unload() if config.method == "lora" else result.model
     meta = bots.training_metadata(
-        dataset, config, base, result, tokenizer.eos_token, wall_time=time.time() - started, processes=world.size
+        dataset,
+        config,
+        base,
+        result,
+        tokenizer.eos_token,
+        wall_time=time.time() - started,
+        processes=world.size,
+        test=test,
     )
     bots.write_bot(out, model, tokenizer, meta)
     checkpoint.unlink(missing_ok=True)
@@ -567,6 +575,8 @@ def fine_tune(
         "final_train_loss": meta.train_loss,
         "final_valid_loss": meta.valid_loss,
         "final_valid_perplexity": meta.valid_perplexity,
+        "final_test_loss": meta.test_loss,
+        "final_test_perplexity": meta.test_perplexity,
         "tokens_per_s": meta.tokens_per_s,
         "wall_time_s": meta.wall_time_s,
     }
@@ -574,6 +584,17 @@ def fine_tune(
     run.log_artifact(out / bots.METADATA_FILE)
     run.end()
     return out
+
+
+def test_perplexity(
+    model, tokenizer, dataset: Dataset, config: TrainConfig, world: World = SINGLE
+) -> Perplexity | None:
+    """MODEL's perplexity on DATASET's test posts (None without a test split), measured once
+    training has ended: no training decision sees these posts."""
+    texts = [e.text for e in dataset.test]
+    if not texts:
+        return None
+    return heldout_perplexity(model, tokenizer, texts, max_length=config.max_length, world=world)
 
 
 def _train_tags(dataset: Dataset, base: str, out: Path, backend: str | None) -> dict[str, str]:
