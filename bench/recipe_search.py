@@ -1,15 +1,20 @@
-"""Measure candidate training recipes on real tweets with the embedded SmolLM2-135M base.
+"""Measure candidate training recipes on real accounts with the embedded SmolLM2-135M base.
 
-Each candidate is a set of TrainConfig overrides on top of the default recipe. All of them
-train on the same (optionally subsampled) split of one account, prepared exactly as
-`tweetling prepare` does (huggingtweets' cleaning, deterministic 90/10 split), and are scored
-with `train.heldout_perplexity` on the same held-out posts. Results go to stdout as a Markdown
-table and, one JSON object per run, to --results.
+Each account in ../shared/data/tweets/ (a CSV file or an X archive folder) is imported into a
+bench store and prepared exactly as `tweetling prepare` does: huggingtweets' cleaning and a
+deterministic train / valid / test split. Training sees the training posts; early stopping and
+the choice of the weights kept see the validation posts; the test posts are scored once, at the
+end, with `train.heldout_perplexity` (float32, the same function for every candidate).
 
-    python bench/recipe_search.py --train-posts 600 --valid-posts 150 plain-bs16 default
-    python bench/recipe_search.py huggingtweets default   # the whole account
+A candidate is a recipe with overrides and, for levers the product does not have, the
+experimental loop of bench/levers.py. Every run is cached (one JSON line per account, dataset
+version, candidate settings and seed in --results), so an interrupted search continues and a
+baseline is measured once:
 
-See bench/RECIPES.md for what was measured and why the default recipe is what it is.
+    python bench/recipe_search.py --account elonmusk huggingtweets default thorough
+    python bench/recipe_search.py --account andreruffert default --train-seeds 42 1 2 --threads 1
+
+Times depend on the machine and its load; the rows carry tokens, steps and CPU seconds too.
 """
 
 from __future__ import annotations
@@ -17,146 +22,250 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
+import platform
 import sys
 import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
-SHARED_TWEETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "tweets"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# name → (recipe, overrides). "plain-bs16" is the developers' guide reference loop.
-CANDIDATES: dict[str, tuple[str, dict]] = {
-    "huggingtweets": ("huggingtweets", {}),
-    "default": ("default", {}),
-    "thorough": ("thorough", {}),
-    # Variations of the thorough recipe (every weight trained):
-    "plain-bs16": ("thorough", dict(learning_rate=5e-5, warmup_ratio=0.0, early_stopping=False)),
-    "lr1e-4": ("thorough", dict(learning_rate=1e-4)),
-    "lr4e-4": ("thorough", dict(learning_rate=4e-4)),
-    "lr8e-4": ("thorough", dict(learning_rate=8e-4)),
-    "bs8": ("thorough", dict(batch_size=8)),
-    "bs32-lr4e-4": ("thorough", dict(batch_size=32, learning_rate=4e-4)),
-    "fp32": ("thorough", dict(bf16=False)),
-    "frozen-emb": ("thorough", dict(freeze_embeddings=True)),
-    "packed-256": ("thorough", dict(packing=True, max_length=256, batch_size=2)),
-    "2-epochs": ("thorough", dict(epochs=2)),
-    # freeze-K: the embeddings and the lowest K of SmolLM2's 30 blocks stay fixed ("default" is freeze-10).
-    "freeze-5": ("default", dict(freeze_fraction=1 / 6, learning_rate=2e-4)),
-    "freeze-15": ("default", dict(freeze_fraction=1 / 2)),
-    "lora-r16-lr1e-3": ("thorough", dict(method="lora", learning_rate=1e-3)),
-    "lora-r64-lr1e-3": ("thorough", dict(method="lora", lora_r=64, lora_alpha=128, learning_rate=1e-3)),
+from levers import Levers
+
+SHARED_TWEETS = Path(__file__).resolve().parents[2] / "shared" / "data" / "tweets"
+RESULTS = Path(__file__).resolve().parent / "results" / "recipe_search.jsonl"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    recipe: str
+    overrides: dict = field(default_factory=dict)
+    levers: Levers = field(default_factory=Levers)
+    loop: bool = False  # train with bench/levers.py's loop even without levers
+
+
+# Names for what was measured; see bench/README.md for the results and what was kept.
+CANDIDATES: dict[str, Candidate] = {
+    "huggingtweets": Candidate("huggingtweets"),
+    "default": Candidate("default"),
+    "thorough": Candidate("thorough"),
+    # The experimental loop without levers gives the product's numbers bit for bit (checked on
+    # a 48-post subset of andreruffert, 2 epochs: the same losses to the last digit).
+    "default-loop": Candidate("default", loop=True),
+    # Passes, with early stopping on the validation posts after each epoch.
+    "default-2ep": Candidate("default", {"epochs": 2}, loop=True),
+    "default-3ep": Candidate("default", {"epochs": 3}, loop=True),
+    "thorough-2ep": Candidate("thorough", {"epochs": 2}, loop=True),
+    "thorough-3ep": Candidate("thorough", {"epochs": 3}, loop=True),
+    # Learning rate and batch.
+    "default-lr8e-4": Candidate("default", {"learning_rate": 8e-4}, loop=True),
+    "default-bs32-lr8e-4": Candidate("default", {"batch_size": 32, "learning_rate": 8e-4}, loop=True),
+    # Layer-wise decay: the top block at the rate, each lower one 0.9x, the embeddings lowest.
+    "thorough-ld0.9-lr4e-4": Candidate("thorough", {"learning_rate": 4e-4}, Levers(layer_decay=0.9)),
+    # Weight averaging, embedding noise, dropout.
+    "default-tail0.3": Candidate("default", {}, Levers(tail_average=0.3)),
+    "default-neft5": Candidate("default", {}, Levers(neftune_alpha=5.0)),
+    "default-2ep-drop0.1": Candidate("default", {"epochs": 2}, Levers(dropout=0.1)),
 }
 
 
-def bench_dataset(csv: Path, train_posts: int | None, valid_posts: int | None, seed: int):
-    """The account's dataset as `tweetling prepare` makes it, optionally subsampled with SEED."""
-    from tweetling.dataset import Dataset, PrepareConfig, prepare
+def account_sources(root: Path = SHARED_TWEETS) -> dict[str, Path]:
+    """Account name → its CSV file or X archive folder."""
+    sources = {}
+    for path in sorted(root.iterdir()):
+        if path.suffix == ".csv":
+            sources[path.stem] = path
+        elif path.is_dir():
+            sources[path.name.removesuffix("-archive")] = path
+    return sources
+
+
+def account_dataset(account: str, source: Path):
+    """ACCOUNT's dataset as `tweetling prepare` makes it (imported into the bench store once)."""
+    from tweetling.dataset import PrepareConfig, prepare
     from tweetling.importer import import_path
     from tweetling.store import Store
 
-    account = csv.stem
     with Store() as store:
         if not store.count_posts(account):
-            import_path(store, csv, account=account)
-        dataset = prepare(store, [account], PrepareConfig())
-    rng = random.Random(seed)
-    train = (
-        rng.sample(dataset.train, train_posts) if train_posts and train_posts < len(dataset.train) else dataset.train
-    )
-    valid = (
-        rng.sample(dataset.valid, valid_posts) if valid_posts and valid_posts < len(dataset.valid) else dataset.valid
-    )
-    return Dataset(path=dataset.path, manifest=dataset.manifest, train=train, valid=valid)
+            import_path(store, source, account=account if source.suffix == ".csv" else None)
+        return prepare(store, [account], PrepareConfig())
 
 
-def run_candidate(name: str, dataset, threads: int | None, seed: int) -> dict:
+def machine() -> dict:
     import torch
 
+    from tweetling.models import computes_bf16
+
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line for line in cpuinfo.read_text().splitlines() if "model name" in line] if cpuinfo.exists() else []
+    cpu = names[0].split(":", 1)[1].strip() if names else platform.processor()
+    return {"cpu": cpu, "cores": os.cpu_count(), "bf16": computes_bf16("cpu"), "torch": torch.__version__}
+
+
+def settings(name: str, seed: int, threads: int | None) -> dict:
+    """Everything that decides a run's result: the resolved recipe, the levers and the seed."""
+    from tweetling.recipes import recipe
+
+    candidate = CANDIDATES[name]
+    config = recipe(candidate.recipe, checkpoint_every=0, seed=seed, threads=threads, **candidate.overrides)
+    return {"config": asdict(config), "levers": asdict(candidate.levers), **({"loop": True} if candidate.loop else {})}
+
+
+def same_settings(stored: dict, current: dict) -> bool:
+    """Whether a cached run's settings are CURRENT's. A setting the cached run predates counts
+    as the same when CURRENT leaves it at its default (what the older code did); threads never
+    change a result."""
+    from tweetling.recipes import TrainConfig
+
+    defaults = {"config": asdict(TrainConfig()), "levers": asdict(Levers())}
+    for part in ("config", "levers"):
+        for name, value in current[part].items():
+            if name == "threads":
+                continue
+            expected = stored[part].get(name, defaults[part][name])
+            if json.dumps(expected) != json.dumps(value):
+                return False
+    return stored.get("loop", False) == current.get("loop", False)
+
+
+def find_cached(rows: list[dict], account: str, dataset_hash: str, candidate_settings: dict) -> dict | None:
+    for row in reversed(rows):
+        same_data = row.get("account") == account and row.get("dataset") == dataset_hash
+        if same_data and "config" in row and same_settings(row, candidate_settings):
+            return row
+    return None
+
+
+def cached_rows(results: Path) -> list[dict]:
+    if not results.exists():
+        return []
+    return [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_candidate(name: str, dataset, seed: int, threads: int | None) -> dict:
+    """Train NAME on DATASET and measure it; the row of the results file, without its key."""
+    import torch
+
+    from levers import train_with_levers
     from tweetling.models import DEFAULT_BASE, load_base
     from tweetling.recipes import recipe
-    from tweetling.train import prepare_model, train_model
+    from tweetling.train import heldout_perplexity, prepare_model, train_model
 
-    recipe_name, overrides = CANDIDATES[name]
-    config = recipe(recipe_name, threads=threads, checkpoint_every=0, seed=seed, **overrides)
-    started = time.perf_counter()
+    candidate = CANDIDATES[name]
+    config = recipe(candidate.recipe, checkpoint_every=0, seed=seed, threads=threads, **candidate.overrides)
+    load_before = os.getloadavg()[0]
+    started, cpu_started = time.perf_counter(), time.process_time()
     torch.manual_seed(config.seed)
     model, tokenizer = load_base(DEFAULT_BASE)
     model = prepare_model(model, config)
-    result = train_model(model, tokenizer, dataset, config)
+    if candidate.levers == Levers() and not candidate.loop:
+        result = train_model(model, tokenizer, dataset, config)
+        trained = {
+            "steps": result.steps,
+            "tokens": result.tokens,
+            "train_time_s": result.train_time_s,
+            "train_cpu_s": None,
+            "stopped_early": result.stopped_early,
+            "valid_perplexity": result.valid.perplexity if result.valid else None,
+            "valid_history": result.history["valid"],
+            "bf16": result.bf16,
+        }
+        trained["train_loss"] = result.history["train_loss"]
+    else:
+        trained = train_with_levers(model, tokenizer, dataset, config, candidate.levers, watch_test=True)
+    test = heldout_perplexity(model, tokenizer, [e.text for e in dataset.test])
+    wall = time.perf_counter() - started
+    train_loss = trained.pop("train_loss")
+    last = train_loss[-min(len(train_loss), 20) :]
     return {
+        "account": dataset.name,
+        "dataset": dataset.manifest["hash"],
         "candidate": name,
-        "config": {k: v for k, v in vars(config).items()},
+        "seed": seed,
+        **settings(name, seed, threads),
         "train_posts": len(dataset.train),
         "valid_posts": len(dataset.valid),
-        "steps": result.steps,
-        "train_tokens": result.tokens,
-        "train_time_s": round(result.train_time_s, 1),
-        "wall_time_s": round(time.perf_counter() - started, 1),
-        "tokens_per_s": round(result.tokens / result.train_time_s, 1),
-        "train_loss": round(result.train_loss, 4),
-        "valid_perplexity": round(result.valid.perplexity, 3),
-        "stopped_early": result.stopped_early,
+        "test_posts": len(dataset.test),
+        **{k: round(v, 3) if isinstance(v, float) else v for k, v in trained.items()},
+        "tokens_per_s": round(trained["tokens"] / trained["train_time_s"], 1),
+        "wall_time_s": round(wall, 1),
+        "cpu_s": round(time.process_time() - cpu_started, 1),
+        "last_train_loss": round(sum(loss * n for _, loss, n in last) / sum(n for _, _, n in last), 4),
+        "test_loss": round(test.loss, 5),
+        "test_perplexity": round(test.perplexity, 3),
         "threads": torch.get_num_threads(),
+        "load_before": round(load_before, 2),
+        "load_after": round(os.getloadavg()[0], 2),
+        "machine": machine(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def base_perplexity(dataset) -> float:
+def base_perplexity(dataset) -> dict:
     from tweetling.models import DEFAULT_BASE, load_base
     from tweetling.train import heldout_perplexity
 
     model, tokenizer = load_base(DEFAULT_BASE)
-    return heldout_perplexity(model, tokenizer, [e.text for e in dataset.valid]).perplexity
+    return {
+        part: round(heldout_perplexity(model, tokenizer, [e.text for e in getattr(dataset, part)]).perplexity, 3)
+        for part in ("valid", "test")
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "candidates", nargs="*", default=["huggingtweets", "default"], help=f"any of: {', '.join(CANDIDATES)}"
-    )
-    parser.add_argument("--csv", type=Path, default=SHARED_TWEETS / "BarackObama.csv")
-    parser.add_argument("--train-posts", type=int, help="random subset of the training posts")
-    parser.add_argument("--valid-posts", type=int, help="random subset of the held-out posts")
-    parser.add_argument("--threads", type=int, help="torch CPU threads")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the subsets")
-    parser.add_argument(
-        "--train-seeds",
-        type=int,
-        nargs="+",
-        default=[42],
-        help="training seeds (batch order, initial adapters); each candidate runs once per seed",
-    )
-    parser.add_argument(
-        "--home",
-        type=Path,
-        default=Path("/tmp/tweetling-bench"),
-        help="TWEETLING_HOME for the store, dataset and cached base model",
-    )
-    parser.add_argument("--results", type=Path, default=Path("bench/recipe_results.jsonl"))
+    parser.add_argument("candidates", nargs="+", help=f"any of: {', '.join(CANDIDATES)}")
+    parser.add_argument("--account", action="append", help="account(s) of ../shared/data/tweets (default: all)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (not part of the cache key)")
+    parser.add_argument("--train-seeds", type=int, nargs="+", default=[42], help="each candidate runs once per seed")
+    parser.add_argument("--home", type=Path, default=Path("/tmp/tweetling-bench"), help="TWEETLING_HOME of the bench")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--rerun", action="store_true", help="measure again what the results file already has")
     args = parser.parse_args()
     unknown = [c for c in args.candidates if c not in CANDIDATES]
+    sources = account_sources()
+    unknown += [a for a in args.account or [] if a not in sources]
     if unknown:
-        sys.exit(f"unknown candidates: {', '.join(unknown)}")
+        sys.exit(f"unknown candidates or accounts: {', '.join(unknown)}")
     os.environ["TWEETLING_HOME"] = str(args.home)
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-    dataset = bench_dataset(args.csv, args.train_posts, args.valid_posts, args.seed)
-    print(
-        f"{args.csv.stem}: {len(dataset.train)} train / {len(dataset.valid)} valid posts; "
-        f"base model perplexity {base_perplexity(dataset):.2f}",
-        flush=True,
-    )
-    print("| candidate | seed | steps | tokens | train s | wall s | tok/s | train loss | valid ppl |")
-    print("|---|---|---|---|---|---|---|---|---|", flush=True)
-    for name, seed in ((name, seed) for name in args.candidates for seed in args.train_seeds):
-        row = run_candidate(name, dataset, args.threads, seed)
-        print(
-            f"| {name} | {seed} | {row['steps']} | {row['train_tokens']:,} | {row['train_time_s']} | {row['wall_time_s']} "
-            f"| {row['tokens_per_s']} | {row['train_loss']} | {row['valid_perplexity']} |",
-            flush=True,
-        )
+    transformers_logging.set_verbosity_error()
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    rows = cached_rows(args.results)
+
+    def record(row: dict) -> dict:
+        rows.append(row)
         with args.results.open("a", encoding="utf-8") as results:
             results.write(json.dumps(row) + "\n")
+        return row
+
+    for account in args.account or list(sources):
+        dataset = account_dataset(account, sources[account])
+        digest = dataset.manifest["hash"]
+        base = next((r for r in rows if r.get("dataset") == digest and "base" in r), None)
+        base = base or record({"account": account, "dataset": digest, "base": base_perplexity(dataset)})
+        print(
+            f"\n{account}: {len(dataset.train)} train / {len(dataset.valid)} valid / {len(dataset.test)} test posts; "
+            f"base model test perplexity {base['base']['test']}"
+        )
+        print("| candidate | seed | steps | tokens | train s | cpu s | tok/s | valid ppl | test ppl | cached |")
+        print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+        for name in args.candidates:
+            for seed in args.train_seeds:
+                current = settings(name, seed, args.threads)
+                row = None if args.rerun else find_cached(rows, account, digest, current)
+                cached = row is not None
+                row = row or record(run_candidate(name, dataset, seed, args.threads))
+                print(
+                    f"| {name} | {seed} | {row['steps']} | {row['tokens']:,} | {row['train_time_s']:.0f} "
+                    f"| {row['cpu_s']:.0f} | {row['tokens_per_s']} | {row['valid_perplexity']:.2f} "
+                    f"| {row['test_perplexity']:.2f} | {'yes' if cached else ''} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
