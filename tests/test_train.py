@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from tweetling.cli import cli
 from tweetling.dataset import Dataset
 from tweetling.errors import TweetlingError
 from tweetling.recipes import RECIPES, TrainingInterrupted, recipe
-from tweetling.train import checkpoint_path, fine_tune, heldout_perplexity, plan_batches
+from tweetling.train import checkpoint_path, fine_tune, heldout_perplexity, plan_batches, training_batches
 
 FAST = dict(epochs=2, batch_size=4, learning_rate=1e-2, checkpoint_every=0)
 
@@ -300,6 +301,49 @@ def test_recipes():
         recipe("default", method="qlora")
 
 
+@pytest.mark.parametrize(
+    ("posts", "batch_size", "epochs"),
+    [(200, 16, 3), (500, 16, 2), (946, 16, 1), (2_615, 16, 1), (50_000, 16, 1), (500, 4, 1)],
+    ids=lambda value: str(value),
+)
+def test_recipes_size_their_passes_to_the_posts(posts, batch_size, epochs):
+    """Passes until min_steps steps (60), at most max_epochs (3); large accounts stay at one pass."""
+    assert recipe("default", batch_size=batch_size).sized(posts).epochs == epochs
+    assert recipe("thorough", batch_size=batch_size).sized(posts).epochs == epochs
+    assert recipe("default", epochs=4).sized(posts).epochs == 4  # what the user asks for stands
+    assert RECIPES["huggingtweets"].sized(posts) == RECIPES["huggingtweets"]
+
+
+def test_a_large_account_trains_on_a_sample_within_the_step_budget():
+    posts = [[5 + i % 7] * (3 + i % 20) for i in range(50_000)]
+    config = recipe("default").sized(len(posts))
+    batches, steps_per_epoch = training_batches(posts, config, eos_id=0, max_length=64)
+    assert steps_per_epoch == 3_125 and len(batches) == config.max_steps == 400
+    lengths = sorted(len(example) for batch in batches for example in batch)
+    assert lengths[0] <= 6 and lengths[-1] >= 23  # a sample across the lengths, not the shortest posts
+    assert len(training_batches(posts, replace(config, max_steps=None), 0, 64)[0]) == 3_125
+
+
+def test_the_plan_says_what_training_does_and_timing_it_changes_nothing(tiny_model, dataset, tmp_path, tweetling_home):
+    plans = []
+    config = recipe("default", batch_size=4, learning_rate=1e-2, checkpoint_every=0)  # epochs sized: 3
+    planned = fine_tune(
+        dataset, config, str(tiny_model), tmp_path / "planned", track_backend="none", on_plan=plans.append
+    )
+    plain = fine_tune(dataset, config, str(tiny_model), tmp_path / "plain", track_backend="none")
+
+    [plan] = plans
+    meta = read_meta_file(planned)
+    assert (plan.posts, plan.epochs, plan.steps, plan.batch_size) == (24, 3, 18, 4)
+    assert plan.steps == meta["steps"] and plan.tokens == meta["train_tokens"] and not plan.sampled
+    assert meta["recipe"]["epochs"] == 3  # the bot records the sized recipe
+    assert plan.tokens_per_s > 0 and plan.estimated_s > 0 and plan.device == "cpu" and not plan.bf16
+    assert "24 posts, 3 epochs: 18 steps of 4" in plan.describe() and "an estimate" in plan.describe()
+    a, b = weights(planned), weights(plain)
+    assert all((a[key] == b[key]).all() for key in a)
+    assert meta["valid_history"] == read_meta_file(plain)["valid_history"]
+
+
 def test_recipes_describe_a_training_without_importing_torch():
     code = (
         "import sys; from tweetling.recipes import RECIPES, recipe; recipe('thorough', epochs=2); "
@@ -326,6 +370,9 @@ def test_cli_trains_a_blend_of_stored_accounts(tiny_model, tweetling_home):
     folder = tweetling_home / "bots" / "ann-bob"
     meta = read_meta_file(folder)
     assert meta["accounts"] == ["ann", "bob"] and f"test perplexity {meta['test_perplexity']:.2f}" in result.output
+    plan = " ".join(result.output.split("plan: ")[1].split())  # unwrapped
+    assert plan.startswith(f"{meta['dataset']['train_count']:,} posts, 1 epoch: {meta['steps']} steps of 8")
+    assert "min on this machine (an estimate from timed steps" in plan
     # The bot leaves training with its model card and, unless every sample came out empty, the image.
     card = (folder / "README.md").read_text()
     front = yaml.safe_load(card.split("---")[1])

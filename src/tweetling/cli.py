@@ -384,7 +384,9 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
     "or huggingtweets (the original recipe, the baseline).",
 )
 @click.option("--method", type=click.Choice(METHODS), help="Full fine-tune or LoRA (merged when saved).")
-@click.option("--epochs", type=click.IntRange(min=1))
+@click.option(
+    "--epochs", type=click.IntRange(min=1), help="Passes over the posts (default: sized to how many there are)."
+)
 @click.option("--batch-size", type=click.IntRange(min=1))
 @click.option("--learning-rate", "--lr", "learning_rate", type=float)
 @click.option("--max-time", "max_time_s", type=float, metavar="SECONDS", help="Stop training after this long.")
@@ -475,6 +477,9 @@ def train(
                     f"epoch {update.epoch}, step {update.step}: validation loss {update.valid_loss:.4f}"
                 )
 
+        def on_plan(plan) -> None:
+            progress.console.print(f"plan: {escape(plan.describe())}", highlight=False)
+
         try:
             folder = train_bot(
                 dataset,
@@ -486,6 +491,7 @@ def train(
                 on_progress=on_progress,
                 on_warning=warn,
                 dtype=dtype,
+                on_plan=on_plan,
             )
         except TrainingInterrupted as stopped:
             progress.stop()

@@ -18,7 +18,7 @@ from .models import DEFAULT_BASE
 from .preview import write_preview
 from .recipes import ProgressCallback, TrainConfig
 from .store import Store
-from .train import fine_tune
+from .train import TrainPlan, fine_tune
 
 
 def prepare_dataset(
@@ -43,12 +43,23 @@ def train_bot(
     on_progress: ProgressCallback | None = None,
     on_warning: Callable[[str], None] | None = None,
     dtype: str = "float32",
+    on_plan: Callable[[TrainPlan], None] | None = None,
 ) -> Path:
     """Train a bot on DATASET and give its folder the predictions image and model card (under a
     launcher, the main process does). DTYPE is the precision the weights are saved in: bfloat16
-    or float16 halve the folder."""
+    or float16 halve the folder. ON_PLAN hears what training will do and how long it should take
+    before it starts."""
     check_dtype(dtype)
-    folder = fine_tune(dataset, config, base, out, resume=resume, track_backend=track_backend, on_progress=on_progress)
+    folder = fine_tune(
+        dataset,
+        config,
+        base,
+        out,
+        resume=resume,
+        track_backend=track_backend,
+        on_progress=on_progress,
+        on_plan=on_plan,
+    )
     if not distributed.world().is_main:
         return folder
     if dtype != "float32":

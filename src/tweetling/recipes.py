@@ -32,7 +32,13 @@ class TrainConfig:
     packing: bool = (
         False  # False: each post is one example (EOS + post + EOS); True: posts joined by EOS, cut into blocks
     )
-    epochs: int = 1
+    epochs: int | None = None  # passes over the training posts; None: sized to their number (`sized`)
+    # Sizing (epochs None): an account too small for MIN_STEPS steps in one pass gets more passes,
+    # up to MAX_EPOCHS, early stopping keeping the best; MAX_STEPS bounds the steps of any account,
+    # so a large one trains on a sample of its posts (the schedule ends at the last step).
+    min_steps: int = 60
+    max_epochs: int = 3
+    max_steps: int | None = 400
     batch_size: int = 16
     learning_rate: float = 4e-4
     lr_scheduler: str = "cosine"  # after warm-up: "cosine", "linear" or "constant"
@@ -58,10 +64,20 @@ class TrainConfig:
             raise TweetlingError(f"unknown method {self.method!r}; use {' or '.join(METHODS)}")
         if self.lr_scheduler not in SCHEDULES:
             raise TweetlingError(f"unknown lr_scheduler {self.lr_scheduler!r}; use one of {', '.join(SCHEDULES)}")
-        if self.epochs < 1 or self.batch_size < 1 or self.max_length < 4:
+        if (self.epochs is not None and self.epochs < 1) or self.batch_size < 1 or self.max_length < 4:
             raise TweetlingError("epochs and batch_size must be at least 1, max_length at least 4")
+        if self.min_steps < 1 or self.max_epochs < 1 or (self.max_steps is not None and self.max_steps < 1):
+            raise TweetlingError("min_steps, max_epochs and max_steps must be at least 1")
         if not 0 <= self.freeze_fraction < 1:
             raise TweetlingError(f"freeze_fraction must be in [0, 1), not {self.freeze_fraction}")
+
+    def sized(self, train_posts: int) -> TrainConfig:
+        """This config with its epochs decided for TRAIN_POSTS training posts (unchanged when they
+        are set): as many passes as it takes to reach min_steps steps, from 1 to max_epochs."""
+        if self.epochs is not None:
+            return self
+        steps_per_epoch = max(1, math.ceil(train_posts / self.batch_size))
+        return replace(self, epochs=min(self.max_epochs, max(1, math.ceil(self.min_steps / steps_per_epoch))))
 
 
 RECIPES: dict[str, TrainConfig] = {
@@ -74,6 +90,7 @@ RECIPES: dict[str, TrainConfig] = {
         recipe="huggingtweets",
         packing=True,
         epochs=4,
+        max_steps=None,
         batch_size=1,
         learning_rate=1.372e-4,
         warmup_ratio=0.0,

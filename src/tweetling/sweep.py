@@ -126,12 +126,14 @@ def train_config(params: dict, config: SweepConfig) -> TrainConfig:
     )
 
 
-def recipe_params(config: SweepConfig) -> dict:
-    """The sweep parameters of CONFIG's recipe: the first trial of a new study, the point to beat."""
-    start = recipe(config.recipe)
+def recipe_params(config: SweepConfig, train_posts: int) -> dict:
+    """The sweep parameters of CONFIG's recipe sized to TRAIN_POSTS posts: the first trial of a
+    new study, the point to beat."""
+    start = recipe(config.recipe).sized(train_posts)
+    low, high = config.space.epochs
     params = {
         "learning_rate": start.learning_rate,
-        "epochs": start.epochs,
+        "epochs": min(max(start.epochs, low), high),  # within the space, or TPE would not model it
         "lr_scheduler": start.lr_scheduler,
         "warmup_ratio": start.warmup_ratio,
         "gradient_accumulation": 1,
@@ -169,7 +171,7 @@ def sweep(
         seed=config.seed + len(study.trials), multivariate=True, group=True, n_startup_trials=startup
     )
     if not study.trials:
-        study.enqueue_trial(recipe_params(config))
+        study.enqueue_trial(recipe_params(config, len(dataset.train)))
 
     def objective(trial) -> float:
         params = suggest(trial, config.space)

@@ -12,7 +12,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,14 @@ def plan_batches(posts: list[list[int]], config: TrainConfig, eos_id: int, max_l
             rng.shuffle(epoch)
             batches += epoch
     return batches
+
+
+def training_batches(
+    posts: list[list[int]], config: TrainConfig, eos_id: int, max_length: int
+) -> tuple[list[list[list[int]]], int]:
+    """The batches a (sized) CONFIG trains on, cut at its max_steps, and the steps of a whole epoch."""
+    batches = plan_batches(posts, config, eos_id, max_length)
+    return batches[: config.max_steps], math.ceil(len(batches) / config.epochs)
 
 
 def collate(batch: list[list[int]], pad_id: int):
@@ -313,6 +321,7 @@ def train_model(
 
     report = on_progress or (lambda progress: None)
     run = run or track.NoRun()
+    config = config.sized(len(dataset.train))
     identity = {"config": asdict(config), **(identity or {})}
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -323,9 +332,8 @@ def train_model(
     posts = [ids for ids in encode(tokenizer, [e.text for e in dataset.train]) if ids]
     if not posts:
         raise TweetlingError(f"dataset {dataset.name!r} has no training posts")
-    batches = plan_batches(posts, config, eos_id, max_length)
+    batches, steps_per_epoch = training_batches(posts, config, eos_id, max_length)
     plan_digest = hashlib.sha256(json.dumps(batches).encode()).hexdigest()
-    steps_per_epoch = math.ceil(len(batches) / config.epochs)
     total_steps = len(batches)
     valid_texts = [e.text for e in dataset.valid]
 
@@ -451,6 +459,103 @@ def _last_epoch_loss(state: TrainState, steps_per_epoch: int) -> float | None:
     return sum(loss * n for loss, n in last_epoch) / sum(n for _, n in last_epoch) if last_epoch else None
 
 
+# --- the plan shown before training ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """What a training will do, decided before it starts: the recipe sized to the posts, and how
+    long it should take on this machine, from a few timed steps (an estimate)."""
+
+    posts: int  # training posts
+    epochs: int
+    steps: int
+    batch_size: int
+    tokens: int  # target tokens over every step
+    sampled: bool  # the step budget stops training before the last epoch ends (a sample of the posts)
+    learning_rate: float
+    bf16: bool
+    device: str
+    tokens_per_s: float | None = None  # measured on this machine; None when not timed
+    estimated_s: float | None = None
+
+    def describe(self) -> str:
+        """The plan in one line, as the CLI shows it."""
+        epochs = f"{self.epochs} epoch{'s' if self.epochs > 1 else ''}" + (" (a sample)" if self.sampled else "")
+        text = (
+            f"{self.posts:,} posts, {epochs}: {self.steps:,} steps of {self.batch_size} "
+            f"({self.tokens:,} tokens), lr {self.learning_rate:g}, {'bf16' if self.bf16 else 'float32'} "
+            f"on {self.device}"
+        )
+        if self.estimated_s is None:
+            return text
+        return (
+            f"{text}; about {math.ceil(self.estimated_s / 60)} min on this machine "
+            f"(an estimate from timed steps: {self.tokens_per_s:,.0f} tokens/s)"
+        )
+
+
+def plan_training(model, tokenizer, dataset: Dataset, config: TrainConfig, timed_steps: int = 2) -> TrainPlan:
+    """The plan of training the prepared MODEL on DATASET with CONFIG. With TIMED_STEPS, that many
+    steps of median-length batches (after one untimed warm-up) measure this machine's speed: the
+    model's weights stay as they were (the optimizer steps with a zero learning rate), and
+    training reseeds its random numbers, so it is the same with or without a plan."""
+    config = config.sized(len(dataset.train))
+    device = next(model.parameters()).device
+    max_length = min(config.max_length, context_length(model))
+    posts = [ids for ids in encode(tokenizer, [e.text for e in dataset.train]) if ids]
+    batches, steps_per_epoch = training_batches(posts, config, tokenizer.eos_token_id, max_length)
+    tokens = sum(len(ids) - 1 for batch in batches for ids in batch)
+    bf16 = config.bf16 and computes_bf16(device)
+    plan = TrainPlan(
+        posts=len(dataset.train),
+        epochs=config.epochs,
+        steps=len(batches),
+        batch_size=config.batch_size,
+        tokens=tokens,
+        sampled=len(batches) < steps_per_epoch * config.epochs,
+        learning_rate=config.learning_rate,
+        bf16=bf16,
+        device=device.type,
+    )
+    if not timed_steps or not batches:
+        return plan
+    by_width = sorted(batches, key=lambda batch: max(map(len, batch)))
+    middle = len(by_width) // 2
+    timed = by_width[max(0, middle - timed_steps // 2) :][:timed_steps]
+    rate = _timed_tokens_per_s(model, tokenizer.eos_token_id, [by_width[middle], *timed], bf16)
+    # Validation and test passes run forward only: about a third of a training step's work per token.
+    heldout = sum(len(ids) + 1 for ids in encode(tokenizer, [e.text for e in dataset.valid])) * config.epochs
+    heldout += sum(len(ids) + 1 for ids in encode(tokenizer, [e.text for e in dataset.test]))
+    return replace(plan, tokens_per_s=rate, estimated_s=(tokens + heldout / 3) / rate)
+
+
+def _timed_tokens_per_s(model, eos_id: int, batches: list[list[list[int]]], bf16: bool) -> float:
+    """Target tokens per second of training steps on BATCHES, the first one an untimed warm-up."""
+    import torch
+
+    device = next(model.parameters()).device
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=0.0)  # a zero rate: the weights stay bit for bit
+    was_training = model.training
+    model.train()
+    elapsed, tokens = 0.0, 0
+    for number, batch in enumerate(batches):
+        started = time.perf_counter()
+        input_ids, mask, targets = (t.to(device) for t in collate(batch, eos_id))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss_sum, count = token_loss(model, input_ids, mask, targets)
+        (loss_sum / count).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        if number:
+            elapsed, tokens = elapsed + time.perf_counter() - started, tokens + count
+    model.train(was_training)
+    return tokens / elapsed if elapsed else math.inf
+
+
 # --- a bot from a dataset ------------------------------------------------------------------------
 
 
@@ -502,9 +607,11 @@ def fine_tune(
     resume: bool = False,
     track_backend: str | None = None,
     on_progress: ProgressCallback | None = None,
+    on_plan: Callable[[TrainPlan], None] | None = None,
 ) -> Path:
     """Fine-tune BASE on DATASET with CONFIG and write the bot folder (default: bots/<dataset
-    name>) without its model card and image (`pipeline.train_bot` adds them).
+    name>) without its model card and image (`pipeline.train_bot` adds them). ON_PLAN hears the
+    plan (`plan_training`) before the first step.
 
     On a CUDA GPU when there is one. Under `torchrun` or `accelerate launch` every process calls
     this: they share the work, the main one reports, tracks and writes, and all return once the
@@ -513,6 +620,7 @@ def fine_tune(
     import torch
 
     world = current_world()
+    config = config.sized(len(dataset.train))
     out = Path(out) if out else bots.default_dir(dataset.name)
     checkpoint = checkpoint_path(out)
     started = time.time()
@@ -521,6 +629,8 @@ def fine_tune(
         model, tokenizer = load_base(base, world.device)
     model = prepare_model(model, config)
     identity = {"base": base, "dataset": dataset.manifest["hash"]}
+    if on_plan and world.is_main:  # one process's speed says little about several sharing each batch
+        on_plan(plan_training(model, tokenizer, dataset, config, timed_steps=2 if world.size == 1 else 0))
 
     run: track.Run = track.NoRun()
     if world.is_main:
