@@ -4,8 +4,7 @@ product does not have yet, each off by default so that `Levers()` reproduces `tr
 
 Levers: layer-wise learning-rate decay, an exponential moving average (EMA) or a tail average
 of the weights, NEFTune noise on the input embeddings, residual dropout in the trained blocks,
-a step budget over a sample of the posts, and a cross-entropy over the training posts' tokens
-only (a speed lever: a smaller LM head)."""
+and a cross-entropy over the training posts' tokens only (a speed lever: a smaller LM head)."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from tweetling.dataset import Dataset
 from tweetling.models import context_length, decoder_blocks
 from tweetling.recipes import TrainConfig
-from tweetling.train import _lr_lambda, collate, encode, heldout_perplexity, plan_batches
+from tweetling.train import _lr_lambda, collate, encode, heldout_perplexity, training_batches
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,6 @@ class Levers:
     tail_average: float = 0.0  # > 0: average the weights uniformly over this last share of the steps
     neftune_alpha: float = 0.0  # uniform noise of scale alpha / sqrt(length * width) on the input embeddings
     dropout: float = 0.0  # dropout on the attention and MLP outputs of the trained blocks
-    max_steps: int | None = None  # stop the plan (and the schedule) after this many steps
     train_vocab: bool = False  # softmax over the training posts' tokens only (needs frozen embeddings)
     eval_every: int = 0  # extra validations every this many steps (early stopping sees them too)
 
@@ -147,9 +145,9 @@ def train_with_levers(
     eos_id = tokenizer.eos_token_id
     max_length = min(config.max_length, context_length(model))
     posts = [ids for ids in encode(tokenizer, [e.text for e in dataset.train]) if ids]
-    batches = plan_batches(posts, config, eos_id, max_length)
-    steps_per_epoch = math.ceil(len(batches) / config.epochs)
-    total_steps = min(len(batches), levers.max_steps or len(batches))
+    config = config.sized(len(dataset.train))
+    batches, steps_per_epoch = training_batches(posts, config, eos_id, max_length)
+    total_steps = len(batches)
     valid_texts = [e.text for e in dataset.valid]
 
     params = [p for p in model.parameters() if p.requires_grad]

@@ -71,7 +71,7 @@ def test_sweep_keeps_the_best_bot_and_resumes_the_study(tiny_model, dataset, twe
     first = sweep(dataset, config(tiny_model, 2), track_backend="none", on_trial=seen.append)
 
     assert first.trials == 2 and [t.number for t in seen] == [0, 1]
-    assert seen[0].params == recipe_params(SweepConfig(), len(dataset.train))  # the recipe goes first
+    assert seen[0].params == recipe_params(config(tiny_model, 2), len(dataset.train))  # the recipe goes first
     assert all(t.state == "COMPLETE" and math.isfinite(t.value) for t in seen)
     assert first.best_value == min(t.value for t in seen)
     assert first.bot == tweetling_home / "bots" / "jack-sweep"

@@ -71,6 +71,13 @@ class TrainConfig:
         if not 0 <= self.freeze_fraction < 1:
             raise TweetlingError(f"freeze_fraction must be in [0, 1), not {self.freeze_fraction}")
 
+    @property
+    def sized_epochs(self) -> int:
+        """The epochs of a config that `sized` has decided (training only ever sees those)."""
+        if self.epochs is None:
+            raise TweetlingError("the recipe's epochs are decided for the data (TrainConfig.sized) before training")
+        return self.epochs
+
     def sized(self, train_posts: int) -> TrainConfig:
         """This config with its epochs decided for TRAIN_POSTS training posts (unchanged when they
         are set): as many passes as it takes to reach min_steps steps, from 1 to max_epochs."""

@@ -133,7 +133,7 @@ def recipe_params(config: SweepConfig, train_posts: int) -> dict:
     low, high = config.space.epochs
     params = {
         "learning_rate": start.learning_rate,
-        "epochs": min(max(start.epochs, low), high),  # within the space, or TPE would not model it
+        "epochs": min(max(start.sized_epochs, low), high),  # within the space, or TPE would not model it
         "lr_scheduler": start.lr_scheduler,
         "warmup_ratio": start.warmup_ratio,
         "gradient_accumulation": 1,

@@ -65,7 +65,7 @@ def plan_batches(posts: list[list[int]], config: TrainConfig, eos_id: int, max_l
     """
     rng = random.Random(config.seed)
     batches: list[list[list[int]]] = []
-    for _ in range(config.epochs):
+    for _ in range(config.sized_epochs):
         order = list(range(len(posts)))
         rng.shuffle(order)
         if config.packing:
@@ -89,7 +89,7 @@ def training_batches(
 ) -> tuple[list[list[list[int]]], int]:
     """The batches a (sized) CONFIG trains on, cut at its max_steps, and the steps of a whole epoch."""
     batches = plan_batches(posts, config, eos_id, max_length)
-    return batches[: config.max_steps], math.ceil(len(batches) / config.epochs)
+    return batches[: config.max_steps], math.ceil(len(batches) / config.sized_epochs)
 
 
 def collate(batch: list[list[int]], pad_id: int):
@@ -509,11 +509,11 @@ def plan_training(model, tokenizer, dataset: Dataset, config: TrainConfig, timed
     bf16 = config.bf16 and computes_bf16(device)
     plan = TrainPlan(
         posts=len(dataset.train),
-        epochs=config.epochs,
+        epochs=config.sized_epochs,
         steps=len(batches),
         batch_size=config.batch_size,
         tokens=tokens,
-        sampled=len(batches) < steps_per_epoch * config.epochs,
+        sampled=len(batches) < steps_per_epoch * config.sized_epochs,
         learning_rate=config.learning_rate,
         bf16=bf16,
         device=device.type,
@@ -525,7 +525,7 @@ def plan_training(model, tokenizer, dataset: Dataset, config: TrainConfig, timed
     timed = by_width[max(0, middle - timed_steps // 2) :][:timed_steps]
     rate = _timed_tokens_per_s(model, tokenizer.eos_token_id, [by_width[middle], *timed], bf16)
     # Validation and test passes run forward only: about a third of a training step's work per token.
-    heldout = sum(len(ids) + 1 for ids in encode(tokenizer, [e.text for e in dataset.valid])) * config.epochs
+    heldout = sum(len(ids) + 1 for ids in encode(tokenizer, [e.text for e in dataset.valid])) * config.sized_epochs
     heldout += sum(len(ids) + 1 for ids in encode(tokenizer, [e.text for e in dataset.test]))
     return replace(plan, tokens_per_s=rate, estimated_s=(tokens + heldout / 3) / rate)
 
