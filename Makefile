@@ -8,7 +8,7 @@ PROMPT ?= My dream is
 
 FLOORS_VENV ?= .venv-floors
 
-.PHONY: install browser demo lint test test-floors clean
+.PHONY: install browser fonts demo lint test test-floors clean
 
 install: $(VENV)/.installed
 
@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-demo: install
+demo: install fonts
 	TWEETLING_HOME=$(DEMO_HOME) $(BIN)/tweetling import examples/sample-archive.zip
 	TWEETLING_HOME=$(DEMO_HOME) $(BIN)/tweetling prepare tweetling_sample
 	TWEETLING_HOME=$(DEMO_HOME) $(BIN)/tweetling train tweetling_sample
@@ -39,7 +39,13 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: install browser lint
+# predictions.png draws emoji with Debian's Noto Color Emoji; without it they are grey dots and their test skips.
+fonts:
+	@test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf \
+		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji >/dev/null) \
+		|| echo "fonts-noto-color-emoji not installed: emoji in predictions.png will be grey dots"
+
+test: install browser fonts lint
 	$(PY) -m pytest -q
 
 # The oldest versions pyproject.toml allows (.ci/floors.txt), installed in a second virtualenv and

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 
 import pytest
 import yaml
+from markdown_it import MarkdownIt
 
 from tiny_bot import build_tiny_bot
-from tweetling.card import escape_markdown, safe_url, write_card
+from tweetling.card import code_span, escape_html, escape_markdown, safe_url, write_card
 from tweetling.errors import TweetlingError
 
 HOSTILE = "<script>alert(1)</script> | pipes | [x](javascript:alert(1))\n# Heading"
@@ -144,3 +146,78 @@ def test_a_bot_without_provenance_says_it_was_not_recorded(tiny_model, tmp_path)
     _, body = split_card(write_card(bot).read_text())
     assert "## Where the data came from" in body and "was not recorded" in body
     assert "It is not @jack and does not speak for them." in body
+
+
+def rendered(markdown: str) -> str:
+    """MARKDOWN as the Hub shows it: CommonMark with GitHub tables."""
+    return MarkdownIt("commonmark").enable("table").render(markdown)
+
+
+class _Text(HTMLParser):
+    """The text a reader sees in HTML, and the text of its <code> elements."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text, self.code, self._in_code = "", [], False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "code":
+            self._in_code = True
+            self.code.append("")
+
+    def handle_endtag(self, tag):
+        self._in_code = self._in_code and tag != "code"
+
+    def handle_data(self, data):
+        self.text += data
+        if self._in_code:
+            self.code[-1] += data
+
+
+def shown(html: str) -> _Text:
+    parser = _Text()
+    parser.feed(html)
+    return parser
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["smollm2-135m", "./models/my_model.v2", "a`b", "``x", "a|b <i>c</i> & *d*", "C:\\models\\base"],
+)
+def test_code_spans_show_names_as_written(name):
+    assert shown(rendered(f"base {code_span(name)} here")).code == [name]
+    table = f"| key | value |\n| --- | --- |\n| base | {code_span(name, in_table=True)} |\n"
+    assert shown(rendered(table)).code == [name]
+
+
+@pytest.mark.parametrize("text", ["smollm2-135m", "a_b *c* [d](e) `f` #g | h", "<b>&amp;</b>", "50% ~ 1.5e-4!"])
+def test_markdown_and_html_text_show_as_written(text):
+    assert shown(rendered(f"| a |\n| --- |\n| {escape_markdown(text)} |\n")).text.strip().endswith(text)
+    assert text in shown(rendered(f"para {escape_markdown(text)} end")).text
+    assert text in shown(rendered(f'<div align="center">\n<b>{escape_html(text)}</b>\n</div>')).text
+
+
+def test_the_card_shows_every_name_as_written(tiny_model, tmp_path):
+    profiles = {"jack": {"display_name": "Jack_the *Bot* <3", "avatar_url": "https://x.y/a.jpg?s=1&t=2"}}
+    bot = build_tiny_bot(tiny_model, tmp_path / "jack", profiles=profiles, extra_meta={"base_model": "smollm2-135m"})
+    meta_file = bot / "tweetling.json"
+    meta = json.loads(meta_file.read_text())
+    meta["recipe"]["lr_scheduler"] = "cosine_with-restarts"
+    meta_file.write_text(json.dumps(meta))
+    body = write_card(bot).read_text().split("\n---\n", 1)[1]
+    html = rendered(body)
+    seen = shown(html)
+    assert "smollm2-135m" in seen.code and "\\" not in "".join(seen.code)
+    assert "Jack_the *Bot* <3" in seen.text and "cosine_with-restarts" in seen.text
+    assert 'src="https://x.y/a.jpg?s=1&amp;t=2"' in html  # an attribute: HTML-escaped once
+    assert not re.search(r"\\[-_*.]", seen.text)  # no escaping backslash shows anywhere
+
+
+def test_a_continued_bot_names_both_datasets(tiny_model, tmp_path):
+    first = {"name": "jack", "hash": "c" * 64, "train_count": 90}
+    update = {"previous_dataset": first, "new_posts": 27, "replayed_posts": 27, "previous_valid_perplexity": 40.5}
+    bot = build_tiny_bot(tiny_model, tmp_path / "jack", extra_meta={"continued": [update, {**update, "new_posts": 5}]})
+    body = write_card(bot).read_text()
+    assert "It was first trained on dataset jack, version cccccccccccc (90 training posts), then continued" in body
+    assert "on 27 posts new since (with 27 older ones replayed) and then on 5 posts new since" in body
+    assert "| valid\\_perplexity\\_before\\_continuing | 40.5 |" in body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -143,15 +144,70 @@ def test_raw_samples_stop_right_after_the_first_newline(tiny_bot):
         assert len(bot.tokenizer(sample.split("\n", 1)[1])["input_ids"]) <= 1
 
 
+def fake_rounds(bot, monkeypatch, rounds: list[list[str]]) -> list[int]:
+    """Make BOT's sampler return ROUNDS one after another (the last one repeated), each cut or
+    padded with empty samples to the size asked for; returns the list of sizes asked for."""
+    asked: list[int] = []
+
+    def sample(prompt_ids, n, config):
+        asked.append(n)
+        batch = rounds[min(len(asked), len(rounds)) - 1]
+        return (batch + [""] * n)[:n]
+
+    monkeypatch.setattr(bot, "_sample", sample)
+    return asked
+
+
 def test_bot_drops_a_copied_training_post(tiny_bot, monkeypatch):
     bot = Bot.load(tiny_bot)
-    fake = [" to build a small robot that waters the plants every single morning.", " new", "", " new"]
-    monkeypatch.setattr(bot, "sample", lambda prompt, n, seed=None, config=None: fake)
+    copy = " to build a small robot that waters the plants every single morning."
+    asked = fake_rounds(bot, monkeypatch, [[copy, " new", "", " new"], [" one", " two", " three", " four"]])
     result = bot.generate("My dream is", n=4)
-    assert result.texts == ["My dream is new"]
-    assert (result.dropped_memorized, result.dropped_duplicate, result.dropped_empty) == (1, 1, 1)
-    flagged = bot.generate("My dream is", n=4, config=GenerateConfig(allow_memorized=True))
-    assert flagged.outputs[0].memorized
+    assert result.texts == ["My dream is new", "My dream is one", "My dream is two", "My dream is three"]
+    assert asked == [4, 14]  # 3 missing at a quarter kept, plus two
+    assert (result.dropped_memorized, result.dropped_duplicate, result.dropped_empty, result.surplus) == (1, 1, 11, 1)
+    fake_rounds(bot, monkeypatch, [[copy, " new", "", " new"]])
+    flagged = bot.generate("My dream is", n=2, config=GenerateConfig(allow_memorized=True))
+    assert flagged.outputs[0].memorized and flagged.rounds == 1
+
+
+def test_dropped_samples_are_sampled_again_until_n_posts(tiny_bot, monkeypatch):
+    bot = Bot.load(tiny_bot)
+    first = [" a", "", " a", " b", "", "", " c", " d", "", " e"]  # 5 kept of 10
+    asked = fake_rounds(bot, monkeypatch, [first, [" f", " b", "", " g", " h", " i", " j", " k", " l", " m", " n"]])
+    result = bot.generate("X", n=10)
+    assert result.complete and len(result.texts) == 10 and len(set(result.texts)) == 10
+    assert asked == [10, 12]  # 5 missing at half kept, plus a margin of two
+    assert (result.rounds, result.sampled, result.dropped_empty, result.dropped_duplicate) == (2, 22, 6, 2)
+    assert result.surplus == 22 - 10 - 6 - 2
+    assert result.summary() == "10 posts from 22 samples in 2 rounds; dropped 6 empty, 2 duplicate"
+    assert result.to_dict()["requested"] == 10 and result.to_dict()["surplus"] == 4
+
+
+def test_a_bot_that_only_drops_gives_up_after_bounded_rounds_and_says_why(tiny_bot, monkeypatch):
+    bot = Bot.load(tiny_bot)
+    asked = fake_rounds(bot, monkeypatch, [["", " same", " same"]])
+    result = bot.generate("X", n=3, config=GenerateConfig(max_rounds=3))
+    assert result.texts == ["X same"] and not result.complete
+    assert len(asked) == 3 and asked[0] == 3 and max(asked) <= 4 * 2 + 2  # at most 4x what is missing, plus 2
+    assert result.summary().startswith(f"only 1 of 3 posts from {sum(asked)} samples in 3 rounds; dropped ")
+    assert "empty" in result.summary() and "duplicate" in result.summary()
+
+
+@pytest.mark.parametrize("rounds", [0, -1])
+def test_max_rounds_must_be_positive(rounds):
+    with pytest.raises(TweetlingError, match="max_rounds"):
+        GenerateConfig(max_rounds=rounds)
+
+
+@pytest.mark.parametrize("n", [1, 10, 20])
+def test_a_real_sampler_gives_exactly_n_posts_repeatably_by_seed(tiny_bot, n):
+    bot = Bot.load(tiny_bot)  # a random model: many samples come out empty or end at once
+    result = bot.generate("Coffee", n=n, seed=5)
+    assert len(result.texts) == n and len(set(result.texts)) == n and result.complete
+    again = bot.generate("Coffee", n=n, seed=5)
+    assert (again.texts, again.sampled, again.rounds) == (result.texts, result.sampled, result.rounds)
+    assert torch.rand(1).item() != torch.rand(1).item()  # the seed was not left set
 
 
 def test_prompt_longer_than_the_model_is_an_error(tiny_bot):
@@ -169,16 +225,24 @@ def test_cli_generate_json(tiny_bot):
     result = CliRunner().invoke(cli, ["generate", "jack", "My dream is", "-n", "4", "--seed", "1", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert data["sampled"] == 4 and data["seed"] == 1
+    assert data["requested"] == 4 and len(data["outputs"]) == 4 and data["seed"] == 1
     assert set(data["dropped"]) == {"empty", "duplicate", "memorized"}
     assert all(o["text"].startswith("My dream is") for o in data["outputs"])
 
 
-def test_cli_generate_prints_posts_and_counts(tiny_bot):
-    result = CliRunner().invoke(cli, ["generate", str(tiny_bot), "Coffee", "-n", "3", "--seed", "2"])
+def test_cli_generate_prints_exactly_n_posts_and_counts(tiny_bot):
+    result = CliRunner().invoke(cli, ["generate", str(tiny_bot), "Coffee", "-n", "10", "--seed", "2"])
     assert result.exit_code == 0, result.output
-    assert "Coffee" in result.stdout
-    assert "of 3 samples kept" in result.stderr
+    numbers = re.findall(r"^ ?(\d+)\. Coffee", result.stdout, re.MULTILINE)  # long posts wrap onto more lines
+    assert numbers == [str(i) for i in range(1, 11)]
+    assert "10 posts from " in result.stderr
+
+
+def test_cli_generate_says_how_many_posts_it_could_make(tiny_bot, monkeypatch):
+    monkeypatch.setattr(Bot, "_sample", lambda self, prompt_ids, n, config: [" same"] * n)
+    result = CliRunner().invoke(cli, ["generate", "jack", "A", "-n", "3"])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "only 1 of 3 posts from" in result.stderr and "duplicate" in result.stderr
 
 
 def test_cli_generate_unknown_bot(tweetling_home):

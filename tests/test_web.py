@@ -142,7 +142,7 @@ def test_generate_writes_posts_with_share_links_and_a_predictions_image(tiny_bot
     assert texts and all(text.startswith("My dream is") for text in texts)
     assert posts.count("https://x.com/intent/post?text=My%20dream%20is") == len(texts)
     assert posts.count("https://mastodon.social/share?text=") == len(texts)
-    assert f"{len(texts)} of 6 samples kept" in summary
+    assert len(texts) == 6 and "6 posts from " in summary
     with Image.open(image) as picture:
         assert picture.format == "PNG" and picture.width == 1200
     assert app.generate_step("jack", "My dream is", 6, 0)[0] == posts  # same seed, same posts

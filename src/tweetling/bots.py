@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +23,7 @@ from .generate import (
     Generations,
     NgramIndex,
     newline_token_ids,
+    next_round_size,
     sample_rows,
     select,
 )
@@ -156,6 +160,31 @@ class Stale:
 
 
 @dataclass(frozen=True)
+class Continuation:
+    """One `train --continue`: the dataset the bot had been trained on until then, and what
+    updated it (the bot's `dataset` is the one it continued on)."""
+
+    previous_dataset: DatasetRecord = field(default_factory=DatasetRecord)
+    previous_created_at: str | None = None  # when the bot being continued had been trained
+    new_posts: int = 0  # training posts new since the previous dataset
+    replayed_posts: int = 0  # older training posts trained on again
+    previous_valid_perplexity: float | None = None  # the bot before, on the new dataset's validation posts
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, written back
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> Continuation:
+        known, extra = _split_known(cls, data or {})
+        if "previous_dataset" in known:
+            known["previous_dataset"] = DatasetRecord.from_dict(known["previous_dataset"])
+        return cls(**known, extra=extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        data["previous_dataset"] = self.previous_dataset.to_dict()
+        return {**data, **self.extra}
+
+
+@dataclass(frozen=True)
 class BotMeta:
     """A bot's tweetling.json: who it imitates, what it was trained on and how, how it did.
 
@@ -197,6 +226,7 @@ class BotMeta:
     eval: dict[str, Any] | None = None  # `tweetling eval` results
     sweep: dict[str, Any] | None = None  # the study and trial of a sweep's best bot
     stale: Stale | None = None  # set by `tweetling forget` when posts it learned from are gone
+    continued: list[Continuation] = field(default_factory=list)  # each `train --continue`, oldest first
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, written back
 
     @classmethod
@@ -209,6 +239,8 @@ class BotMeta:
             known["dataset"] = DatasetRecord.from_dict(known["dataset"])
         if "stale" in known:
             known["stale"] = Stale.from_dict(known["stale"])
+        if "continued" in known:
+            known["continued"] = [Continuation.from_dict(record) for record in known["continued"] or []]
         meta = cls(**known, extra=extra)
         return meta if meta.accounts or not meta.name else replace(meta, accounts=[meta.name])
 
@@ -217,6 +249,7 @@ class BotMeta:
         data["profiles"] = {account: profile.to_dict() for account, profile in self.profiles.items()}
         data["dataset"] = self.dataset.to_dict()
         data["stale"] = self.stale.to_dict() if self.stale else None
+        data["continued"] = [record.to_dict() for record in self.continued]
         for optional in ("eval", "sweep", "stale"):  # present once there is one
             if data[optional] is None:
                 del data[optional]
@@ -226,6 +259,11 @@ class BotMeta:
         """ACCOUNT's display name, or its handle when it has none."""
         profile = self.profiles.get(account)
         return (profile.display_name if profile else None) or account
+
+    @property
+    def original_dataset(self) -> DatasetRecord:
+        """The dataset the bot was first trained on, before any `train --continue`."""
+        return self.continued[0].previous_dataset if self.continued else self.dataset
 
 
 def read_metadata(folder: Path) -> BotMeta:
@@ -302,11 +340,13 @@ def training_metadata(
     wall_time: float,
     processes: int,
     test: Perplexity | None = None,
+    continues: BotMeta | None = None,
 ) -> BotMeta:
     """The tweetling.json of a bot trained on DATASET from BASE with CONFIG; TEST is the perplexity
-    of the weights kept on the dataset's test posts, measured after training."""
+    of the weights kept on the dataset's test posts, measured after training. When it CONTINUES a
+    bot (BASE is that bot's folder), its base model is that bot's and the update is recorded."""
     record = DatasetRecord.from_dict({**dataset.manifest, "path": str(dataset.path)})
-    return BotMeta(
+    meta = BotMeta(
         name=dataset.name,
         accounts=dataset.accounts,
         profiles=record.profiles,
@@ -334,6 +374,18 @@ def training_metadata(
         keep_newlines=record.keep_newlines,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+    if continues is None:
+        return meta
+    new_posts = (dataset.manifest.get("new_counts") or {}).get("train", 0)
+    first = result.history["valid"][0] if result.history["valid"] else None
+    update = Continuation(
+        previous_dataset=continues.dataset,
+        previous_created_at=continues.created_at,
+        new_posts=new_posts,
+        replayed_posts=len(dataset.train) - new_posts,
+        previous_valid_perplexity=first[2] if first and first[0] == 0 else None,
+    )
+    return replace(meta, base_model=continues.base_model, continued=[*continues.continued, update])
 
 
 def generation_defaults(model, tokenizer) -> dict:
@@ -347,8 +399,19 @@ def generation_defaults(model, tokenizer) -> dict:
     }
 
 
-def write_bot(out: Path, model, tokenizer, meta: BotMeta) -> None:
-    """Save model, tokenizer, generation defaults and metadata into a folder renamed into place."""
+AVATAR_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def avatar_files(folder: Path) -> list[Path]:
+    """The avatar images a user put in a bot folder (`avatar.png`, `avatar-<account>.jpg`, ...)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("avatar*") if p.suffix.lower() in AVATAR_SUFFIXES and p.is_file())
+
+
+def write_bot(out: Path, model, tokenizer, meta: BotMeta, keep: Iterable[Path] = ()) -> None:
+    """Save model, tokenizer, generation defaults and metadata into a folder renamed into place,
+    with copies of the files KEEP (from the folder it replaces)."""
     from transformers import GenerationConfig
 
     defaults = generation_defaults(model, tokenizer)
@@ -366,6 +429,8 @@ def write_bot(out: Path, model, tokenizer, meta: BotMeta) -> None:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         write_metadata(tmp, meta)
+        for path in keep:
+            shutil.copy2(path, tmp / path.name)
 
 
 # --- a loaded bot ---------------------------------------------------------------------------------
@@ -426,49 +491,73 @@ class Bot:
     ) -> list[str]:
         """N raw continuations of PROMPT, each up to its EOS or (unless the bot keeps newlines)
         through the token holding its first newline."""
+        with self._random(seed):
+            return self._sample(self._prompt_ids(prompt, config), n, config)
+
+    def generate(
+        self, prompt: str, n: int = DEFAULT_POSTS, seed: int | None = None, config: GenerateConfig = GenerateConfig()
+    ) -> Generations:
+        """N posts that start with PROMPT: samples that come out empty, repeated or copied from a
+        training post are dropped and sampled again, for up to `config.max_rounds` rounds; if
+        fewer than N are left then, `complete` is false and the counts say why."""
+        if n < 1:
+            raise TweetlingError(f"the number of posts must be at least 1, not {n}")
+        prompt_ids = self._prompt_ids(prompt, config)
+        index = self.memorization_index(config.memorization_ngram)
+        result = Generations(prompt=prompt, requested=n, seed=seed)
+        with self._random(seed):  # one random stream for every round: a seed repeats the whole call
+            while not result.complete and result.rounds < config.max_rounds:
+                size = n if result.rounds == 0 else next_round_size(result)
+                select(
+                    prompt,
+                    self._sample(prompt_ids, size, config),
+                    keep_newlines=self.keep_newlines,
+                    index=index,
+                    allow_memorized=config.allow_memorized,
+                    into=result,
+                )
+                result.rounds += 1
+        return result
+
+    @contextmanager
+    def _random(self, seed: int | None) -> Iterator[None]:
+        """Sampling's random state: seeded when SEED is given, and restored after, so that a seeded
+        call leaves other users of torch's generator as they were."""
         import torch
 
+        devices = [self.model.device] if self.model.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            if seed is not None:
+                torch.manual_seed(seed)
+            yield
+
+    def _prompt_ids(self, prompt: str, config: GenerateConfig) -> list[int]:
         prompt_ids = self.tokenizer(self.prefix + prompt, add_special_tokens=False)["input_ids"]
+        if len(prompt_ids) >= self._max_length(config):
+            limit = self._max_length(config) - 1
+            raise TweetlingError(f"the prompt is too long: {len(prompt_ids)} tokens, the limit is {limit}")
+        return prompt_ids
+
+    def _max_length(self, config: GenerateConfig) -> int:
         max_positions = getattr(self.model.config, "max_position_embeddings", None) or config.max_length
-        max_length = min(config.max_length, max_positions)
-        if len(prompt_ids) >= max_length:
-            raise TweetlingError(f"the prompt is too long: {len(prompt_ids)} tokens, the limit is {max_length - 1}")
+        return min(config.max_length, max_positions)
+
+    def _sample(self, prompt_ids: list[int], n: int, config: GenerateConfig) -> list[str]:
         eos_id = self.tokenizer.eos_token_id
         end_ids = [eos_id]
         if not self.keep_newlines:
             if self._newline_ids is None:
                 self._newline_ids = newline_token_ids(self.tokenizer)
             end_ids += self._newline_ids
-        devices = [self.model.device] if self.model.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), torch.inference_mode():
-            if seed is not None:
-                torch.manual_seed(seed)
-            rows = sample_rows(
-                self.model,
-                prompt_ids,
-                n,
-                end_ids=end_ids,
-                eos_id=eos_id,
-                max_length=max_length,
-                min_length=self.model.generation_config.min_length or 0,
-                top_p=config.top_p,
-                temperature=config.temperature,
-            )
-        return self.tokenizer.batch_decode(rows, skip_special_tokens=True)
-
-    def generate(
-        self, prompt: str, n: int = DEFAULT_POSTS, seed: int | None = None, config: GenerateConfig = GenerateConfig()
-    ) -> Generations:
-        """N sampled posts that start with PROMPT, minus empty, duplicate and memorized ones."""
-        if n < 1:
-            raise TweetlingError(f"the number of posts must be at least 1, not {n}")
-        continuations = self.sample(prompt, n, seed, config)
-        result = select(
-            prompt,
-            continuations,
-            keep_newlines=self.keep_newlines,
-            index=self.memorization_index(config.memorization_ngram),
-            allow_memorized=config.allow_memorized,
+        rows = sample_rows(
+            self.model,
+            prompt_ids,
+            n,
+            end_ids=end_ids,
+            eos_id=eos_id,
+            max_length=self._max_length(config),
+            min_length=self.model.generation_config.min_length or 0,
+            top_p=config.top_p,
+            temperature=config.temperature,
         )
-        result.seed = seed
-        return result
+        return self.tokenizer.batch_decode(rows, skip_special_tokens=True)

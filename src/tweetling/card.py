@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from .bots import BotMeta, read_metadata, resolve
+from .bots import BotMeta, Continuation, read_metadata, resolve
 from .clean import data_table
 from .errors import TweetlingError
 from .generate import DEFAULT_PROMPT, GenerateConfig
@@ -28,6 +28,17 @@ def escape_markdown(text: object) -> str:
     """TEXT as literal Markdown inline text: one line, no links, markup or HTML."""
     flat = " ".join(str(text).split())  # a newline would end a table row or start a block
     return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", flat), quote=True)
+
+
+def code_span(text: object, in_table: bool = False) -> str:
+    """TEXT as a Markdown code span: shown as written (nothing inside is escaped, so no
+    backslashes show), on one line, fenced by more backticks than it holds in a row. IN_TABLE
+    escapes pipes, which would end a table cell even inside a code span."""
+    flat = " ".join(str(text).split())
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
+    padded = f" {flat} " if flat.startswith("`") or flat.endswith("`") or not flat.strip() else flat
+    body = padded.replace("|", "\\|") if in_table else padded
+    return f"{fence}{body}{fence}"
 
 
 _MARKDOWN_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+-.!|~"})
@@ -152,6 +163,8 @@ def _training_data(meta: BotMeta) -> str:
     cleaning = "Retweets and short posts were dropped and links removed, as in huggingtweets." + (
         " Line breaks inside posts were kept." if meta.keep_newlines else ""
     )
+    if meta.continued:
+        summary += _continuations(meta.continued)
     return "\n".join(["## Training data", "", summary, "", header, rule, *rows, "", cleaning])
 
 
@@ -204,6 +217,19 @@ def _opt_out_check(origin: Origin) -> str:
     return f"checked {when}: {found}"
 
 
+def _continuations(updates: list[Continuation]) -> str:
+    """The bot's `train --continue` updates, as a sentence after its dataset's."""
+    first = updates[0].previous_dataset
+    steps = " and then ".join(
+        f"on {update.new_posts:,} posts new since (with {update.replayed_posts:,} older ones replayed)"
+        for update in updates
+    )
+    return (
+        f" It was first trained on dataset {escape_markdown(first.name)}, version"
+        f" {escape_markdown(str(first.hash)[:12])} ({first.train_count:,} training posts), then continued {steps}."
+    )
+
+
 def _key_values(title: str, items: dict) -> list[str]:
     rows = [f"| {escape_markdown(key)} | {_format(value)} |" for key, value in items.items() if value is not None]
     return [f"| {title} | Value |", "| --- | --- |", *rows] if rows else []
@@ -223,7 +249,7 @@ def _training_procedure(meta: BotMeta, is_adapter: bool) -> str:
     base_text = (
         f"[{escape_markdown(base)}](https://huggingface.co/{base})"
         if hub_model_id(base)
-        else f"`{escape_markdown(base or 'unknown')}`"
+        else code_span(base or "unknown")
     )
     method = {"lora": "with LoRA adapters", "full": "in full"}.get(meta.method or "", "")
     lines = [
@@ -242,6 +268,7 @@ def _training_procedure(meta: BotMeta, is_adapter: bool) -> str:
         "valid_perplexity": meta.valid_perplexity,
         "test_loss": meta.test_loss,
         "test_perplexity": meta.test_perplexity,
+        "valid_perplexity_before_continuing": meta.continued[-1].previous_valid_perplexity if meta.continued else None,
         "train_tokens": meta.train_tokens,
         "tokens_per_s": meta.tokens_per_s,
         "wall_time_s": meta.wall_time_s,

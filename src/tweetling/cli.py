@@ -13,7 +13,7 @@ from .errors import TweetlingError
 from .export import DTYPES, GGUF_TYPES
 from .generate import DEFAULT_POSTS, DEFAULT_PROMPT, GenerateConfig
 from .models import DEFAULT_BASE
-from .recipes import METHODS
+from .recipes import METHODS, ContinueConfig
 from .terminal import escape  # rich markup escaped and control characters removed: for all outside text
 from .track import BACKENDS
 
@@ -396,6 +396,19 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
     "--out", type=click.Path(file_okay=False, path_type=Path), help="Bot folder (default: TWEETLING_HOME/bots/<name>)."
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted training from its checkpoint.")
+@click.option(
+    "--continue",
+    "continue_",
+    is_flag=True,
+    help="Update the accounts' existing bot with the posts stored since its dataset (with its own recipe).",
+)
+@click.option(
+    "--replay",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=ContinueConfig.replay_fraction,
+    show_default=True,
+    help="With --continue: share of the posts trained on that are older ones, replayed.",
+)
 @track_option()
 @click.option(
     "--dtype",
@@ -412,6 +425,8 @@ def train(
     method: str | None,
     out: Path | None,
     resume: bool,
+    continue_: bool,
+    replay: float,
     track: str | None,
     epochs: int | None,
     batch_size: int | None,
@@ -426,16 +441,18 @@ def train(
 
     Ctrl-C stops after the current step and saves a checkpoint; --resume continues it.
     A CUDA GPU is used when present; several, when started by `torchrun` or `accelerate launch`.
+    With --continue, the accounts' bot is fine-tuned further on the posts fetched or imported
+    since it was trained, plus a replayed sample of older ones, in a fraction of the time.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from .bots import read_metadata
     from .distributed import world
-    from .pipeline import train_bot
+    from .pipeline import continue_bot, plan_continuation, train_bot
     from .recipes import TrainingInterrupted, recipe
 
     quiet_transformers()
-    config = recipe(
-        recipe_name,
+    overrides = dict(
         method=method,
         epochs=epochs,
         batch_size=batch_size,
@@ -444,66 +461,88 @@ def train(
         checkpoint_every=checkpoint_every,
         seed=seed,
     )
+    check_continue_flags(continue_)
     if not world().is_main:  # under a launcher, the main process speaks for all
         console.quiet = err_console.quiet = True
-    with world().main_first():  # one process prepares the dataset version, the others read it
-        dataset = training_dataset(sources, clean_flags, track)
+    if continue_:
+        update = plan_continuation(list(sources), ContinueConfig(replay_fraction=replay), out, overrides)
+        console.print(
+            f"continuing [bold]{escape(update.folder.name)}[/] ({update.config.recipe} recipe,"
+            f" lr {update.config.learning_rate:g}): {update.new_posts:,} new posts and"
+            f" {update.replayed_posts:,} older ones replayed of {update.dataset.manifest['train_count']:,}"
+        )
+    else:
+        config = recipe(recipe_name, **overrides)
+        with world().main_first():  # one process prepares the dataset version, the others read it
+            dataset = training_dataset(sources, clean_flags, track)
+        console.print(
+            f"training [bold]{escape(dataset.name)}[/] on {escape(base)} "
+            f"({config.recipe} recipe, {config.method}): {len(dataset.train):,} posts"
+        )
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]} tok/s  loss {task.fields[loss]}  ETA {task.fields[eta]}"),
     )
-    console.print(
-        f"training [bold]{escape(dataset.name)}[/] on {escape(base)} "
-        f"({config.recipe} recipe, {config.method}): {len(dataset.train):,} posts"
-    )
     with Progress(*columns, console=err_console) as progress:
         task = progress.add_task("training", total=None, rate="-", loss="-", eta="-")
 
-        def on_progress(update) -> None:
-            if update.event == "step":
-                eta = f"{update.eta_s // 60:.0f}:{update.eta_s % 60:02.0f}" if update.eta_s is not None else "-"
+        def on_progress(report) -> None:
+            if report.event == "step":
+                eta = f"{report.eta_s // 60:.0f}:{report.eta_s % 60:02.0f}" if report.eta_s is not None else "-"
                 progress.update(
                     task,
-                    completed=update.step,
-                    total=update.total_steps,
-                    rate=f"{update.tokens_per_s:,.0f}",
-                    loss=f"{update.loss:.3f}",
+                    completed=report.step,
+                    total=report.total_steps,
+                    rate=f"{report.tokens_per_s:,.0f}",
+                    loss=f"{report.loss:.3f}",
                     eta=eta,
                 )
-            elif update.event == "eval":
-                progress.console.print(
-                    f"epoch {update.epoch}, step {update.step}: validation loss {update.valid_loss:.4f}"
-                )
+            elif report.event == "eval":
+                when = f"epoch {report.epoch}, step {report.step}" if report.step else "before training"
+                progress.console.print(f"{when}: validation loss {report.valid_loss:.4f}")
 
         def on_plan(plan) -> None:
             progress.console.print(f"plan: {escape(plan.describe())}", highlight=False)
 
         try:
-            folder = train_bot(
-                dataset,
-                config,
-                base,
-                out,
-                resume=resume,
-                track_backend=track,
-                on_progress=on_progress,
-                on_warning=warn,
-                dtype=dtype,
-                on_plan=on_plan,
-            )
+            if continue_:
+                folder = continue_bot(
+                    update,
+                    resume=resume,
+                    track_backend=track,
+                    on_progress=on_progress,
+                    on_warning=warn,
+                    dtype=dtype,
+                    on_plan=on_plan,
+                )
+            else:
+                folder = train_bot(
+                    dataset,
+                    config,
+                    base,
+                    out,
+                    resume=resume,
+                    track_backend=track,
+                    on_progress=on_progress,
+                    on_warning=warn,
+                    dtype=dtype,
+                    on_plan=on_plan,
+                )
         except TrainingInterrupted as stopped:
             progress.stop()
             err_console.print(f"[yellow]{escape(str(stopped))}[/]")
             raise SystemExit(130) from None
-    from .bots import read_metadata
-
     meta = read_metadata(folder)
+    summary = heldout_summary(meta)
+    before = meta.continued[-1].previous_valid_perplexity if meta.continued and continue_ else None
+    if before is not None and meta.valid_perplexity is not None:
+        summary += f"; validation perplexity {before:.2f} → {meta.valid_perplexity:.2f} (before and after continuing)"
     console.print(
         f"bot [bold]{escape(meta.name)}[/] → {escape(str(folder))}\n"
         f"{meta.train_tokens:,} tokens in {meta.train_time_s:.0f} s "
-        f"({meta.tokens_per_s:,.0f} tok/s); {heldout_summary(meta)}"
+        f"({meta.tokens_per_s:,.0f} tok/s); {summary}"
     )
 
 
@@ -519,6 +558,35 @@ def heldout_summary(meta) -> str:
             "prepare it again for a perplexity no training decision saw)"
         )
     return "no held-out posts to measure perplexity on"
+
+
+def given_options() -> set[str]:
+    """The names of the current command's parameters set on the command line."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    return {
+        param.name
+        for param in ctx.command.params
+        if param.name and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE
+    }
+
+
+def check_continue_flags(continue_: bool) -> None:
+    """--continue trains the bot's own base, recipe and cleaning; --replay only means something with it."""
+    import inspect
+
+    given = [param for param in click.get_current_context().command.params if param.name in given_options()]
+    if continue_:
+        fixed = {"base", "recipe_name", *inspect.signature(clean_options_from).parameters}
+        clashing = [param for param in given if param.name in fixed]
+        if clashing:
+            flag = clashing[0].opts[0]
+            raise TweetlingError(
+                f"{flag} does not go with --continue: a bot continues with its own base, recipe and cleaning"
+            )
+    elif any(param.name == "replay" for param in given):
+        raise TweetlingError("--replay goes with --continue")
 
 
 @cli.command()
@@ -594,7 +662,10 @@ def generate(
     allow_memorized: bool,
     as_json: bool,
 ) -> None:
-    """Write COUNT posts in BOT's voice that start with PROMPT."""
+    """Write COUNT posts in BOT's voice that start with PROMPT.
+
+    Samples that come out empty, repeated or copied from a training post are dropped and sampled
+    again (a few rounds); if COUNT posts still cannot be made, it says how many and why."""
     import json
 
     config = GenerateConfig(
@@ -607,7 +678,10 @@ def generate(
     for i, output in enumerate(result.outputs, 1):
         flag = f" [yellow](copies a training post: {output.overlap} words)[/]" if output.memorized else ""
         console.print(f"[dim]{i:>2}.[/] {escape(output.text)}{flag}", highlight=False)
-    err_console.print(result.summary(), highlight=False)
+    if result.complete:
+        err_console.print(escape(result.summary()), highlight=False)
+    else:
+        warn(result.summary())
 
 
 @cli.command()
@@ -620,15 +694,58 @@ def generate(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Avatar image of an account, in the bot's account order (repeatable).",
 )
-@click.option("--seed", type=int, help="Seed for a reproducible sample.")
-def preview(bot: str, prompt: str, avatars: tuple[Path, ...], seed: int | None) -> None:
-    """Draw predictions.png: a post-like card with a generated continuation of PROMPT."""
-    from .card import write_card
-    from .preview import write_preview
+@click.option("--seed", type=int, help="Seed of the candidates (default: a random one, shown).")
+@click.option(
+    "-n",
+    "count",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Candidate posts to sample and show.",
+)
+@click.option(
+    "--pick", type=click.IntRange(min=1), default=1, show_default=True, help="Which candidate becomes the image."
+)
+@click.option("--text", help="Draw this post instead of sampling (PROMPT, if it starts the text, is bold).")
+def preview(
+    bot: str, prompt: str, avatars: tuple[Path, ...], seed: int | None, count: int, pick: int, text: str | None
+) -> None:
+    """Draw predictions.png: a post-like card with a post of BOT that starts with PROMPT.
 
-    image = write_preview(load_bot(bot), prompt, avatars, seed)
+    It samples COUNT candidates, lists them and draws the one picked (the first by default); run
+    it again with the seed it shows and --pick N to draw another, or give your own --text."""
+    import random
+    import shlex
+
+    from .card import write_card
+    from .preview import emoji_note, write_preview
+
+    if text is not None and (seed is not None or "pick" in given_options()):
+        raise TweetlingError("--text draws the given post: it goes without --seed and --pick")
+    loaded = load_bot(bot)
+    if text is None:
+        seed = random.SystemRandom().randrange(2**31) if seed is None else seed
+        result = loaded.generate(prompt, n=count, seed=seed)
+        for i, post in enumerate(result.texts, 1):
+            mark = "[bold]→[/]" if i == pick else " "
+            console.print(f"{mark}[dim]{i:>2}.[/] {escape(post)}", highlight=False)
+        if not result.complete:
+            warn(result.summary())
+        if pick > len(result.texts):
+            raise TweetlingError(f"--pick {pick}: there are {len(result.texts)} candidates")
+        text = result.texts[pick - 1]
+    image = write_preview(loaded, prompt, text, avatars)
     write_card(image.parent)  # the card shows the image once it exists
+    note = emoji_note(text)
+    if note:
+        warn(note)
     console.print(f"wrote {escape(str(image))}")
+    if seed is not None:
+        console.print(
+            f"another candidate: tweetling preview {escape(shlex.quote(bot))} {escape(shlex.quote(prompt))}"
+            f" --seed {seed} --pick N",
+            highlight=False,
+        )
 
 
 @cli.command()

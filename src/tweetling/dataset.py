@@ -17,7 +17,7 @@ from .provenance import Provenance
 from .store import Store
 
 MAX_ACCOUNTS = 3  # huggingtweets blended up to three accounts
-POST_IDS_FILE = "post_ids.txt"  # "source:post_id" of every post the dataset holds, one a line
+POST_IDS_FILE = "post_ids.txt"  # the kept posts' "source:post_id", one a line (hashed as the manifest's source_ids)
 
 
 @dataclass(frozen=True)
@@ -158,11 +158,8 @@ def prepare(store: Store, accounts: list[str], config: PrepareConfig = PrepareCo
         train_parts = balance(train_parts, config.seed)
     train = [Example(account, text) for account, texts in train_parts.items() for text in texts]
 
-    name = blend_name(accounts)
-    lines = {"train": _jsonl(train), "valid": _jsonl(valid), "test": _jsonl(test)}
-    source_ids = hashlib.sha256("\n".join(i for c in cleaned for i in c.post_ids).encode()).hexdigest()
     manifest = {
-        "name": name,
+        "name": blend_name(accounts),
         "accounts": accounts,
         "seed": config.seed,
         "valid_fraction": config.valid_fraction,
@@ -172,10 +169,31 @@ def prepare(store: Store, accounts: list[str], config: PrepareConfig = PrepareCo
         "keep_newlines": config.clean.keep_newlines,
         "table": {c.account: c.table.to_dict() for c in cleaned},
         "profiles": _profiles(store, accounts),
+    }
+    provenance = {c.account: _provenance(store, c).to_dict() for c in cleaned}
+    dataset = _save(manifest, (train, valid, test), [i for c in cleaned for i in c.post_ids], provenance)
+    dataset.warnings = warnings
+    return dataset
+
+
+def _save(
+    manifest: dict,
+    parts: tuple[list[Example], list[Example], list[Example]],
+    post_ids: list[str],
+    provenance: dict[str, dict],
+) -> Dataset:
+    """Version MANIFEST and the (train, valid, test) examples by their hash, write the folder
+    unless that version exists, and load it; POST_IDS are the kept posts' ids (hashed in the
+    manifest, listed beside), PROVENANCE where each account's posts came from."""
+    train, valid, test = parts
+    lines = {"train": _jsonl(train), "valid": _jsonl(valid), "test": _jsonl(test)}
+    id_lines = "".join(f"{post_id}\n" for post_id in post_ids)
+    manifest = {
+        **manifest,
         "train_count": len(train),
         "valid_count": len(valid),
         "test_count": len(test),
-        "source_ids": source_ids,
+        "source_ids": hashlib.sha256("\n".join(post_ids).encode()).hexdigest(),
     }
     digest = hashlib.sha256(
         json.dumps(manifest, sort_keys=True).encode() + "".join(lines.values()).encode()
@@ -183,14 +201,79 @@ def prepare(store: Store, accounts: list[str], config: PrepareConfig = PrepareCo
     manifest["hash"] = digest
     manifest["created_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     # Outside the hash: a refetch that only re-checks opt-outs makes no new version.
-    manifest["provenance"] = {c.account: _provenance(store, c).to_dict() for c in cleaned}
-    folder = paths.datasets_dir() / f"{name}-{digest[:12]}"
+    manifest["provenance"] = provenance
+    folder = paths.datasets_dir() / f"{manifest['name']}-{digest[:12]}"
     if not (folder / "manifest.json").exists():
-        post_ids = "".join(f"{post_id}\n" for c in cleaned for post_id in c.post_ids)
-        _write_folder(folder, manifest, lines, post_ids)
-    dataset = Dataset.load(folder)
-    dataset.warnings = warnings
-    return dataset
+        _write_folder(folder, manifest, lines, id_lines)
+    return Dataset.load(folder)
+
+
+# --- continuing: a dataset grown by the posts new since an earlier one ---------------------------
+
+
+def prepare_continuation(store: Store, previous: Dataset) -> Dataset:
+    """PREVIOUS grown by the posts its accounts have gained since: the stored posts cleaned with
+    PREVIOUS's options, those it did not hold split with its seed and fractions. Its held-out
+    posts stay held out, so a bot's perplexities before and after continuing are comparable;
+    the new training posts come last in `train` (`new_examples` finds them). A blend's new posts
+    are not upsampled."""
+    manifest = previous.manifest
+    accounts = previous.accounts
+    options = CleanOptions.from_dict(manifest.get("options") or {})
+    cleaned = clean_accounts(store, accounts, options)
+    known_ids = previous.post_ids()
+    known_texts = {e.text for e in (*previous.train, *previous.valid, *previous.test)}  # datasets listing no ids
+    new_train, new_valid, new_test = [], [], []
+    for part in cleaned:
+        new = [
+            text
+            for post_id, text in zip(part.post_ids, part.texts, strict=True)
+            if (post_id not in known_ids if known_ids is not None else text not in known_texts)
+        ]
+        train_texts, valid_texts, test_texts = split(
+            new, manifest.get("valid_fraction", 0.1), manifest.get("test_fraction", 0.0), manifest.get("seed", 42)
+        )
+        new_train += [Example(part.account, text) for text in train_texts]
+        new_valid += [Example(part.account, text) for text in valid_texts]
+        new_test += [Example(part.account, text) for text in test_texts]
+    if not new_train:
+        raise TweetlingError(
+            f"no new posts for {', '.join('@' + a for a in accounts)} since dataset {previous.path.name}"
+            f" (prepared {manifest.get('created_at', '?')}); fetch or import newer posts first"
+        )
+    continuation = {
+        **{
+            key: manifest[key]
+            for key in ("name", "accounts", "seed", "valid_fraction", "test_fraction", "balance")
+            if key in manifest
+        },
+        "options": options.to_dict(),
+        "keep_newlines": options.keep_newlines,
+        "table": {c.account: c.table.to_dict() for c in cleaned},
+        "profiles": _profiles(store, accounts),
+        "continues": {"name": manifest["name"], "hash": manifest["hash"], "path": str(previous.path)},
+        "new_counts": {"train": len(new_train), "valid": len(new_valid), "test": len(new_test)},
+    }
+    parts = ([*previous.train, *new_train], [*previous.valid, *new_valid], [*previous.test, *new_test])
+    provenance = {c.account: _provenance(store, c).to_dict() for c in cleaned}
+    return _save(continuation, parts, [i for c in cleaned for i in c.post_ids], provenance)
+
+
+def new_examples(dataset: Dataset) -> list[Example]:
+    """The training posts a continuation dataset added to the one it continues (none for others)."""
+    count = (dataset.manifest.get("new_counts") or {}).get("train", 0)
+    return dataset.train[len(dataset.train) - count :] if count else []
+
+
+def replay_sample(dataset: Dataset, replay_fraction: float, seed: int) -> list[Example]:
+    """What a continuation trains on: its new training posts, and older ones drawn with SEED so
+    that they make REPLAY_FRACTION of the whole (as many as there are, at most)."""
+    if not 0 <= replay_fraction < 1:
+        raise TweetlingError(f"the replay fraction must be in [0, 1), not {replay_fraction}")
+    new = new_examples(dataset)
+    older = dataset.train[: len(dataset.train) - len(new)]
+    count = min(len(older), round(len(new) * replay_fraction / (1 - replay_fraction)))
+    return random.Random(seed).sample(older, count) + new
 
 
 def resolve(name_or_path: str | Path) -> Path:

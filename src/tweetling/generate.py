@@ -1,6 +1,6 @@
 """Sampling posts: huggingtweets' recipe (EOS prefix, top-p 0.95, cut at the first newline), a
-batch sampled together, with empty, duplicate and memorized outputs dropped. `bots.Bot` puts
-these together for a trained bot."""
+batch sampled together, with empty, duplicate and memorized outputs dropped and sampled again
+until the posts asked for are there. `bots.Bot` puts these together for a trained bot."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from .errors import TweetlingError
 
 DEFAULT_PROMPT = "My dream is"  # huggingtweets' example prompt
 DEFAULT_POSTS = 10  # posts written per call
@@ -23,6 +25,11 @@ class GenerateConfig:
     max_length: int = 160  # tokens, prompt included, as in huggingtweets' pipeline call
     allow_memorized: bool = False  # keep outputs that copy a training post (flagged) instead of dropping them
     memorization_ngram: int = 8  # words in a row shared with a training post that count as a copy
+    max_rounds: int = 4  # sampling rounds for the posts asked for: the first samples N, the others what is missing
+
+    def __post_init__(self) -> None:
+        if self.max_rounds < 1:
+            raise TweetlingError(f"max_rounds must be at least 1, not {self.max_rounds}")
 
 
 @dataclass(frozen=True)
@@ -34,14 +41,17 @@ class Generation:
 
 @dataclass
 class Generations:
-    """The kept outputs of one call and how many samples were dropped, and why."""
+    """The posts of one call, how many samples it took and why the others were dropped."""
 
     prompt: str
     outputs: list[Generation] = field(default_factory=list)
+    requested: int = 0  # posts asked for
+    rounds: int = 0  # sampling rounds it took
     sampled: int = 0
     dropped_empty: int = 0
     dropped_duplicate: int = 0
     dropped_memorized: int = 0
+    surplus: int = 0  # usable samples beyond the posts asked for (a round's margin)
     flagged_memorized: int = 0
     seed: int | None = None
 
@@ -50,22 +60,33 @@ class Generations:
         return [output.text for output in self.outputs]
 
     @property
+    def complete(self) -> bool:
+        """Whether every post asked for is there."""
+        return len(self.outputs) >= self.requested
+
+    @property
     def dropped(self) -> dict[str, int]:
         """How many samples were dropped, by reason."""
         return {"empty": self.dropped_empty, "duplicate": self.dropped_duplicate, "memorized": self.dropped_memorized}
 
     def summary(self) -> str:
-        """One line: how many samples were kept and why the others were dropped."""
+        """One line: the posts made, the samples and rounds it took, and why samples were dropped."""
         reasons = ", ".join(f"{count} {why}" for why, count in self.dropped.items() if count)
-        return f"{len(self.outputs)} of {self.sampled} samples kept" + (f"; dropped {reasons}" if reasons else "")
+        rounds = f" in {self.rounds} rounds" if self.rounds > 1 else ""
+        made = f"{len(self.outputs)} posts" if self.complete else f"only {len(self.outputs)} of {self.requested} posts"
+        line = f"{made} from {self.sampled} samples{rounds}" + (f"; dropped {reasons}" if reasons else "")
+        return line if self.complete else f"{line}; try another prompt or seed"
 
     def to_dict(self) -> dict:
         return {
             "prompt": self.prompt,
             "seed": self.seed,
             "outputs": [vars(output) for output in self.outputs],
+            "requested": self.requested,
+            "rounds": self.rounds,
             "sampled": self.sampled,
             "dropped": self.dropped,
+            "surplus": self.surplus,
             "flagged_memorized": self.flagged_memorized,
         }
 
@@ -118,10 +139,13 @@ def select(
     keep_newlines: bool,
     index: NgramIndex | None,
     allow_memorized: bool = False,
+    into: Generations | None = None,
 ) -> Generations:
-    """Turn raw continuations into posts: cut, strip, drop empties, duplicates and copies."""
-    result = Generations(prompt=prompt, sampled=len(continuations))
-    seen: set[str] = set()
+    """Turn raw continuations into posts: cut, strip, drop empties, duplicates and copies. INTO
+    (the posts of earlier rounds) gets the new ones, up to its `requested` posts when it has one."""
+    result = into or Generations(prompt=prompt)
+    seen = set(result.texts)
+    result.sampled += len(continuations)
     for continuation in continuations:
         if not keep_newlines:
             continuation = cut_at_newline(continuation)
@@ -137,9 +161,20 @@ def select(
         if memorized and not allow_memorized:
             result.dropped_memorized += 1
             continue
+        if result.requested and result.complete:
+            result.surplus += 1
+            continue
         result.flagged_memorized += memorized
         result.outputs.append(Generation(text, memorized, index.overlap(text) if index else 0))
     return result
+
+
+def next_round_size(result: Generations) -> int:
+    """Samples for the next round: the missing posts at the share kept so far (taken as at least a
+    quarter, so a bad round does not ask for a huge batch), plus a margin of two."""
+    missing = result.requested - len(result.outputs)
+    kept = max(len(result.outputs) + result.surplus, 1) / max(result.sampled, 1)
+    return math.ceil(missing / max(kept, 0.25)) + 2
 
 
 def sample_top_p(logits, top_p: float, temperature: float, candidates: tuple[int, ...] = (256, 4096)):

@@ -1,22 +1,32 @@
 """The user steps that compose several modules: preparing a dataset (store → clean → split →
-tracking) and training a bot (fine-tune → predictions image → model card). The CLI and the web
-app call these for those steps; steps that are one module's work (import, fetch, generate, eval,
-push, sweep) they call in that module."""
+tracking), training a bot (fine-tune → predictions image → model card) and continuing one on
+the posts new since its dataset. The CLI and the web app call these for those steps; steps
+that are one module's work (import, fetch, generate, eval, push, sweep) they call in that module."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from . import distributed, track
+from . import bots, distributed, track
 from .card import write_card
-from .dataset import Dataset, PrepareConfig, prepare
+from .dataset import (
+    Dataset,
+    PrepareConfig,
+    blend_name,
+    new_examples,
+    prepare,
+    prepare_continuation,
+    replay_sample,
+)
 from .errors import TweetlingError
 from .export import check_dtype, export_safetensors
 from .generate import DEFAULT_PROMPT
 from .models import DEFAULT_BASE
-from .preview import write_preview
-from .recipes import ProgressCallback, TrainConfig
+from .preview import emoji_note, write_preview
+from .recipes import ContinueConfig, ProgressCallback, TrainConfig, continue_recipe
 from .store import Store
 from .train import TrainPlan, fine_tune
 
@@ -60,6 +70,11 @@ def train_bot(
         on_progress=on_progress,
         on_plan=on_plan,
     )
+    return _finish_trained(folder, dtype, on_warning)
+
+
+def _finish_trained(folder: Path, dtype: str, on_warning: Callable[[str], None] | None) -> Path:
+    """Save a freshly trained bot's weights in DTYPE and add its image and card (the main process)."""
     if not distributed.world().is_main:
         return folder
     if dtype != "float32":
@@ -70,15 +85,104 @@ def train_bot(
     return folder
 
 
+@dataclass(frozen=True)
+class BotUpdate:
+    """A planned `train --continue`: the bot, the grown dataset (its `train` holds what will be
+    trained: the new posts and the replayed older ones) and the recipe."""
+
+    folder: Path
+    previous: bots.BotMeta
+    dataset: Dataset
+    config: TrainConfig
+
+    @property
+    def new_posts(self) -> int:
+        return len(new_examples(self.dataset))
+
+    @property
+    def replayed_posts(self) -> int:
+        return len(self.dataset.train) - self.new_posts
+
+
+def plan_continuation(
+    accounts: list[str],
+    config: ContinueConfig = ContinueConfig(),
+    out: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> BotUpdate:
+    """How the bot of ACCOUNTS (at OUT, default bots/<name>) is updated with the posts stored
+    since its dataset was prepared: the grown dataset (prepared now; its held-out posts stay
+    held out), the new posts plus a replayed sample of older ones, and the bot's own recipe with
+    a lower rate and OVERRIDES (`recipes.continue_recipe`)."""
+    folder = Path(out) if out else bots.default_dir(blend_name(accounts))
+    previous = bot_to_continue(folder, accounts)
+    dataset_folder = previous.dataset.folder()
+    if dataset_folder is None:
+        raise TweetlingError(
+            f"bot {previous.name!r} cannot be continued: its dataset is no longer at {previous.dataset.path};"
+            " train it again without --continue"
+        )
+    with distributed.world().main_first(), Store() as store:
+        grown = prepare_continuation(store, Dataset.load(dataset_folder))
+    train_config = continue_recipe(previous.recipe, config, **(overrides or {}))
+    trained = replay_sample(grown, config.replay_fraction, train_config.seed)
+    return BotUpdate(folder, previous, replace(grown, train=trained), train_config)
+
+
+def continue_bot(
+    update: BotUpdate,
+    *,
+    resume: bool = False,
+    track_backend: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_warning: Callable[[str], None] | None = None,
+    dtype: str = "float32",
+    on_plan: Callable[[TrainPlan], None] | None = None,
+) -> Path:
+    """Run UPDATE: fine-tune from the bot's weights, then its predictions image and model card
+    (as `train_bot`). The bot is replaced only once the update is done; tweetling.json and the
+    card record both datasets."""
+    check_dtype(dtype)
+    folder = fine_tune(
+        update.dataset,
+        update.config,
+        str(update.folder),
+        update.folder,
+        resume=resume,
+        track_backend=track_backend,
+        on_progress=on_progress,
+        on_plan=on_plan,
+        continues=update.previous,
+    )
+    return _finish_trained(folder, dtype, on_warning)
+
+
+def bot_to_continue(folder: Path, accounts: list[str]) -> bots.BotMeta:
+    """The metadata of the bot at FOLDER, which must imitate exactly ACCOUNTS."""
+    if not (folder / "config.json").exists():
+        raise TweetlingError(f"no bot to continue at {folder}; train one first (without --continue)")
+    meta = bots.read_metadata(folder)
+    if meta.accounts != list(accounts):
+        handles = ", ".join(f"@{a}" for a in meta.accounts)
+        raise TweetlingError(
+            f"bot {folder.name!r} was trained on {handles}, not {', '.join(f'@{a}' for a in accounts)};"
+            f" continue it with `tweetling train {' '.join(meta.accounts)} --continue`"
+        )
+    return meta
+
+
 def finish_bot(folder: Path, prompt: str = DEFAULT_PROMPT, seed: int = 0) -> list[str]:
-    """Draw predictions.png (a sample for PROMPT) and write the model card README.md; the
+    """Draw predictions.png (a post generated for PROMPT) and write the model card README.md; the
     warnings say what could not be made (a bot that only samples empty posts gets no image)."""
     from .bots import Bot
 
-    warnings = []
-    try:
-        write_preview(Bot.load(folder), prompt, seed=seed)
-    except TweetlingError as error:
-        warnings.append(f"no predictions image: {error}")
+    warnings: list[str] = []
+    bot = Bot.load(folder)
+    result = bot.generate(prompt, n=1, seed=seed)
+    if result.outputs:
+        write_preview(bot, prompt, result.texts[0])
+        warnings += filter(None, [emoji_note(result.texts[0])])
+    else:
+        warnings.append(f"no predictions image: {result.summary()}")
     write_card(folder)
     return warnings

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .errors import TweetlingError
@@ -112,7 +112,36 @@ def recipe(name: str, **overrides) -> TrainConfig:
     """The named recipe with OVERRIDES (None values are ignored) applied."""
     if name not in RECIPES:
         raise TweetlingError(f"unknown recipe {name!r}; use one of {', '.join(RECIPES)}")
-    return replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})
+    return _overridden(RECIPES[name], overrides)
+
+
+def _overridden(config: TrainConfig, overrides: dict) -> TrainConfig:
+    return replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class ContinueConfig:
+    """How `train --continue` updates a bot with the posts new since its dataset: from the bot's
+    weights, with its own recipe but a lower rate, on the new posts plus a replayed sample of the
+    older ones (measured in bench/README.md, "Continuing a bot")."""
+
+    replay_fraction: float = 0.5  # share of the posts trained on that are older ones: the bot keeps its voice
+    learning_rate_factor: float = 0.5  # times the bot's own rate: its weights are tuned already
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.replay_fraction < 1:
+            raise TweetlingError(f"replay_fraction must be in [0, 1), not {self.replay_fraction}")
+        if self.learning_rate_factor <= 0:
+            raise TweetlingError(f"learning_rate_factor must be positive, not {self.learning_rate_factor}")
+
+
+def continue_recipe(trained: dict, config: ContinueConfig = ContinueConfig(), **overrides) -> TrainConfig:
+    """The recipe a bot was TRAINED with (its tweetling.json `recipe`; the default for a bot that
+    does not say), its learning rate times CONFIG's factor, then OVERRIDES (None values ignored)."""
+    names = {f.name for f in fields(TrainConfig)}
+    known = {key: value for key, value in trained.items() if key in names}
+    base = replace(RECIPES["default"], **known) if known else RECIPES["default"]
+    return _overridden(replace(base, learning_rate=base.learning_rate * config.learning_rate_factor), overrides)
 
 
 @dataclass

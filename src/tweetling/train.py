@@ -309,13 +309,16 @@ def train_model(
     on_progress: ProgressCallback | None = None,
     run: track.Run | None = None,
     world: World = SINGLE,
+    validate_first: bool = False,
 ) -> TrainResult:
     """Train MODEL on DATASET's train posts, validating on its valid posts.
 
     With CHECKPOINT, state is saved there every `checkpoint_every` steps and on Ctrl-C; RESUME
     continues from it (IDENTITY must match what the checkpoint was made with). EXTRA is stored
     in the checkpoint for the caller (`checkpoint_extra`). In a WORLD of several processes each
-    takes its share of every batch; only the main one saves checkpoints.
+    takes its share of every batch; only the main one saves checkpoints. VALIDATE_FIRST measures
+    the weights before the first step too (a bot being continued): under early stopping they
+    are kept if no step improves on them.
     """
     import torch
 
@@ -376,6 +379,8 @@ def train_model(
         report(progress("eval", valid_loss=valid.loss))
         return state.record_validation(valid, keep_weights=config.early_stopping) or not config.early_stopping
 
+    if validate_first and state.step == 0 and not state.validations:
+        validate()
     model.train()
     stop = _StopOnSigint()
     try:
@@ -608,10 +613,15 @@ def fine_tune(
     track_backend: str | None = None,
     on_progress: ProgressCallback | None = None,
     on_plan: Callable[[TrainPlan], None] | None = None,
+    continues: bots.BotMeta | None = None,
 ) -> Path:
     """Fine-tune BASE on DATASET with CONFIG and write the bot folder (default: bots/<dataset
     name>) without its model card and image (`pipeline.train_bot` adds them). ON_PLAN hears the
     plan (`plan_training`) before the first step.
+
+    CONTINUES is the metadata of the bot being updated when BASE is that bot's folder: training
+    starts with a validation, the new tweetling.json records what it continued, and the
+    folder's avatar images are kept.
 
     On a CUDA GPU when there is one. Under `torchrun` or `accelerate launch` every process calls
     this: they share the work, the main one reports, tracks and writes, and all return once the
@@ -656,6 +666,7 @@ def fine_tune(
             on_progress=on_progress if world.is_main else None,
             run=run,
             world=world,
+            validate_first=continues is not None,
         )
     except TrainingInterrupted:
         run.end("KILLED")
@@ -677,8 +688,9 @@ def fine_tune(
         wall_time=time.time() - started,
         processes=world.size,
         test=test,
+        continues=continues,
     )
-    bots.write_bot(out, model, tokenizer, meta)
+    bots.write_bot(out, model, tokenizer, meta, keep=bots.avatar_files(Path(base)) if continues else ())
     checkpoint.unlink(missing_ok=True)
     world.barrier()
     finals = {

@@ -374,10 +374,10 @@ def generate_step(
     result = loaded.generate(prompt, n=count, seed=seed)
     summary = f"{result.summary()}; seed {seed}"
     if not result.outputs:
-        return "", render.notes([summary, "Every sample was dropped; try again."], "warning"), None
+        return "", render.notes([summary], "warning"), None
     posts = [(text, share.share_links(text, loaded.accounts)) for text in result.texts]
     image = predictions_image(loaded, prompt, result.texts[0])
-    return render.generated_posts(posts), render.notes([summary]), image
+    return render.generated_posts(posts), render.notes([summary], "info" if result.complete else "warning"), image
 
 
 @user_errors
