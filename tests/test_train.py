@@ -227,7 +227,25 @@ def test_ctrl_c_finishes_the_step_and_saves_a_checkpoint(tiny_model, dataset, tm
 
 
 def stop_at_once(update):
-    raise KeyboardInterrupt
+    if update.event == "step":
+        raise KeyboardInterrupt
+
+
+def test_a_stop_before_the_first_step_ends_at_once_without_a_checkpoint(tiny_model, dataset, tmp_path, tweetling_home):
+    events = []
+
+    def stop_at_start(update):
+        events.append(update.event)
+        if update.event == "start":
+            raise KeyboardInterrupt
+
+    out = tmp_path / "bot"
+    with pytest.raises(TrainingInterrupted) as stopped:
+        fine_tune(
+            dataset, recipe("default", **FAST), str(tiny_model), out, track_backend="none", on_progress=stop_at_start
+        )
+    assert events == ["start"] and stopped.value.step == 0 and stopped.value.checkpoint is None
+    assert not checkpoint_path(out).exists() and not out.exists()
 
 
 def test_resume_refuses_a_checkpoint_of_other_settings(tiny_model, dataset, tmp_path, tweetling_home):

@@ -5,12 +5,16 @@ that are one module's work (import, fetch, generate, eval, push, sweep) they cal
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from . import bots, distributed, track
+from . import bots, distributed, paths, track
+from .bots import DatasetRecord
 from .card import write_card
 from .dataset import (
     Dataset,
@@ -28,7 +32,7 @@ from .models import DEFAULT_BASE
 from .preview import emoji_note, write_preview
 from .recipes import ContinueConfig, ProgressCallback, TrainConfig, continue_recipe
 from .store import Store
-from .train import TrainPlan, fine_tune
+from .train import TrainPlan, checkpoint_path, checkpoint_summary, fine_tune
 
 
 def prepare_dataset(
@@ -186,3 +190,64 @@ def finish_bot(folder: Path, prompt: str = DEFAULT_PROMPT, seed: int = 0) -> lis
         warnings.append(f"no predictions image: {result.summary()}")
     write_card(folder)
     return warnings
+
+
+# --- what is on disk: prepared datasets, trainings to continue, bots to remove ----------------------
+
+
+def prepared_datasets() -> list[DatasetRecord]:
+    """Every prepared dataset under TWEETLING_HOME/datasets, newest first (damaged ones left out)."""
+    records = []
+    for manifest_file in paths.datasets_dir().glob("*/manifest.json") if paths.datasets_dir().exists() else []:
+        try:
+            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+            records.append(DatasetRecord.from_dict({**manifest, "path": str(manifest_file.parent)}))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue  # a folder being written or broken is not a dataset to offer
+    return sorted(records, key=lambda record: record.created_at or "", reverse=True)
+
+
+@dataclass(frozen=True)
+class Resumable:
+    """A training stopped with a checkpoint: what continuing it needs (the same dataset, base
+    model and settings) and how far it got."""
+
+    bot: str  # the bot folder's name under TWEETLING_HOME/bots
+    dataset: DatasetRecord | None  # None when the dataset it was made with is gone
+    base: str
+    config: TrainConfig
+    step: int
+
+
+def resumable_trainings() -> list[Resumable]:
+    """The trainings under TWEETLING_HOME/bots that stopped with a checkpoint, newest first."""
+    by_hash = {record.hash: record for record in prepared_datasets()}
+    known = {f.name for f in fields(TrainConfig)}
+    found = []
+    checkpoints = paths.bots_dir().glob("*.checkpoint.pt") if paths.bots_dir().exists() else []
+    for checkpoint in sorted(checkpoints, key=lambda path: path.stat().st_mtime, reverse=True):
+        try:
+            summary = checkpoint_summary(checkpoint)
+            identity = summary["identity"]
+            config = TrainConfig(**{k: v for k, v in identity["config"].items() if k in known})
+        except Exception:  # a damaged or foreign checkpoint (torch, pickle, key errors) is not offered
+            continue
+        bot = checkpoint.name.removesuffix(".checkpoint.pt")
+        found.append(
+            Resumable(bot, by_hash.get(identity.get("dataset")), identity.get("base", ""), config, summary["step"])
+        )
+    return found
+
+
+def delete_bot(name: str) -> None:
+    """Remove the bot NAME (its folder under TWEETLING_HOME/bots) and any checkpoint of its training."""
+    folder = bots.default_dir(name)
+    checkpoint = checkpoint_path(folder)
+    if not folder.exists() and not checkpoint.exists():
+        raise TweetlingError(f"no bot named {name!r}")
+    if folder.exists():
+        # Renamed out of the way first, so no reader sees half a folder while it is removed.
+        trash = Path(tempfile.mkdtemp(prefix=f".{folder.name}.deleted.", dir=folder.parent))
+        folder.rename(trash / folder.name)
+        shutil.rmtree(trash)
+    checkpoint.unlink(missing_ok=True)

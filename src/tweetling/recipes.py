@@ -146,7 +146,8 @@ def continue_recipe(trained: dict, config: ContinueConfig = ContinueConfig(), **
 
 @dataclass
 class TrainProgress:
-    """What the loop reports: after each step (event "step"), validation ("eval") and checkpoint."""
+    """What the loop reports: once the model is ready ("start"), after each step ("step"),
+    validation ("eval") and checkpoint."""
 
     event: str
     step: int

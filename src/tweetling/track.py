@@ -265,6 +265,24 @@ def prepare_run_id(manifest: dict) -> str | None:
     return runs[0].info.run_id if runs else None
 
 
+def train_run(bot_path: Path) -> tuple[str, str] | None:
+    """(experiment id, run id) of the newest MLflow training run writing the bot at BOT_PATH."""
+    if not (paths.home() / "mlflow.db").exists():
+        return None
+    client = _mlflow_client()
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        "tags.`tweetling.kind` = 'train'",  # the path is compared here: it may hold quotes
+        max_results=50,
+        order_by=["attributes.start_time DESC"],
+    )
+    found = next((run for run in runs if run.data.tags.get("bot.path") == str(bot_path)), None)
+    return (experiment.experiment_id, found.info.run_id) if found else None
+
+
 @dataclass
 class RunSummary:
     id: str

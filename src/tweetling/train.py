@@ -385,6 +385,7 @@ def train_model(
     stop = _StopOnSigint()
     try:
         with stop:
+            report(progress("start"))  # the model is loaded: a caller may stop here, before the first step
             while state.step < total_steps and not state.stopped_early:
                 share = world.shard(batches[state.step])
                 out_of_time = config.max_time_s is not None and state.elapsed >= config.max_time_s
@@ -427,7 +428,8 @@ def train_model(
                 if checkpoint is not None and config.checkpoint_every and state.step % config.checkpoint_every == 0:
                     save()
     except KeyboardInterrupt:
-        saved_to = None if stop.forced else save(announce=False)  # the callback may be what interrupted
+        # The callback may be what interrupted; before the first step there is nothing to save.
+        saved_to = None if stop.forced or state.step == 0 else save(announce=False)
         raise TrainingInterrupted(state.step, total_steps, saved_to) from None
 
     return TrainResult(
@@ -598,9 +600,16 @@ def checkpoint_path(out: Path) -> Path:
 
 def checkpoint_extra(checkpoint: Path) -> dict:
     """The caller's EXTRA saved in CHECKPOINT, read without loading the tensors."""
+    return checkpoint_summary(checkpoint)["extra"]
+
+
+def checkpoint_summary(checkpoint: Path) -> dict:
+    """What CHECKPOINT was made with and how far it got, read without loading the tensors:
+    {"identity": {"config", "base", "dataset"}, "extra": {...}, "step": N}."""
     import torch
 
-    return torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get("extra", {})
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+    return {"identity": saved.get("identity", {}), "extra": saved.get("extra", {}), "step": saved["state"]["step"]}
 
 
 def fine_tune(
