@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 
 import pytest
 from click.testing import CliRunner
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
+from fake_hub import FakeHub
 from tweetling.card import escape_markdown
 from tweetling.cli import cli
 from tweetling.errors import TweetlingError
@@ -29,37 +27,6 @@ def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-class FakeHub:
-    """Just enough of the Hub's HTTP API for create_repo + upload_folder of small files."""
-
-    def __init__(self, server: HTTPServer):
-        self.server = server
-        self.commits: list[list[dict]] = []
-        self.auth: set[str] = set()
-        server.expect_request(re.compile(".*")).respond_with_handler(self.handle)
-
-    def handle(self, request: Request) -> Response:
-        self.auth.add(request.headers.get("Authorization", ""))
-        path = request.path
-        if path == "/api/repos/create":
-            return self.json({"url": self.server.url_for("/me/jack-bot"), "name": "me/jack-bot"})
-        if path == "/api/validate-yaml":
-            return self.json({"errors": [], "warnings": []})
-        if path.endswith("/preupload/main"):
-            files = json.loads(request.data)["files"]
-            return self.json(
-                {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
-            )
-        if path.endswith("/commit/main"):
-            self.commits.append([json.loads(line) for line in request.data.splitlines()])
-            return self.json({"commitUrl": self.server.url_for("/me/jack-bot/commit/1"), "commitOid": "1" * 40})
-        return self.json({"error": "not found"}, 404)
-
-    @staticmethod
-    def json(data: dict, status: int = 200) -> Response:
-        return Response(json.dumps(data), status=status, content_type="application/json")
 
 
 def test_missing_token_is_an_error(tiny_bot):

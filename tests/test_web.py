@@ -1,7 +1,9 @@
-"""The web app's step functions, called directly (no browser): limits, escaping, the job runner."""
+"""The web app's step functions, called directly (no browser): limits, wording, escaping, the job
+runner, training and its cancel and resume, the bot's page, the queue of drafts."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -15,11 +17,16 @@ gr = pytest.importorskip("gradio")
 from PIL import Image  # noqa: E402
 
 from conftest import SAMPLE_ARCHIVE  # noqa: E402
+from fake_hub import FakeHub  # noqa: E402
+from live_fakes import TARGETS, connect_fake, posted_texts, start_fake  # noqa: E402
 from tiny_bot import build_tiny_bot  # noqa: E402
-from tweetling.errors import TweetlingError  # noqa: E402
+from tweetling import pipeline  # noqa: E402
+from tweetling.errors import InputError, TweetlingError  # noqa: E402
+from tweetling.importer import ImportResult  # noqa: E402
+from tweetling.live import Queue  # noqa: E402
 from tweetling.posts import Post, Profile  # noqa: E402
 from tweetling.store import Store  # noqa: E402
-from tweetling.web import app, render  # noqa: E402
+from tweetling.web import data, feedback, library, posting, render, training, writing  # noqa: E402
 from tweetling.web.jobs import JobRunner  # noqa: E402
 
 NOISY = "<script>alert('x')</script>"
@@ -31,9 +38,9 @@ def store_posts(account: str, texts: list[str], display_name: str | None = None)
         store.upsert_posts(Post("file", f"{account}-{i}", account, text) for i, text in enumerate(texts))
 
 
-def load(upload=None, source=app.STORED, handles="", upload_account="", **options):
+def load(upload=None, source=data.STORED, handles="", upload_account="", **options):
     flags = {"drop_replies": False, "keep_newlines": False, "drop_duplicates": False, **options}
-    return app.load_data(
+    return data.load_data(
         upload,
         upload_account,
         source,
@@ -46,22 +53,46 @@ def load(upload=None, source=app.STORED, handles="", upload_account="", **option
     )
 
 
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+# --- step 1 ---------------------------------------------------------------------------------------
+
+
 @pytest.mark.skipif(not SAMPLE_ARCHIVE.exists(), reason="examples/sample-archive.zip is absent")
 def test_data_step_imports_an_archive_and_shows_table_and_samples(tweetling_home):
-    table, samples, notes, dataset_path, dataset_line, bot_name = load(str(SAMPLE_ARCHIVE), "Mastodon")
+    notes, table, samples, dataset_path, bot_name = load(str(SAMPLE_ARCHIVE), "Mastodon")
 
     assert "tweetling_sample" in table and "Posts downloaded" in table and "Posts kept" in table
-    assert samples.count("<li>") == app.SAMPLE_POSTS
+    assert samples.count("<li>") == data.SAMPLE_POSTS
     assert "imported" in notes and "training" in notes
-    assert (Path(dataset_path) / "manifest.json").exists()
-    assert bot_name == "tweetling_sample" and "Ready" in dataset_line
+    assert (Path(dataset_path) / "manifest.json").exists() and bot_name == "tweetling_sample"
+    again = load(str(SAMPLE_ARCHIVE), "Mastodon")[0]
+    assert "all 500 posts of the upload were already in the store" in again
+
+
+@pytest.mark.parametrize(
+    "result, said",
+    [
+        (ImportResult("ada", 0, 0, {"post": 40}), "ada: all 40 posts of the upload were already in the store"),
+        (ImportResult("ada", 10, 0, {"post": 40}), "ada: imported 10 new posts, 30 already there"),
+        (ImportResult("ada", 40, 0, {"post": 40}), "ada: imported 40 new posts"),
+        (ImportResult("ada", 5, 2, {"post": 40}), "ada: imported 5 new posts, 2 updated, 33 already there"),
+    ],
+)
+def test_an_import_says_what_was_new_and_what_was_there(result, said):
+    assert data.import_event(result) == said
 
 
 def test_data_step_blends_stored_accounts_and_escapes_posts(tweetling_home):
     store_posts("ada", [f"{NOISY} post number {i} about gardens and bees" for i in range(300)])
     store_posts("bob", [f"bob writes about tides and the moon, take {i}" for i in range(300)])
 
-    table, samples, _notes, dataset_path, _, bot_name = load(handles="ada, @bob")
+    _notes, table, samples, dataset_path, bot_name = load(handles="ada, @bob")
 
     assert "<th>ada</th>" in table and "<th>bob</th>" in table
     assert "<script>" not in samples and "&lt;script&gt;" in samples
@@ -70,37 +101,35 @@ def test_data_step_blends_stored_accounts_and_escapes_posts(tweetling_home):
 
 def test_thin_data_shows_the_table_and_why_it_cannot_train(tweetling_home):
     store_posts("tiny", ["just a few words here"] * 5)
-    with pytest.warns(UserWarning, match="at least"):
-        table, _samples, notes, dataset_path, dataset_line, _ = load(handles="tiny")
-    assert "Posts kept" in table and dataset_path is None
-    assert "at least" in notes and "Not enough data" in dataset_line
+    notes, table, _samples, dataset_path, bot_name = load(handles="tiny")
+    assert "Posts kept" in table and dataset_path is None and bot_name == ""
+    assert "tl-error" in notes and "not enough posts to train a bot" in notes and "at least" in notes
 
 
-def test_thin_but_usable_data_warns(tweetling_home):
+def test_thin_but_usable_data_warns_in_a_warning_style(tweetling_home):
     store_posts("thin", [f"a modest post about compost heaps number {i}" for i in range(200)])
-    with pytest.warns(UserWarning, match="better bots"):
-        *_, dataset_path, _, _ = load(handles="thin")
-    assert dataset_path
+    notes, *_, dataset_path, _ = load(handles="thin")
+    assert dataset_path and "tl-message tl-warning" in notes and "better bots" in notes
 
 
 @pytest.mark.parametrize(
     "handles, message",
     [
-        ("", "upload an X archive"),
-        ("a b c d", "at most 3 handles"),
+        ("", "upload an X archive or a file of posts, or enter up to three handles in “Handles”"),
+        ("a b c d", "at most 3 handles in “Handles”"),
         ("../etc", "invalid account name"),
         ("nobody", "no posts for 'nobody'"),
     ],
 )
 def test_data_step_input_errors_are_clear(tweetling_home, handles, message):
-    with pytest.raises(gr.Error, match=message):
+    with pytest.raises(TweetlingError, match=re.escape(message)):
         load(handles=handles)
 
 
 def test_upload_and_three_handles_is_too_many_accounts(tweetling_home, tmp_path):
     upload = tmp_path / "d.txt"
     upload.write_text("one two three four\n")
-    with pytest.raises(gr.Error, match="at most 3 accounts"):
+    with pytest.raises(TweetlingError, match="at most 3 accounts"):
         load(str(upload), handles="a b c")
     assert Store().count_posts() == 0  # refused before importing anything
 
@@ -108,81 +137,136 @@ def test_upload_and_three_handles_is_too_many_accounts(tweetling_home, tmp_path)
 def test_upload_of_a_text_file_takes_the_account_name_given(tweetling_home, tmp_path):
     upload = tmp_path / "posts.txt"
     upload.write_text("".join(f"line {i} of a plain text file of posts\n" for i in range(400)))
-    table, *_, bot_name = load(str(upload), upload_account="plain")
+    _notes, table, *_, bot_name = load(str(upload), upload_account="plain")
     assert "<th>plain</th>" in table and bot_name == "plain"
 
 
+# --- what the page says ---------------------------------------------------------------------------
+
+
 @pytest.mark.parametrize(
-    "bot, prompt, n, message",
+    "cli, page",
     [
-        (None, "My dream is", 10, "choose a bot"),
-        ("b", "x" * (app.MAX_PROMPT_CHARS + 1), 10, "the limit is 200"),
-        ("b", "My dream is", 0, "from 1 to 20"),
-        ("b", "My dream is", 21, "from 1 to 20"),
-        ("b", "My dream is", 2.5, "from 1 to 20"),
+        ("posts.txt: a text file names no account: pass --account NAME", "posts.txt: a text file names no account: fill in “Account name”"),
+        ("x.csv:3: 'user' 'b' differs from 'a' above; one account per file, or pass --account", "x.csv:3: 'user' 'b' differs from 'a' above; one account per file: fill in “Account name”"),
+        ("no posts for account 'ada' in the store; run `tweetling import` or `tweetling fetch` first", "no posts for account 'ada' in the store; get them in step 1"),
+        ("no bot named 'x'; train one with `tweetling train`", "no bot named 'x'; train one in step 2"),
+        ("no Hugging Face token: run `hf auth login` or set HF_TOKEN", "no Hugging Face token: paste a token into “Hugging Face token”"),
+        ("/b.pt was made with other settings or data; start again without --resume", "/b.pt was made with other settings or data; start it again with “Train” instead of continuing it"),
     ],
-)
-def test_generate_limits(tweetling_home, bot, prompt, n, message):
-    with pytest.raises(gr.Error, match=message):
-        app.generate_step(bot, prompt, n, None)
+)  # fmt: skip
+def test_messages_speak_of_the_page_controls(cli, page):
+    assert feedback.page_words(cli) == page and "--" not in page and "`" not in page
+
+
+def test_a_real_import_error_reads_in_the_page_words(tweetling_home, tmp_path):
+    nameless = tmp_path / "posts.txt"
+    nameless.write_text("a line of text\n")
+    with pytest.raises(InputError) as raised:
+        load(str(nameless))
+    assert feedback.problem(raised.value) == "posts.txt: a text file names no account: fill in “Account name”"
+
+
+def test_a_step_shows_its_error_beside_its_button_and_clears_it_on_success():
+    def step(fail):
+        if fail == "user":
+            raise TweetlingError("pass --account NAME")
+        if fail == "bug":
+            raise KeyError("oops")
+        return "a", "b"
+
+    run = feedback.shown(step, 2)
+    assert run(None) == ("a", "b", "")
+    *kept, box = run("user")
+    assert all(value == gr.skip() for value in kept) and "tl-error" in box and "fill in “Account name”" in box
+    assert "something went wrong (KeyError: &#x27;oops&#x27;); the server log has the details" in run("bug")[-1]
+    assert feedback.shown(lambda: ("queue", "<p>note</p>"), 1, says=True)() == ("queue", "<p>note</p>")
+
+
+# --- step 2 ---------------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def tiny_bot(tweetling_home, tiny_model):
-    profiles = {
-        "jack": {"display_name": "<img src=x onerror=alert(1)>", "avatar_url": None, "bio": None, "source": "x"}
-    }
-    return build_tiny_bot(tiny_model, tweetling_home / "bots" / "jack", profiles=profiles)
+def ada_dataset(tweetling_home) -> str:
+    store_posts("ada", [f"ada writes about gardens, bees and compost, note {i}" for i in range(150)])
+    return load(handles="ada")[3]
 
 
-def test_generate_writes_posts_with_share_links_and_a_predictions_image(tiny_bot):
-    posts, summary, image = app.generate_step("jack", "My dream is", 6, 0)
-
-    texts = re.findall(r"<span class='tl-post'>(.*?)</span>", posts)
-    assert texts and all(text.startswith("My dream is") for text in texts)
-    assert posts.count("https://x.com/intent/post?text=My%20dream%20is") == len(texts)
-    assert posts.count("https://mastodon.social/share?text=") == len(texts)
-    assert len(texts) == 6 and "6 posts from " in summary
-    with Image.open(image) as picture:
-        assert picture.format == "PNG" and picture.width == 1200
-    assert app.generate_step("jack", "My dream is", 6, 0)[0] == posts  # same seed, same posts
-    assert app.BOTS.get("jack") is app.BOTS.get("jack")  # loaded once
-
-
-def test_a_negative_seed_means_random(tiny_bot):
-    first, second = (app.generate_step("jack", "My dream is", 3, -1)[0] for _ in range(2))
-    assert first != second
+@pytest.mark.parametrize(
+    "path, name, base, epochs, message",
+    [
+        (None, "bot", "b", 0, "choose a dataset first (get data in step 1)"),
+        ("/not/a/dataset", "bot", "b", 0, "choose a dataset first"),
+        ("DATASET", "../up", "b", 0, "invalid bot name"),
+        ("DATASET", "bot", " ", 0, "enter a “Base model”"),
+        ("DATASET", "bot", "b", 2.5, "“Epochs” must be a whole number from 1 to 20"),
+    ],
+)
+def test_training_needs_a_dataset_a_name_and_sane_options(ada_dataset, path, name, base, epochs, message):
+    path = ada_dataset if path == "DATASET" else path
+    with pytest.raises(TweetlingError, match=re.escape(message)):
+        training.start_training(path, name, base, "full", "default", epochs)
 
 
-def test_gallery_lists_bots_with_escaped_names(tiny_bot):
-    assert app.bot_names() == ["jack"]
-    cards = app.gallery()
-    assert "<img" not in cards and "&lt;img src=x" in cards and "valid loss 3.500" in cards
+def test_the_dataset_picker_lists_prepared_datasets_with_their_table(ada_dataset, tweetling_home):
+    broken = tweetling_home / "datasets" / "broken-000"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{not json")
+    [(label, value)] = training.dataset_choices()
+    assert value == ada_dataset and label.startswith("ada (")
+    summary = render.dataset_summary(training.find_dataset(value))
+    assert "Ready: <strong>ada</strong>" in summary and "Posts kept" in summary
 
 
-def test_gallery_marks_stale_bots(tiny_bot):
-    from dataclasses import replace
-
-    from tweetling import bots
-
-    assert "tl-stale" not in app.gallery()
-    stale = bots.Stale("it learned from posts of @jack that were forgotten", "2025-01-01", "tweetling train jack <x>")
-    bots.write_metadata(tiny_bot, replace(bots.read_metadata(tiny_bot), stale=stale))
-    cards = app.gallery()
-    assert "stale: retrain</span>" in cards and "tweetling train jack &lt;x&gt;" in cards
-    assert [meta.name for _, meta in bots.stale_bots()] == ["jack"]
+def test_training_over_an_existing_bot_asks_first(tiny_bot, ada_dataset):
+    note, ask = training.name_warning("jack")
+    assert ask and "already exists" in note and "tl-warning" in note
+    assert training.name_warning("someone-new") == ("", False)
+    with pytest.raises(TweetlingError, match="a bot named jack already exists: tick “Replace jack”"):
+        training.start_training(ada_dataset, "jack", "b", "full", "default", 0)
+    assert training.RUNNER.status() is None or training.RUNNER.status().name != "jack"
 
 
-def test_download_is_a_zip_of_the_bot_folder(tiny_bot):
-    with zipfile.ZipFile(app.download_bot("jack")) as archive:
-        assert {"config.json", "tweetling.json"} <= set(archive.namelist())
+def test_a_cancel_while_the_model_loads_stops_before_the_first_step(ada_dataset, tiny_model, tweetling_home):
+    panel = training.start_training(ada_dataset, "ada", str(tiny_model), "full", "default", 1, False, "none")
+    assert "loading the base model" in panel and "tl-bar-waiting" in panel
+    assert "stopping as soon as the base model has loaded" in training.cancel_training()
+    status = training.RUNNER.wait(60)
+    assert status.state == "cancelled" and "it had not started training" in status.message
+    assert not (tweetling_home / "bots" / "ada.checkpoint.pt").exists() and training.resumable_choices() == []
 
 
-def test_training_needs_data_and_a_valid_name(tweetling_home):
-    with pytest.raises(gr.Error, match="get data in step 1"):
-        app.start_training(None, "bot", "smollm2-135m", "full", "default", 0)
-    with pytest.raises(gr.Error, match="invalid bot name"):
-        app.start_training("/some/dataset", "../up", "smollm2-135m", "full", "default", 0)
+def test_training_runs_one_at_a_time_cancels_safely_and_continues(ada_dataset, tiny_model, tweetling_home):
+    runner = training.RUNNER
+    training.start_training(ada_dataset, "ada", str(tiny_model), "full", "default", 1, False, "none")
+    wait_for(lambda: runner.status().progress.get("step", 0) >= 1)
+    with pytest.raises(TweetlingError, match="already running"):
+        training.start_training(ada_dataset, "other", str(tiny_model), "full", "default", 0)
+    training.cancel_training()
+    status = runner.wait(60)
+    assert status.state == "cancelled" and "the checkpoint is kept: continue it below" in status.message
+    assert (tweetling_home / "bots" / "ada.checkpoint.pt").exists() and library.bot_names() == []
+    with pytest.raises(TweetlingError, match="no training is running"):
+        training.cancel_training()
+
+    # After a reload the page offers the stopped training, with its dataset and settings.
+    [(label, bot)] = training.resumable_choices()
+    assert bot == "ada" and "stopped at step" in label and "default, full" in label and label.endswith("· ada")
+    training.continue_training("ada", "none")
+    status = runner.wait(120)
+    assert status.state == "done", status.message
+    assert status.progress["step"] == status.progress["total"] and status.progress["phase"] == "finishing"
+    assert library.bot_names() == ["ada"] and training.resumable_choices() == []
+    chart = training.loss_chart(status)
+    assert "<polyline class='tl-training'" in chart and "<circle class='tl-validation'" in chart
+    assert "Done: ada" in render.training_status(status)
+
+
+def test_the_loss_chart_draws_steps_and_validations():
+    points = [(1, 4.0, "training"), (2, 3.5, "training"), (2, 3.8, "validation"), (3, float("nan"), "training")]
+    chart = render.loss_chart(points, total_steps=10)
+    assert "data-training='2'" in chart and "data-validation='1'" in chart and chart.count("<circle") == 1
+    assert render.loss_chart([]) == ""
 
 
 def test_job_runner_runs_one_job_at_a_time_and_cancels():
@@ -221,49 +305,212 @@ def test_job_runner_reports_failures():
     assert not runner.cancel()
 
 
-def test_training_status_shows_steps_loss_and_eta():
+def test_training_status_shows_what_it_does_steps_loss_and_eta():
     runner = JobRunner()
     release = threading.Event()
 
     def work(control):
-        control.report(step=5, total=20, loss=3.25, tokens_per_s=1200.0, eta_s=75)
+        control.report(phase="training", step=5, total=20, loss=3.25, tokens_per_s=1200.0, eta_s=75)
         release.wait(5)
 
     runner.start("ada", work)
-    for _ in range(100):
-        if runner.status().progress:
-            break
-        threading.Event().wait(0.02)
+    wait_for(lambda: runner.status().progress, 5)
     panel = render.training_status(runner.status())
     release.set()
     runner.wait(5)
+    assert "— training…" in panel and "aria-valuenow='5'" in panel
     assert "step 5 / 20" in panel and "loss 3.250" in panel and "ETA 1:15" in panel and "1,200 tokens/s" in panel
+    assert "tl-bar" not in render.training_status(None)
 
 
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+# --- step 3 ---------------------------------------------------------------------------------------
 
 
-def test_training_runs_one_at_a_time_cancels_safely_and_resumes(tweetling_home, tiny_model):
-    store_posts("ada", [f"ada writes about gardens, bees and compost, note {i}" for i in range(150)])
-    *_, dataset_path, _, _ = load(handles="ada")
-    runner = app.RUNNER
+@pytest.mark.parametrize(
+    "bot, prompt, n, settings, message",
+    [
+        (None, "My dream is", 10, (), "choose a bot"),
+        ("b", "x" * (writing.MAX_PROMPT_CHARS + 1), 10, (), "the limit is 200"),
+        ("b", "My dream is", 0, (), "“Posts” must be a whole number from 1 to 20"),
+        ("b", "My dream is", 21, (), "from 1 to 20"),
+        ("b", "My dream is", 2.5, (), "from 1 to 20"),
+        ("b", "My dream is", 5, (3.0, None, None), "“Temperature” must be from 0.1 to 2.0"),
+        ("b", "My dream is", 5, (None, 0.0, None), "“Top-p” must be from 0.05 to 1.0"),
+        ("b", "My dream is", 5, (None, None, 4), "“Length” must be from 16 to 512"),
+        ("b", "My dream is", 5, (None, None, 20.5), "“Length” must be a whole number"),
+    ],
+)
+def test_generate_limits(tweetling_home, bot, prompt, n, settings, message):
+    with pytest.raises(TweetlingError, match=re.escape(message)):
+        writing.generate_step(bot, prompt, n, None, *settings)
 
-    app.start_training(dataset_path, "ada", str(tiny_model), "full", "default", 1, False, "none")
-    wait_for(lambda: runner.status().progress.get("step", 0) >= 1)
-    with pytest.raises(gr.Error, match="already running"):
-        app.start_training(dataset_path, "other", str(tiny_model), "full", "default", 0)
-    app.cancel_training()
-    status = runner.wait(60)
-    assert status.state == "cancelled" and "checkpoint saved" in status.message
-    assert (tweetling_home / "bots" / "ada.checkpoint.pt").exists() and app.bot_names() == []
 
-    app.start_training(dataset_path, "ada", str(tiny_model), "full", "default", 1, True, "none")
-    status = runner.wait(120)
-    assert status.state == "done", status.message
-    assert status.progress["step"] == status.progress["total"] and status.progress["loss"] > 0
-    panel, _, bots, cards, seen = app.poll_training(None)
-    assert "Done" in panel and bots["value"] == "ada" and "ada" in cards and seen == status.finished_at
+@pytest.fixture
+def escaped_bot(tweetling_home, tiny_model):
+    profiles = {
+        "jack": {"display_name": "<img src=x onerror=alert(1)>", "avatar_url": None, "bio": None, "source": "x"}
+    }
+    return build_tiny_bot(tiny_model, tweetling_home / "bots" / "jack", profiles=profiles)
+
+
+def test_generate_writes_posts_with_share_links_an_image_and_preview_choices(escaped_bot):
+    posts, summary, image, choices, prompt = writing.generate_step("jack", "My dream is", 6, 0)
+
+    texts = re.findall(r"<span class='tl-post'>(.*?)</span>", posts)
+    assert texts and all(text.startswith("My dream is") for text in texts) and prompt == "My dream is"
+    assert posts.count("https://x.com/intent/post?text=My%20dream%20is") == len(texts)
+    assert posts.count("https://mastodon.social/share?text=") == len(texts)
+    assert len(texts) == 6 and "6 posts from " in summary
+    assert [label for label, _ in choices] == [str(i) for i in range(1, len(texts) + 1)]
+    with Image.open(image) as picture:
+        assert picture.format == "PNG" and picture.width == 1200
+    assert writing.generate_step("jack", "My dream is", 6, 0)[0] == posts  # same seed, same posts
+    assert library.BOTS.get("jack") is library.BOTS.get("jack")  # loaded once
+    cooler = writing.generate_step("jack", "My dream is", 6, 0, 0.2, 0.5, 40)[0]
+    assert cooler != posts  # the sampling settings reach the sampler
+
+
+def test_a_negative_seed_means_random(escaped_bot):
+    first, second = (writing.generate_step("jack", "My dream is", 3, -1)[0] for _ in range(2))
+    assert first != second
+
+
+def test_the_chosen_post_becomes_the_bots_predictions_image(escaped_bot):
+    _, _, _, choices, prompt = writing.generate_step("jack", "My dream is", 4, 0)
+    chosen = choices[-1][1]
+    with Image.open(writing.show_preview("jack", prompt, chosen)) as shown_image:
+        assert shown_image.width == 1200
+    note = writing.save_preview("jack", prompt, chosen)
+    assert "predictions.png of jack now shows" in note
+    assert (escaped_bot / "predictions.png").exists() and "predictions.png" in (escaped_bot / "README.md").read_text()
+    with pytest.raises(TweetlingError, match="generate posts first"):
+        writing.save_preview("jack", prompt, None)
+
+
+# --- the bots -------------------------------------------------------------------------------------
+
+
+def test_gallery_cards_open_their_bot_and_escape_names(escaped_bot):
+    assert library.bot_names() == ["jack"]
+    cards = library.gallery()
+    assert "<img" not in cards and "&lt;img src=x" in cards and "valid loss 3.500" in cards
+    assert "data-bot='jack'" in cards and "<button type='button' class='tl-card'" in cards
+    facts, evaluation = library.bot_page("jack")
+    assert "tiny-gpt2" in facts and "Not evaluated yet" in evaluation
+    with pytest.raises(TweetlingError, match="no bot named 'nobody'; train one in step 2"):
+        library.bot_page("nobody")
+
+
+def test_evaluation_results_show_as_a_table_with_what_could_not_be_measured():
+    result = {
+        "perplexity": 31.5,
+        "base_perplexity": None,
+        "base_perplexity_unavailable": "the base model tiny-gpt2 is not available offline",
+        "distinct_2": 0.8,
+        "memorized_rate": 0.02,
+        "style": {"attribution_accuracy": 0.75, "reference_accuracy": 0.9},
+        "evaluated_at": "2026-01-02T03:04:05+00:00",
+    }
+    table = render.evaluation(result)
+    assert "Perplexity on held-out posts</th><td>31.50" in table and "2.0 %" in table and "75.0 %" in table
+    assert "not available offline" in table and "Evaluated 2026-01-02 03:04" in table
+
+
+def test_download_says_its_size_then_packs_the_folder(escaped_bot):
+    [(label, kind)] = library.download_formats("jack")
+    assert kind == "folder" and re.search(r"about [\d.]+ (KB|MB)", label)
+    packed, label = library.pack_download("jack", kind)
+    assert re.fullmatch(r"Download jack\.zip \([\d.]+ (KB|MB)\)", label)
+    with zipfile.ZipFile(packed) as archive:
+        assert {"config.json", "tweetling.json"} <= set(archive.namelist())
+
+
+def test_publish_uploads_with_the_token_given_and_never_shows_it(escaped_bot, monkeypatch, httpserver, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    hub = FakeHub(httpserver)
+    monkeypatch.setenv("HF_ENDPOINT", httpserver.url_for("").rstrip("/"))
+    with pytest.raises(TweetlingError) as no_token:
+        library.publish("jack", "", "me/jack-bot", False)
+    assert feedback.problem(no_token.value) == "no Hugging Face token: paste a token into “Hugging Face token”"
+    with pytest.raises(TweetlingError, match="enter a “Repository”"):
+        library.publish("jack", "hf_tokentokentoken", " ", False)
+    note = library.publish("jack", " hf_tokentokentoken ", "me/jack-bot", True)
+    assert "hf_tokentokentoken" not in note and re.search(r"href='http://[^']+/me/jack-bot'", note)
+    assert hub.created[-1]["visibility"] == "private" and "Bearer hf_tokentokentoken" in hub.auth
+
+
+def test_delete_removes_the_bot_and_its_checkpoint(escaped_bot, tweetling_home):
+    checkpoint = tweetling_home / "bots" / "jack.checkpoint.pt"
+    checkpoint.write_bytes(b"state")
+    library.BOTS.get("jack")
+    assert "Deleted jack" in library.remove("jack")
+    assert not escaped_bot.exists() and not checkpoint.exists() and library.bot_names() == []
+    assert not library.BOTS.is_loaded("jack")
+    with pytest.raises(TweetlingError, match="no bot named 'jack'"):
+        library.remove("jack")
+
+
+# --- step 4 ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mastodon(tiny_bot, httpserver, monkeypatch):
+    fake = start_fake("mastodon", httpserver)
+    with Store() as store:
+        connect_fake(store, "mastodon", fake, monkeypatch)
+    return fake
+
+
+def test_the_post_step_drafts_approves_edits_rejects_and_posts_once(mastodon):
+    target = TARGETS["mastodon"]
+    assert posting.account_choices() == [target] and "marked as a bot" in posting.accounts_panel()
+    panel, note = posting.draft_more("jack", 4, target)
+    with Store() as store:
+        drafts = Queue(store).drafts("jack")
+    assert drafts and "new drafts" in note and all(f"data-draft='{d.id}'" in panel for d in drafts)
+    first, *others = drafts
+
+    panel, note = posting.queue_action("jack", target, "edit", first.id, "A better post about the garden")
+    assert "saved" in note and "A better post about the garden</textarea>" in panel
+    posting.queue_action("jack", target, "approve", first.id, None)
+    with pytest.raises(TweetlingError, match="choose the account to “Post to” first"):
+        posting.queue_action("jack", None, "post", first.id, None)
+    panel, note = posting.queue_action("jack", target, "post", first.id, None)
+    assert "posted to mastodon:@bot@botsin.space" in note and posted_texts(mastodon) == [
+        "A better post about the garden"
+    ]
+    assert f"id='tl-draft-{first.id}'" in panel and "data-status='posted'" in panel
+    with pytest.raises(TweetlingError, match="already posted"):
+        posting.queue_action("jack", target, "post", first.id, None)
+    if others:
+        assert "rejected" in posting.queue_action("jack", target, "reject", others[0].id, None)[1]
+
+
+@pytest.mark.parametrize(
+    "action, draft, message",
+    [("delete", 1, "unknown draft action"), ("approve", "1", "unknown draft action"), ("approve", 999, "no draft 999")],
+)
+def test_the_queue_refuses_what_the_page_never_sends(tiny_bot, action, draft, message):
+    with pytest.raises(TweetlingError, match=message):
+        posting.queue_action("jack", None, action, draft, None)
+
+
+def test_the_queue_panel_escapes_drafts_and_only_links_http_addresses(tiny_bot):
+    with Store() as store:
+        queue = Queue(store)
+        [draft] = queue.add("jack", [NOISY])
+    panel = posting.queue_panel("jack")
+    assert "<script>" not in panel and "&lt;script&gt;" in panel and f"data-draft='{draft.id}'" in panel
+
+
+# --- what is on disk -----------------------------------------------------------------------------
+
+
+def test_prepared_datasets_are_newest_first_and_broken_ones_left_out(tweetling_home):
+    for name, day in (("old", "2025-01-01"), ("new", "2025-06-01")):
+        folder = tweetling_home / "datasets" / f"{name}-abc"
+        folder.mkdir(parents=True)
+        (folder / "manifest.json").write_text(json.dumps({"name": name, "created_at": day, "hash": name}))
+    (tweetling_home / "datasets" / "half-written").mkdir()
+    assert [record.name for record in pipeline.prepared_datasets()] == ["new", "old"]

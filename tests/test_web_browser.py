@@ -1,5 +1,11 @@
-"""The web app end to end in headless Chromium: upload the sample archive, train the tiny model,
-generate, download; the page loads nothing from outside the local server."""
+"""The web app end to end in headless Chromium, as a person uses it, at desktop and phone sizes:
+the error paths keep their message beside the control; the journey uploads the sample archive,
+trains the tiny model (the loss chart updates live), generates, chooses the preview, posts an
+approved draft to a fake Mastodon, evaluates, downloads and publishes to a fake Hub; then the
+phone layout and deleting a bot. Nothing is loaded from outside the local servers.
+
+Each step's screenshot goes to $TWEETLING_ARTIFACTS (default: out/screenshots) for CI to keep.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from conftest import SAMPLE_ARCHIVE
+from conftest import REPO, SAMPLE_ARCHIVE
+from live_fakes import posted_texts
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -28,6 +35,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+HF_TOKEN = "hf_browsertestsecret123"
+TOAST_LIFETIME_S = 10  # how long Gradio shows a toast; a message beside its control outlives it
 
 pytest.importorskip("gradio")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -35,6 +46,8 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"),
     pytest.mark.skipif(not SAMPLE_ARCHIVE.exists(), reason="examples/sample-archive.zip is absent"),
 ]
+expect = sync_api.expect
+expect.set_options(timeout=20_000)  # generous: the test machine may be shared
 
 
 def free_port() -> int:
@@ -43,31 +56,75 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(tweetling_home, tiny_model, tmp_path):
-    """`tweetling serve` in a subprocess, on a free local port, training the tiny model."""
+@pytest.fixture(scope="module")
+def artifacts() -> Path:
+    folder = Path(os.environ.get("TWEETLING_ARTIFACTS") or REPO / "out" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("web-home")
+
+
+@pytest.fixture(scope="module")
+def fake_servers():
+    """A fake Mastodon instance and a fake Hugging Face Hub, each on its own loopback server."""
+    from pytest_httpserver import HTTPServer
+
+    servers = [HTTPServer(host="127.0.0.1", port=0) for _ in range(2)]
+    for server in servers:
+        server.start()
+    yield servers
+    for server in servers:
+        server.clear()
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def mastodon(fake_servers, home):
+    """The bot's own account on the fake Mastodon, connected as `tweetling connect` does."""
+    from live_fakes import FakeMastodon, connect_fake
+    from tweetling.store import Store
+
+    fake = FakeMastodon(fake_servers[0])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TWEETLING_HOME", str(home))
+        with Store() as store:
+            connect_fake(store, "mastodon", fake, patch)
+    return fake
+
+
+@pytest.fixture(scope="module")
+def hub(fake_servers):
+    from fake_hub import FakeHub
+
+    return FakeHub(fake_servers[1])
+
+
+@pytest.fixture(scope="module")
+def server(home, tiny_model, mastodon, hub, tmp_path_factory):
+    """`tweetling serve` in a subprocess on a free local port: the tiny model as base, MLflow
+    tracking, the fake Hub as HF_ENDPOINT, no saved Hub token."""
     port = free_port()
-    log = (tmp_path / "serve.log").open("w")
-    command = [
-        sys.executable,
-        "-c",
-        "from tweetling.cli import main; main()",
-        "serve",
-        "--port",
-        str(port),
-        "--base-model",
-        str(tiny_model),
-        "--track",
-        "none",
-    ]
-    process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TWEETLING_HOME": str(tweetling_home)}
-    )
+    logs = tmp_path_factory.mktemp("serve")
+    log = (logs / "serve.log").open("w")
+    command = [sys.executable, "-c", "from tweetling.cli import main; main()", "serve", "--port", str(port)]
+    command += ["--base-model", str(tiny_model), "--track", "mlflow"]
+    env = {
+        **os.environ,
+        "TWEETLING_HOME": str(home),
+        "HF_ENDPOINT": hub.server.url_for("").rstrip("/"),
+        "HF_HOME": str(logs / "hf-home"),
+    }
+    env.pop("HF_TOKEN", None)
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     while True:
-        assert process.poll() is None, (tmp_path / "serve.log").read_text()
-        assert time.monotonic() < deadline, "the server did not start within 60 s"
+        assert process.poll() is None, (logs / "serve.log").read_text()
+        assert time.monotonic() < deadline, "the server did not start within 90 s"
         try:
             urllib.request.urlopen(url, timeout=1).close()
             break
@@ -79,49 +136,237 @@ def server(tweetling_home, tiny_model, tmp_path):
     log.close()
 
 
-def test_upload_train_generate_in_the_browser(server, tmp_path):
-    expect = sync_api.expect
-    hosts: set[str] = set()
+@pytest.fixture(scope="module")
+def browser():
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.on("request", lambda request: hosts.add(urlparse(request.url).netloc))
-        page.goto(server)
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
-        # 1. Data: upload the archive, see the data table and kept posts.
-        page.set_input_files("#tl-upload input[type=file]", str(SAMPLE_ARCHIVE))
-        page.click("#tl-load")
-        table = page.locator("#tl-data-table")
-        expect(table).to_contain_text("Posts kept", timeout=30_000)
-        expect(table).to_contain_text("tweetling_sample")
-        expect(page.locator("#tl-samples li")).to_have_count(8)
 
-        # 2. Train: the tiny model, with live progress until done.
-        page.get_by_role("tab", name="2. Train").click()
-        expect(page.locator("#tl-dataset")).to_contain_text("Ready")
-        expect(page.get_by_label("Bot name")).to_have_value("tweetling_sample")
-        page.click("#tl-train")
-        status = page.locator("#tl-train-status")
-        expect(status).to_have_attribute("data-state", "done", timeout=60_000)
-        expect(status).to_contain_text("loss")
+class Visit:
+    """One page in one viewport, recording every host it asks for and saving numbered screenshots."""
 
-        # 3. Generate: posts that start with the prompt, share links, the predictions image.
-        page.get_by_role("tab", name="3. Generate").click()
-        expect(page.locator("#tl-gallery")).to_contain_text("Sample Sprout (fictional)")
-        page.get_by_label("Prompt").fill("My dream is")
-        page.click("#tl-generate")
-        posts = page.locator("#tl-generated .tl-post")
-        expect(posts.first).to_contain_text("My dream is", timeout=30_000)
-        expect(page.locator("#tl-generated a").first).to_have_attribute(
-            "href", re.compile(r"^https://x\.com/intent/post\?text=My%20dream%20is")
-        )
-        expect(page.locator("#tl-predictions img")).to_be_visible()
-        page.click("#tl-download")
-        expect(page.locator("#tl-download-file a")).to_have_attribute(
-            "href", re.compile(r"/tweetling_sample\.zip$"), timeout=20_000
-        )
-        page.screenshot(path=str(tmp_path / "generate.png"), full_page=True)
-        browser.close()
+    def __init__(self, browser, url: str, viewport: dict, artifacts: Path, prefix: str):
+        self.page = browser.new_page(viewport=viewport)
+        self.hosts: set[str] = set()
+        self.page.on("request", lambda request: self.hosts.add(urlparse(request.url).netloc))
+        self.page.goto(url)
+        self.artifacts, self.prefix, self.count = artifacts, prefix, 0
+        expect(self.page.get_by_role("tab", name="1. Data")).to_be_visible()
 
-    assert (tmp_path / "generate.png").stat().st_size > 10_000
-    assert hosts == {urlparse(server).netloc}  # no fonts, analytics or avatars from elsewhere
+    def tab(self, name: str):
+        self.page.get_by_role("tab", name=name).click()
+
+    def shot(self, name: str) -> None:
+        self.count += 1
+        self.page.screenshot(path=str(self.artifacts / f"{self.prefix}-{self.count:02d}-{name}.png"), full_page=True)
+
+    def upload(self, path: Path) -> None:
+        clear = self.page.locator("#tl-upload button[aria-label='Clear']")
+        if clear.count():
+            clear.click()
+        self.page.set_input_files("#tl-upload input[type=file]", str(path))
+        expect(self.page.locator("#tl-upload")).to_contain_text(path.name)
+
+    def no_horizontal_scroll(self) -> None:
+        width = self.page.evaluate("document.documentElement.scrollWidth")
+        assert width <= self.page.viewport_size["width"], f"the page is {width} px wide"
+
+
+def message(visit: Visit, box: str):
+    return visit.page.locator(f"#{box} .tl-message")
+
+
+def test_errors_stay_beside_their_control_until_the_next_action(server, browser, artifacts, tmp_path):
+    visit = Visit(browser, server, PHONE, artifacts, "errors-phone")
+    page = visit.page
+    first_error = time.monotonic()
+    page.click("#tl-load")  # no upload, no handles
+    expect(message(visit, "tl-data-message")).to_contain_text("upload an X archive or a file of posts")
+    visit.tab("2. Train")
+    expect(page.locator("#tl-train-status")).to_contain_text("No training yet")
+    expect(page.locator("#tl-train-status .tl-bar")).to_have_count(0)  # no bar, empty or full, before a training
+    page.click("#tl-train")
+    expect(message(visit, "tl-train-message")).to_contain_text("choose a dataset first (get data in step 1)")
+    visit.tab("3. Generate")
+    page.click("#tl-generate")
+    expect(message(visit, "tl-generate-message")).to_contain_text("choose a bot first")
+    visit.shot("no-bot")
+
+    # Long after a toast would have gone, each message is still there, with no bare "Error" badge.
+    time.sleep(max(0.0, TOAST_LIFETIME_S + 1 - (time.monotonic() - first_error)))
+    expect(message(visit, "tl-generate-message")).to_be_visible()
+    visit.tab("2. Train")
+    expect(message(visit, "tl-train-message")).to_contain_text("choose a dataset first")
+    visit.tab("1. Data")
+    expect(message(visit, "tl-data-message")).to_contain_text("upload an X archive")
+    expect(page.get_by_text("Error", exact=True)).to_have_count(0)
+
+    # Bad uploads are told apart and worded for the page's fields.
+    not_a_zip = tmp_path / "archive.zip"
+    not_a_zip.write_text("this is not a zip file")
+    visit.upload(not_a_zip)
+    page.click("#tl-load")
+    expect(message(visit, "tl-data-message")).to_contain_text("archive.zip: corrupt zip")
+    visit.shot("corrupt-zip")
+    nameless = tmp_path / "posts.txt"
+    nameless.write_text("".join(f"a plain line of text number {i} to learn from\n" for i in range(300)))
+    visit.upload(nameless)
+    page.click("#tl-load")
+    expect(message(visit, "tl-data-message")).to_contain_text("fill in “Account name”")
+    expect(message(visit, "tl-data-message")).not_to_contain_text("--account")
+    visit.shot("account-name")
+
+    # Too few posts: the table shows why, the message says so, and nothing is offered to train.
+    thin = tmp_path / "thin.txt"
+    thin.write_text("just a few words here\n" * 5)
+    visit.upload(thin)
+    page.get_by_label("Account name").fill("thin_account")
+    page.click("#tl-load")
+    expect(page.locator("#tl-data-notes")).to_contain_text("not enough posts to train a bot")
+    expect(page.locator("#tl-data-table")).to_contain_text("thin_account")
+    expect(message(visit, "tl-data-message")).to_have_count(0)  # the action worked: the old error is gone
+    visit.shot("thin-data")
+    visit.no_horizontal_scroll()
+    page.close()
+
+
+def test_journey_upload_train_generate_post_evaluate_publish(server, browser, artifacts, home, mastodon, hub):
+    visit = Visit(browser, server, DESKTOP, artifacts, "journey")
+    page = visit.page
+
+    # 1. Data: the sample archive, its table and kept posts; a second upload says it was there.
+    visit.upload(SAMPLE_ARCHIVE)
+    page.get_by_label("Account name").fill("")
+    page.click("#tl-load")
+    table = page.locator("#tl-data-table")
+    expect(table).to_contain_text("Posts kept", timeout=30_000)
+    expect(table).to_contain_text("tweetling_sample")
+    expect(page.locator("#tl-samples li")).to_have_count(8)
+    visit.shot("data")
+    page.click("#tl-load")
+    expect(page.locator("#tl-data-notes")).to_contain_text("were already in the store")
+
+    # 2. Train: the dataset is picked, the recipe explained; the loss chart grows while it trains.
+    visit.tab("2. Train")
+    expect(page.locator("#tl-dataset")).to_contain_text("Ready: tweetling_sample")
+    expect(page.locator("#tl-dataset-table")).to_contain_text("Posts kept")
+    expect(page.get_by_label("Bot name")).to_have_value("tweetling_sample")
+    expect(page.locator("#tl-recipe")).to_contain_text("the fastest")
+    page.get_by_label("Epochs").fill("2")
+    page.click("#tl-train")
+    status = page.locator("#tl-train-status")
+    chart = page.locator("#tl-loss-chart")
+    expect(chart).to_have_attribute("data-training", re.compile(r"^[1-9]"), timeout=60_000)
+    first = int(chart.get_attribute("data-training"))
+    visit.shot("training")
+    expect(status).to_have_attribute("data-state", "done", timeout=120_000)
+    assert int(chart.get_attribute("data-training")) > first  # it updated live
+    assert int(chart.get_attribute("data-validation")) >= 1  # after each epoch, unless it stopped early
+    expect(page.locator("#tl-run-link a")).to_have_attribute(
+        "href", re.compile(r"^http://127\.0\.0\.1:5000/#/experiments/\d+/runs/\w+$")
+    )
+    visit.shot("trained")
+
+    # Training again under the same name asks first.
+    expect(page.locator("#tl-name-note")).to_contain_text("already exists")
+    page.click("#tl-train")
+    expect(message(visit, "tl-train-message")).to_contain_text("tick “Replace tweetling_sample”")
+    expect(status).to_have_attribute("data-state", "done")
+    visit.shot("overwrite-asks")
+
+    # 3. Generate with huggingtweets' sampling settings; choose which post makes the preview image.
+    visit.tab("3. Generate")
+    page.get_by_text("Sampling settings").click()
+    expect(page.locator("#tl-top-p input[type=number]")).to_have_value("0.95")
+    expect(page.locator("#tl-length input[type=number]")).to_have_value("160")
+    page.get_by_label("Prompt").fill("My dream is")
+    page.locator("#tl-generate").click()
+    posts = page.locator("#tl-generated .tl-post")
+    expect(posts.first).to_contain_text("My dream is", timeout=30_000)
+    expect(page.locator("#tl-generated a").first).to_have_attribute(
+        "href", re.compile(r"^https://x\.com/intent/post\?text=My%20dream%20is")
+    )
+    image = page.locator("#tl-predictions img")
+    expect(image).to_be_visible()
+    first_image = image.get_attribute("src")
+    page.locator("#tl-preview-pick label").nth(1).click()
+    expect(image).not_to_have_attribute("src", first_image, timeout=15_000)
+    page.click("#tl-save-preview")
+    expect(message(visit, "tl-preview-message")).to_contain_text("predictions.png of tweetling_sample now shows")
+    visit.shot("generated")
+
+    # 4. Post: draft, approve one, post it to the fake Mastodon.
+    visit.tab("4. Post")
+    expect(page.locator("#tl-connections")).to_contain_text("mastodon:@bot@botsin.space")
+    page.get_by_label("Drafts").fill("4")
+    page.click("#tl-draft-more")
+    draft = page.locator(".tl-draft[data-status='pending']").first
+    expect(draft).to_be_visible(timeout=30_000)
+    draft_id = draft.get_attribute("data-draft")
+    text = draft.locator("textarea").input_value()
+    draft.locator("[data-action='approve']").click()
+    approved = page.locator(f"#tl-draft-{draft_id}")
+    expect(approved).to_have_attribute("data-status", "approved")
+    approved.locator("[data-action='post']").click()
+    expect(approved).to_have_attribute("data-status", "posted", timeout=20_000)
+    expect(approved.locator("a")).to_have_attribute("href", re.compile(r"^https://botsin\.space/@bot/\d+$"))
+    visit.shot("posted")
+    assert posted_texts(mastodon) == [text]
+
+    # The bots: a card opens the bot's page; evaluate, download, publish.
+    visit.tab("Bots")
+    page.locator("#tl-gallery .tl-card[data-bot='tweetling_sample']").click()
+    expect(page.locator("#tl-bot-facts")).to_contain_text("Sample Sprout (fictional)")
+    page.click("#tl-evaluate")
+    expect(page.locator("#tl-eval-table")).to_contain_text("Perplexity on held-out posts", timeout=60_000)
+    expect(page.locator("#tl-eval-table")).to_contain_text("Distinct word pairs")
+    expect(page.locator("#tl-download-kind")).to_contain_text(re.compile(r"zipped \(about [\d.]+ [KM]B"))
+    page.click("#tl-pack")
+    expect(page.locator("#tl-download-file")).to_be_visible(timeout=30_000)
+    page.get_by_label("Hugging Face token").fill(HF_TOKEN)
+    page.get_by_label("Repository", exact=True).fill("me/sample-bot")
+    page.click("#tl-publish")
+    expect(message(visit, "tl-publish-message").locator("a")).to_have_attribute(
+        "href", re.compile(r"/me/sample-bot$"), timeout=60_000
+    )
+    expect(page.get_by_label("Hugging Face token")).to_have_value("")  # not kept in the page
+    assert hub.created[-1]["repo_id"] == "me/sample-bot" and f"Bearer {HF_TOKEN}" in hub.auth
+    visit.shot("bot-page")
+    assert HF_TOKEN not in page.content()
+    local = {urlparse(server).netloc}
+    assert visit.hosts == local  # no fonts, analytics or avatars from elsewhere
+    page.close()
+
+
+def test_phone_layout_shows_every_step_without_cutting_names(server, browser, artifacts):
+    visit = Visit(browser, server, PHONE, artifacts, "phone")
+    page = visit.page
+    tabs = ["1. Data", "2. Train", "3. Generate", "4. Post", "Bots"]
+    for name in tabs:  # every step's tab is in sight, none hidden behind a "more" menu
+        expect(page.get_by_role("tab", name=name)).to_be_visible()
+    for name in tabs:
+        visit.tab(name)
+        page.wait_for_timeout(300)
+        visit.no_horizontal_scroll()
+        visit.shot(name.split()[-1].lower())
+    visit.tab("3. Generate")
+    picker = page.locator("#tl-bot input")
+    expect(picker).to_have_value("tweetling_sample")
+    assert picker.evaluate("input => input.scrollWidth <= input.clientWidth")  # the name is not cut
+    page.close()
+
+
+def test_delete_a_bot_from_its_page(server, browser, artifacts, home):
+    visit = Visit(browser, server, DESKTOP, artifacts, "delete")
+    page = visit.page
+    visit.tab("Bots")
+    page.locator("#tl-gallery .tl-card[data-bot='tweetling_sample']").click()
+    page.click("#tl-delete")
+    page.click("#tl-delete-confirm")
+    expect(message(visit, "tl-delete-message")).to_contain_text("Deleted tweetling_sample")
+    expect(page.locator("#tl-gallery")).to_contain_text("No bots yet")
+    assert not (home / "bots" / "tweetling_sample").exists()
+    visit.shot("deleted")
+    page.close()

@@ -963,7 +963,7 @@ def sweep(
 )
 @track_option("datasets and trainings")
 def serve(host: str, port: int, base_model: str | None, max_upload_mb: int, track: str | None) -> None:
-    """Serve the three-step bot maker (data, train, generate) as a local web app."""
+    """Serve the bot maker (data, train, generate, post, and each bot's page) as a local web app."""
     from .web.app import ServeConfig
     from .web.app import serve as serve_app
 

@@ -1,7 +1,9 @@
-"""The three-step bot maker in the browser (Gradio Blocks): 1. data, 2. train, 3. generate.
+"""The bot maker in the browser (Gradio Blocks): 1. data, 2. train, 3. generate, 4. post, and
+the bots (gallery and each bot's page: evaluation, download, publishing, deleting).
 
-The step functions below take and return plain values, so tests call them without a browser;
-`build_app` lays them out and wires them to the page.
+The steps live in their modules (data, training, writing, posting, library) as functions of
+plain values that tests call without a browser; this module lays out the page and wires them,
+each with its message box beside its button (`feedback.wire`).
 """
 
 from __future__ import annotations
@@ -10,44 +12,18 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read at import: never phone home
 
-import random
-import re
-import shutil
-import tempfile
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from functools import wraps
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 import gradio as gr
 
-from .. import bots, paths, preview, share
-from ..bots import Bot, BotMeta
-from ..clean import CleanOptions
-from ..dataset import MAX_ACCOUNTS, Dataset, PrepareConfig, clean_accounts
-from ..errors import InsufficientDataError, TweetlingError
-from ..fetch import FetchOptions, fetch
-from ..generate import DEFAULT_POSTS, DEFAULT_PROMPT
-from ..importer import import_path
+from .. import track
+from ..dataset import MAX_ACCOUNTS
+from ..generate import DEFAULT_POSTS, DEFAULT_PROMPT, GenerateConfig
 from ..models import DEFAULT_BASE
-from ..pipeline import prepare_dataset, train_bot
-from ..recipes import METHODS, RECIPES, TrainConfig, TrainingInterrupted, TrainProgress, recipe
-from ..store import Store
-from . import render
-from .jobs import Cancelled, JobControl, JobRunner
-
-MAX_PROMPT_CHARS = 200
-MAX_SAMPLES = 20
-DEFAULT_MAX_POSTS = 3200  # what the X API let huggingtweets download per account
-SAMPLE_POSTS = 8  # kept posts shown after the data step
-UPLOAD_TYPES = [".zip", ".js", ".csv", ".jsonl", ".ndjson", ".txt"]
-STORED = "Already in the store"
-SOURCES = {"Mastodon": "mastodon", "Bluesky": "bluesky", "X API": "x", STORED: "store"}
-MAX_EPOCHS = 20
-
-Progress = Callable[..., Any]  # gr.Progress, or any callable taking (fraction, desc=...)
+from . import data, library, posting, render, training, writing
+from .feedback import shown, wire
+from .library import BOTS  # noqa: F401 - the loaded-bot cache, for tests and scripts
+from .training import RUNNER
 
 
 @dataclass(frozen=True)
@@ -59,446 +35,486 @@ class ServeConfig:
     max_upload_mb: int = 512  # an X archive without media is far smaller; with media, upload tweets.js
     base_model: str = DEFAULT_BASE  # the "Base model" field's default: the embedded SmolLM2-135M
     track: str | None = None  # where trainings are recorded: mlflow, wandb or none (None: as the CLI decides)
+    mlflow_ui: str = "http://127.0.0.1:5000"  # where `mlflow ui` serves, for the links to training runs
 
-
-def _no_progress(*args: Any, **kwargs: Any) -> None:
-    """Progress sink for calls made outside a Gradio event (tests, scripts)."""
-
-
-def user_errors(step: Callable) -> Callable:
-    """Show a TweetlingError as a readable message on the page instead of a bare "Error"."""
-
-    @wraps(step)
-    def wrapper(*args, **kwargs):
-        try:
-            return step(*args, **kwargs)
-        except TweetlingError as error:
-            raise gr.Error(str(error), print_exception=False) from None
-
-    return wrapper
-
-
-# --- step 1: data -----------------------------------------------------------------------------
-
-
-def parse_handles(text: str) -> list[str]:
-    """Handles separated by commas, spaces or new lines; at most three."""
-    handles = [h for h in re.split(r"[,\s]+", text or "") if h]
-    if len(handles) > MAX_ACCOUNTS:
-        raise TweetlingError(f"enter at most {MAX_ACCOUNTS} handles (a blend), not {len(handles)}")
-    return handles
-
-
-def collect_accounts(
-    store: Store,
-    upload: str | None,
-    upload_account: str | None,
-    source: str,
-    handles: list[str],
-    max_posts: int,
-    progress: Progress = _no_progress,
-) -> tuple[list[str], list[str]]:
-    """Import the upload and fetch (or look up) each handle; return the account names and what happened."""
-    if not upload and not handles:
-        raise TweetlingError("upload an X archive or a file of posts, or enter up to three handles")
-    if bool(upload) + len(handles) > MAX_ACCOUNTS:
-        raise TweetlingError(
-            f"a bot blends at most {MAX_ACCOUNTS} accounts: the upload and "
-            f"{len(handles)} handles make {len(handles) + 1}"
-        )
-    accounts, events = [], []
-    if upload:
-        progress(None, desc="importing the upload")
-        result = import_path(store, upload, account=upload_account or None)
-        accounts.append(result.account)
-        events.append(f"{result.account}: imported {result.added:,} new posts, {result.updated:,} updated")
-    for handle in handles:
-        if source == "store":
-            account = paths.checked_name(handle.lstrip("@"))
-            if not store.count_posts(account):
-                raise TweetlingError(f"no posts for {account!r} in the store: choose a source to download them")
-            accounts.append(account)
-            continue
-        target = f"{source}:{handle}"
-
-        def on_progress(fetched: int, expected: int | None, handle: str = handle) -> None:
-            progress((fetched, expected) if expected else None, desc=f"downloading {handle}: {fetched:,} posts")
-
-        fetched = fetch(store, target, FetchOptions(max_posts=max_posts), on_progress=on_progress)
-        accounts.append(fetched.account)
-        events.append(f"{fetched.account}: downloaded {fetched.added:,} new posts")
-    return accounts, events
-
-
-def sample_posts(dataset: Dataset, k: int = SAMPLE_POSTS, seed: int = 0) -> list[str]:
-    examples = dataset.train + dataset.valid
-    return [e.text for e in random.Random(seed).sample(examples, min(k, len(examples)))]
-
-
-@user_errors
-def load_data(
-    upload: str | None,
-    upload_account: str,
-    source_label: str,
-    handles_text: str,
-    max_posts: float | None,
-    drop_replies: bool,
-    keep_newlines: bool,
-    drop_duplicates: bool,
-    track: str | None = None,
-    progress: Progress = gr.Progress(),
-) -> tuple[str, str, str, str | None, str, str]:
-    """Step 1: gather posts, prepare the dataset; show the data table, sample posts and warnings.
-
-    Returns (table, samples, notes, dataset path or None, the train step's dataset line, bot name).
-    """
-    source = SOURCES.get(source_label)
-    if source is None:
-        raise TweetlingError(f"unknown source {source_label!r}")
-    handles = parse_handles(handles_text)
-    max_posts = int(max_posts or DEFAULT_MAX_POSTS)
-    if max_posts < 1:
-        raise TweetlingError("the number of posts to download must be at least 1")
-    options = CleanOptions(keep_replies=not drop_replies, keep_newlines=keep_newlines, drop_duplicates=drop_duplicates)
-    with Store() as store:
-        accounts, events = collect_accounts(
-            store, upload, (upload_account or "").strip(), source, handles, max_posts, progress
-        )
-        progress(None, desc="cleaning and splitting")
-        try:
-            dataset = prepare_dataset(accounts, PrepareConfig(clean=options), track)
-        except InsufficientDataError as error:  # still show the table, so the user sees why
-            tables = {c.account: c.table for c in clean_accounts(store, accounts, options)}
-            gr.Warning(str(error))
-            return (
-                render.data_table(tables),
-                "",
-                render.notes([*events, str(error)], "warning"),
-                None,
-                "Not enough data yet: go back to step 1.",
-                "",
-            )
-    for warning in dataset.warnings:
-        gr.Warning(warning)
-    summary = f"dataset {dataset.name}: {len(dataset.train):,} training and {len(dataset.valid):,} validation posts"
-    return (
-        render.data_table(dataset.tables),
-        "<h4>A sample of kept posts</h4>" + render.post_list(sample_posts(dataset), "tl-samples"),
-        render.notes([*events, summary]) + render.notes(dataset.warnings, "warning"),
-        str(dataset.path),
-        f"<p id='tl-dataset'>Ready: {render.esc(summary)}.</p>",
-        dataset.name,
-    )
-
-
-# --- step 2: train ----------------------------------------------------------------------------
-
-RUNNER = JobRunner()  # one training at a time for the whole server
-
-
-def training_work(
-    dataset_path: str, name: str, base_model: str, config: TrainConfig, resume: bool, track: str | None
-) -> Callable[[JobControl], str]:
-    """The job that trains a bot: each reported step may raise Cancelled, which the trainer
-    answers by saving a checkpoint and stopping."""
-
-    def work(control: JobControl) -> str:
-        def on_progress(update: TrainProgress) -> None:
-            fields: dict[str, Any] = {
-                "step": update.step,
-                "total": update.total_steps,
-                "tokens_per_s": update.tokens_per_s,
-            }
-            if update.event == "step":
-                fields.update(loss=update.loss, eta_s=update.eta_s)
-            elif update.event == "eval":
-                fields.update(valid_loss=update.valid_loss)
-            control.report(**fields)
-
-        try:
-            return str(
-                train_bot(
-                    Dataset.load(dataset_path),
-                    config,
-                    base_model,
-                    bots.default_dir(name),
-                    resume=resume,
-                    track_backend=track,
-                    on_progress=on_progress,
-                )
-            )
-        except TrainingInterrupted as stopped:
-            if not control.cancel_requested.is_set():
-                raise
-            where = "checkpoint saved: tick Continue to resume" if stopped.checkpoint else "no checkpoint yet"
-            raise Cancelled(f"stopped at step {stopped.step} of {stopped.total_steps}; {where}") from None
-
-    return work
-
-
-@user_errors
-def start_training(
-    dataset_path: str | None,
-    bot_name: str,
-    base_model: str,
-    method: str,
-    recipe_name: str,
-    epochs: float | None,
-    resume: bool = False,
-    track: str | None = None,
-) -> tuple[str, gr.Timer]:
-    """Step 2: start training in the background; the page polls its progress."""
-    if not dataset_path:
-        raise TweetlingError("get data in step 1 first")
-    name = paths.checked_name((bot_name or "").strip(), "bot name")
-    base_model = (base_model or "").strip()
-    if not base_model:
-        raise TweetlingError("enter a base model")
-    epochs = epochs or 0
-    if int(epochs) != epochs or not 0 <= epochs <= MAX_EPOCHS:
-        raise TweetlingError(f"epochs must be a whole number from 1 to {MAX_EPOCHS} (0: the recipe's)")
-    config = recipe(recipe_name, method=method, epochs=int(epochs) or None)
-    status = RUNNER.start(name, training_work(dataset_path, name, base_model, config, resume, track))
-    return render.training_status(status), gr.Timer(active=True)
-
-
-def cancel_training() -> str:
-    if not RUNNER.cancel():
-        gr.Info("No training is running.")
-    return render.training_status(RUNNER.status())
-
-
-def poll_training(seen_finish: float | None) -> tuple:
-    """The live progress; once a job ends, refresh the bot list (selecting the new bot) and gallery."""
-    status = RUNNER.status()
-    active = status is not None and status.active
-    if status is None or active or status.finished_at == seen_finish:
-        return render.training_status(status), gr.Timer(active=active), gr.skip(), gr.skip(), seen_finish
-    new_bot = Path(status.result).name if status.result else None
-    return (render.training_status(status), gr.Timer(active=False), bot_choices(new_bot), gallery(), status.finished_at)
-
-
-def page_load() -> tuple:
-    """What a fresh page shows: the current job (still polled if running), the bots, the gallery."""
-    status = RUNNER.status()
-    return (
-        render.training_status(status),
-        gr.Timer(active=status is not None and status.active),
-        bot_choices(),
-        gallery(),
-        status.finished_at if status else None,
-    )
-
-
-# --- step 3: generate -------------------------------------------------------------------------
-
-
-def list_bots() -> list[BotMeta]:
-    """Metadata of every trained bot under TWEETLING_HOME/bots (named after its folder), newest first."""
-    found = []
-    root = paths.bots_dir()
-    for meta_file in root.glob(f"*/{bots.METADATA_FILE}") if root.exists() else []:
-        try:
-            meta = bots.read_metadata(meta_file.parent)
-        except (OSError, TweetlingError):
-            continue  # a bot being written or damaged is left out of the gallery, not fatal to it
-        found.append(replace(meta, name=meta_file.parent.name))
-    return sorted(found, key=lambda meta: meta.created_at or "", reverse=True)
-
-
-def bot_names() -> list[str]:
-    return [meta.name for meta in list_bots()]
-
-
-def bot_folder(name: str) -> Path:
-    """The folder of a bot NAME under TWEETLING_HOME/bots: the page never reads other folders."""
-    folder = bots.default_dir(name)
-    if not (folder / "config.json").exists():
-        raise TweetlingError(f"no bot named {name!r}; train one in step 2")
-    return folder
-
-
-class BotCache:
-    """The last bot loaded stays in memory: repeated generations skip loading the model."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._key: tuple | None = None
-        self._bot: Bot | None = None
-
-    def get(self, name: str) -> Bot:
-        folder = bot_folder(name)
-        meta_file = folder / bots.METADATA_FILE
-        key = (folder.resolve(), meta_file.stat().st_mtime_ns if meta_file.exists() else None)
-        with self._lock:
-            if self._bot is None or key != self._key:
-                self._bot, self._key = None, None  # free the old model before loading the next
-                self._bot, self._key = Bot.load(folder), key
-            return self._bot
-
-
-BOTS = BotCache()
-
-
-def check_generate_inputs(bot: str | None, prompt: str, n: float | None) -> tuple[str, int]:
-    """The limits of the generate step; returns the bot and the number of posts as an int."""
-    if not bot:
-        raise TweetlingError("choose a bot first (train one in step 2)")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise TweetlingError(f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
-    if n is None or int(n) != n or not 1 <= n <= MAX_SAMPLES:
-        raise TweetlingError(f"the number of posts must be a whole number from 1 to {MAX_SAMPLES}")
-    return bot, int(n)
-
-
-def predictions_image(bot: Bot, prompt: str, text: str) -> str:
-    """huggingtweets' predictions image for one generated post, as a PNG file to show."""
-    image = preview.post_image(bot, prompt, text)
-    target = Path(tempfile.mkdtemp(prefix="tweetling-predictions-")) / "predictions.png"
-    image.save(target, format="PNG")
-    return str(target)
-
-
-@user_errors
-def generate_step(
-    bot: str | None, prompt: str, n: float | None, seed: float | None, progress: Progress = gr.Progress()
-) -> tuple[str, str, str | None]:
-    """Step 3: sample posts; returns (posts with share links, summary, predictions image of the first)."""
-    prompt = prompt or ""
-    bot, count = check_generate_inputs(bot, prompt, n)
-    progress(None, desc="loading the bot")
-    loaded = BOTS.get(bot)
-    progress(None, desc="writing posts")
-    # A drawn seed, shown in the summary, so any result can be written again.
-    seed = random.SystemRandom().randrange(2**31) if seed is None or seed < 0 else int(seed)
-    result = loaded.generate(prompt, n=count, seed=seed)
-    summary = f"{result.summary()}; seed {seed}"
-    if not result.outputs:
-        return "", render.notes([summary], "warning"), None
-    posts = [(text, share.share_links(text, loaded.accounts)) for text in result.texts]
-    image = predictions_image(loaded, prompt, result.texts[0])
-    return render.generated_posts(posts), render.notes([summary], "info" if result.complete else "warning"), image
-
-
-@user_errors
-def download_bot(bot: str | None) -> str:
-    """The bot folder as a zip file to download."""
-    if not bot:
-        raise TweetlingError("choose a bot first")
-    folder = bot_folder(bot)
-    out = Path(tempfile.mkdtemp(prefix="tweetling-download-")) / folder.name
-    return shutil.make_archive(str(out), "zip", root_dir=folder)
-
-
-def bot_choices(selected: str | None = None) -> dict:
-    names = bot_names()
-    return gr.update(choices=names, value=selected if selected in names else (names[0] if names else None))
-
-
-def gallery() -> str:
-    return render.bot_cards(list_bots())
-
-
-# --- the page ---------------------------------------------------------------------------------
 
 # System fonts: the default theme would fetch its fonts from Google.
 THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+INTRO = (
+    "# tweetling\nTurn someone's posts into a bot that writes in their voice: get the posts, train, "
+    "write with the bot, let it post. Train only on posts of people who agreed to it."
+)
+
+
+def bot_pickers(selected: str | None = None) -> tuple:
+    """The three bot pickers (generate, post, the bot's page) listing every bot, on SELECTED when
+    it is one (else the newest), and the gallery."""
+    names = library.bot_names()
+    value = selected if selected in names else (names[0] if names else None)
+    return (*[gr.update(choices=names, value=value) for _ in range(3)], library.gallery())
+
+
+def datasets_picker(selected: str | None = None) -> tuple:
+    """The dataset picker on SELECTED (else the newest) and what the chosen dataset holds."""
+    choices = training.dataset_choices()
+    values = [value for _, value in choices]
+    value = selected if selected in values else (values[0] if values else None)
+    return gr.update(choices=choices, value=value), render.dataset_summary(training.find_dataset(value))
+
+
+def resumables_picker() -> dict:
+    choices = training.resumable_choices()
+    return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
 
 def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
     with gr.Blocks(title="tweetling", analytics_enabled=False) as app:
-        gr.Markdown("# tweetling\nTurn someone's posts into a bot that writes in their voice, in three steps.")
-        dataset_path = gr.State(None)
-        track = gr.State(config.track)
-        seen_finish = gr.State(None)  # when the last finished job was shown, to refresh the bot list once
+        gr.Markdown(INTRO)
+        seen_finish = gr.State(None)  # when the last finished job was shown, to refresh the bot lists once
+        shown_prompt = gr.State("")  # the prompt of the posts on show, for their predictions image
         timer = gr.Timer(1.0, active=False)
         with gr.Tabs():
+            # --- 1. data ---------------------------------------------------------------------
             with gr.Tab("1. Data", id="data"):
-                with gr.Row():
-                    with gr.Column():
+                with gr.Row(equal_height=False):
+                    with gr.Column(min_width=300):
                         upload = gr.File(
-                            label="Upload an X archive (.zip) or a file of posts",
-                            file_types=UPLOAD_TYPES,
+                            label="X archive or file of posts",
+                            file_types=data.UPLOAD_TYPES,
                             elem_id="tl-upload",
+                            height=140,
                         )
-                        upload_account = gr.Textbox(label="Account name (for files that name none)")
-                    with gr.Column():
-                        source = gr.Radio(list(SOURCES), value="Mastodon", label="…or download from")
+                        gr.Markdown(
+                            "An X archive (.zip or tweets.js), or posts as CSV, JSONL or text.",
+                            elem_classes=["tl-muted"],
+                        )
+                        upload_account = gr.Textbox(
+                            label="Account name", info="for a file that names no account", elem_id="tl-account"
+                        )
+                    with gr.Column(min_width=300):
+                        source = gr.Radio(list(data.SOURCES), value="Mastodon", label="…or download from")
                         handles = gr.Textbox(
-                            label=f"Handles (up to {MAX_ACCOUNTS}, separated by commas)",
+                            label="Handles",
+                            info=f"up to {MAX_ACCOUNTS}, separated by commas",
                             placeholder="@user@mastodon.social, user.bsky.social",
+                            elem_id="tl-handles",
                         )
-                        max_posts = gr.Number(DEFAULT_MAX_POSTS, label="Most posts per account", precision=0, minimum=1)
+                        max_posts = gr.Number(
+                            data.DEFAULT_MAX_POSTS, label="Most posts per account", precision=0, minimum=1
+                        )
                 with gr.Accordion("Cleaning options", open=False):
                     drop_replies = gr.Checkbox(label="Drop replies")
                     keep_newlines = gr.Checkbox(label="Keep line breaks")
                     drop_duplicates = gr.Checkbox(label="Drop repeated posts")
                 load_button = gr.Button("Get data", variant="primary", elem_id="tl-load")
-                data_notes = gr.HTML()
+                data_message = gr.HTML(elem_id="tl-data-message")
+                data_notes = gr.HTML(elem_id="tl-data-notes")
                 data_table = gr.HTML()
                 samples = gr.HTML()
+
+            # --- 2. train --------------------------------------------------------------------
             with gr.Tab("2. Train", id="train"):
-                dataset_line = gr.HTML("<p id='tl-dataset'>Get data in step 1 first.</p>")
+                dataset_pick = gr.Dropdown(label="Dataset", choices=[], elem_id="tl-dataset-pick")
+                dataset_info = gr.HTML(render.dataset_summary(None))
                 with gr.Row():
-                    bot_name = gr.Textbox(label="Bot name", elem_id="tl-bot-name")
+                    bot_name = gr.Textbox(label="Bot name", max_lines=3, elem_id="tl-bot-name", min_width=240)
                     base_model = gr.Textbox(
-                        config.base_model, label="Base model (name, folder or Hub id)", elem_id="tl-base-model"
+                        config.base_model,
+                        label="Base model",
+                        info="a name, a folder or a Hugging Face id",
+                        elem_id="tl-base-model",
+                        min_width=240,
                     )
-                with gr.Row():
-                    method = gr.Radio(list(METHODS), value=METHODS[0], label="Method (LoRA: lighter, full: closer fit)")
-                    recipe_name = gr.Radio(list(RECIPES), value="default", label="Recipe")
-                    epochs = gr.Number(0, label="Epochs (0: the recipe's)", precision=0, elem_id="tl-epochs")
-                    resume = gr.Checkbox(label="Continue a cancelled training")
+                with gr.Group(visible=False) as replace_group:
+                    name_note = gr.HTML(elem_id="tl-name-note")
+                    replace_box = gr.Checkbox(label="Replace the existing bot", elem_id="tl-replace")
+                recipe_name = gr.Radio(training.RECIPE_CHOICES, value="default", label="Recipe", elem_id="tl-recipe")
+                method = gr.Radio(training.METHOD_CHOICES, value="full", label="Method", elem_id="tl-method")
+                epochs = gr.Number(0, label="Epochs", info="0: the recipe's", precision=0, elem_id="tl-epochs")
                 with gr.Row():
                     train_button = gr.Button("Train", variant="primary", elem_id="tl-train")
                     cancel_button = gr.Button("Cancel", variant="stop", elem_id="tl-cancel")
+                train_message = gr.HTML(elem_id="tl-train-message")
                 train_status = gr.HTML(render.training_status(None))
+                loss_plot = gr.HTML(elem_id="tl-loss")
+                run_link = gr.HTML(elem_id="tl-run")
+                with gr.Accordion("Continue a stopped training", open=False):
+                    resumable = gr.Dropdown(label="Stopped training", choices=[], elem_id="tl-resumable")
+                    continue_button = gr.Button("Continue it", elem_id="tl-continue")
+                    continue_message = gr.HTML()
+
+            # --- 3. generate -----------------------------------------------------------------
             with gr.Tab("3. Generate", id="generate"):
                 with gr.Row():
-                    bot = gr.Dropdown(label="Bot", elem_id="tl-bot")
+                    bot = gr.Dropdown(label="Bot", elem_id="tl-bot", min_width=240)
                     prompt = gr.Textbox(
                         DEFAULT_PROMPT,
-                        label=f"Prompt (up to {MAX_PROMPT_CHARS} characters)",
-                        max_length=MAX_PROMPT_CHARS,
+                        label="Prompt",
+                        info=f"up to {writing.MAX_PROMPT_CHARS} characters",
+                        max_length=writing.MAX_PROMPT_CHARS,
                         elem_id="tl-prompt",
+                        min_width=240,
                     )
                 with gr.Row():
-                    n = gr.Slider(1, MAX_SAMPLES, value=DEFAULT_POSTS, step=1, label="Posts")
-                    seed = gr.Number(-1, label="Seed (-1: random)", precision=0)
+                    n = gr.Slider(1, writing.MAX_SAMPLES, value=DEFAULT_POSTS, step=1, label="Posts", min_width=240)
+                    seed = gr.Number(-1, label="Seed", info="-1: a new one each time", precision=0, min_width=160)
+                defaults = GenerateConfig()
+                with gr.Accordion("Sampling settings (huggingtweets' defaults)", open=False):
+                    temperature = gr.Slider(
+                        *writing.TEMPERATURE_RANGE,
+                        value=defaults.temperature,
+                        step=0.05,
+                        label="Temperature",
+                        info="higher: more surprising posts; lower: safer ones",
+                        elem_id="tl-temperature",
+                    )
+                    top_p = gr.Slider(
+                        *writing.TOP_P_RANGE,
+                        value=defaults.top_p,
+                        step=0.05,
+                        label="Top-p",
+                        info="draw each word from the likeliest ones that make up this share",
+                        elem_id="tl-top-p",
+                    )
+                    max_length = gr.Slider(
+                        *writing.LENGTH_RANGE,
+                        value=defaults.max_length,
+                        step=1,
+                        label="Length",
+                        info="most tokens per post, the prompt included",
+                        elem_id="tl-length",
+                    )
                 generate_button = gr.Button("Generate", variant="primary", elem_id="tl-generate")
+                generate_message = gr.HTML(elem_id="tl-generate-message")
                 generated = gr.HTML()
                 generate_notes = gr.HTML()
+                preview_pick = gr.Radio(
+                    [],
+                    label="Post shown in the predictions image (its number)",
+                    visible=False,
+                    elem_id="tl-preview-pick",
+                )
                 predictions = gr.Image(
-                    label="Predictions", type="filepath", interactive=False, height=360, elem_id="tl-predictions"
+                    label="Predictions",
+                    type="filepath",
+                    interactive=False,
+                    height=360,
+                    visible=False,
+                    elem_id="tl-predictions",
+                )
+                save_preview_button = gr.Button(
+                    "Use this image on the bot's model card", visible=False, elem_id="tl-save-preview"
+                )
+                preview_message = gr.HTML(elem_id="tl-preview-message")
+
+            # --- 4. post ---------------------------------------------------------------------
+            with gr.Tab("4. Post", id="post"):
+                gr.Markdown(
+                    "Drafts wait for you: approve, edit or reject each; an approved draft is posted once, "
+                    "from the bot's own account.",
+                    elem_classes=["tl-muted"],
                 )
                 with gr.Row():
-                    download_button = gr.Button("Download the bot folder", elem_id="tl-download")
-                    download = gr.File(label="Bot folder (.zip)", interactive=False, elem_id="tl-download-file")
-                gr.Markdown("### Bots already trained")
-                bot_gallery = gr.HTML()
+                    post_bot = gr.Dropdown(label="Bot", elem_id="tl-post-bot", min_width=240)
+                    post_to = gr.Dropdown(label="Post to", choices=[], elem_id="tl-post-to", min_width=240)
+                accounts = gr.HTML(elem_id="tl-accounts")
+                with gr.Row():
+                    draft_n = gr.Number(
+                        5, label="Drafts", precision=0, minimum=1, maximum=posting.MAX_DRAFTS, min_width=120
+                    )
+                    draft_button = gr.Button("Draft more", elem_id="tl-draft-more", min_width=160)
+                post_message = gr.HTML(elem_id="tl-post-message")
+                queue = gr.HTML(render.drafts([]), js_on_load=render.DRAFTS_JS, elem_id="tl-queue")
 
-        load_button.click(
-            load_data,
-            [upload, upload_account, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates, track],
-            [data_table, samples, data_notes, dataset_path, dataset_line, bot_name],
+            # --- the bots --------------------------------------------------------------------
+            with gr.Tab("Bots", id="bots"):
+                gallery = gr.HTML(js_on_load=render.GALLERY_JS, elem_id="tl-gallery-box")
+                gallery_message = gr.HTML(elem_id="tl-gallery-message")
+                page_bot = gr.Dropdown(label="Bot", elem_id="tl-page-bot")
+                facts = gr.HTML(elem_id="tl-facts")
+                gr.Markdown("#### Evaluation")
+                evaluation = gr.HTML(elem_id="tl-evaluation")
+                eval_button = gr.Button("Evaluate", elem_id="tl-evaluate")
+                eval_message = gr.HTML()
+                gr.Markdown("#### Download")
+                download_kind = gr.Radio([], label="Download as", elem_id="tl-download-kind")
+                pack_button = gr.Button("Pack the download", elem_id="tl-pack")
+                download = gr.DownloadButton("Download", visible=False, elem_id="tl-download-file")
+                download_message = gr.HTML()
+                gr.Markdown("#### Publish to the Hugging Face Hub")
+                with gr.Row():
+                    hub_token = gr.Textbox(
+                        label="Hugging Face token",
+                        type="password",
+                        info="with write access; used for this upload only, never kept",
+                        elem_id="tl-hub-token",
+                        min_width=240,
+                    )
+                    hub_repo = gr.Textbox(
+                        label="Repository", placeholder="your-name/bot-name", elem_id="tl-hub-repo", min_width=240
+                    )
+                hub_private = gr.Checkbox(label="Private repository", elem_id="tl-hub-private")
+                publish_button = gr.Button("Publish", elem_id="tl-publish")
+                publish_message = gr.HTML(elem_id="tl-publish-message")
+                gr.Markdown("#### Delete")
+                delete_button = gr.Button("Delete this bot…", variant="stop", elem_id="tl-delete")
+                confirm_delete = gr.Button(
+                    "Yes, delete it for good", variant="stop", visible=False, elem_id="tl-delete-confirm"
+                )
+                delete_message = gr.HTML(elem_id="tl-delete-message")
+
+        pickers = [bot, post_bot, page_bot, gallery]
+
+        # --- step 1 -------------------------------------------------------------------------------
+        def get_data(
+            upload, upload_account, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates,
+            progress=gr.Progress(),
+        ):  # fmt: skip
+            notes, table, sample, path, name = data.load_data(
+                upload, upload_account, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates,
+                config.track, progress,
+            )  # fmt: skip
+            picker, summary = datasets_picker(path) if path else (gr.skip(), gr.skip())
+            return notes, table, sample, picker, summary, name or gr.skip()
+
+        wire(
+            load_button.click,
+            get_data,
+            [upload, upload_account, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates],
+            [data_notes, data_table, samples, dataset_pick, dataset_info, bot_name],
+            data_message,
+            show_progress_on=[data_notes],
         )
-        train_button.click(
-            start_training,
-            [dataset_path, bot_name, base_model, method, recipe_name, epochs, resume, track],
-            [train_status, timer],
+
+        # --- step 2 -------------------------------------------------------------------------------
+        def pick_dataset(path):
+            record = training.find_dataset(path)
+            return render.dataset_summary(record), record.name if record else gr.skip()
+
+        dataset_pick.input(pick_dataset, dataset_pick, [dataset_info, bot_name], show_progress="hidden")
+
+        def check_name(name):
+            note, ask = training.name_warning(name)
+            return note, gr.update(value=False, label=f"Replace {(name or '').strip()}"), gr.update(visible=ask)
+
+        bot_name.change(check_name, bot_name, [name_note, replace_box, replace_group], show_progress="hidden")
+
+        def train(dataset_path, name, base, method_name, recipe_value, epochs_value, replace):
+            panel = training.start_training(
+                dataset_path, name, base, method_name, recipe_value, epochs_value, replace, config.track,
+                config.mlflow_ui,
+            )  # fmt: skip
+            return panel, gr.Timer(active=True), "", ""
+
+        wire(
+            train_button.click,
+            train,
+            [dataset_pick, bot_name, base_model, method, recipe_name, epochs, replace_box],
+            [train_status, timer, loss_plot, run_link],
+            train_message,
         )
-        cancel_button.click(cancel_training, None, train_status)
-        poll_outputs = [train_status, timer, bot, bot_gallery, seen_finish]
-        timer.tick(poll_training, [seen_finish], poll_outputs, show_progress="hidden", concurrency_limit=None)
-        app.load(page_load, None, poll_outputs, show_progress="hidden")
-        generate_button.click(
-            generate_step,
-            [bot, prompt, n, seed],
-            [generated, generate_notes, predictions],
+        wire(cancel_button.click, training.cancel_training, [], [train_status], train_message)
+
+        def continue_stopped(name):
+            panel = training.continue_training(name, config.track, config.mlflow_ui)
+            return panel, gr.Timer(active=True), ""
+
+        wire(continue_button.click, continue_stopped, [resumable], [train_status, timer, loss_plot], continue_message)
+
+        def poll(seen):
+            """The live panel, chart and run link; once a job ends, its finish time (which refreshes the lists)."""
+            status = RUNNER.status()
+            active = status is not None and status.active
+            link = render.run_link(status.progress.get("run_url") if status else None, track.tracking_uri())
+            finished = status.finished_at if status is not None and not active else seen
+            return (
+                render.training_status(status),
+                gr.Timer(active=active),
+                training.loss_chart(status),
+                link,
+                finished,
+            )
+
+        poll_outputs = [train_status, timer, loss_plot, run_link, seen_finish]
+        timer.tick(poll, [seen_finish], poll_outputs, show_progress="hidden", concurrency_limit=None)
+
+        def after_training(name):
+            status = RUNNER.status()
+            new_bot = os.path.basename(status.result) if status is not None and status.result else None
+            return (*bot_pickers(new_bot), resumables_picker(), *check_name(name))
+
+        seen_finish.change(
+            after_training,
+            [bot_name],
+            [*pickers, resumable, name_note, replace_box, replace_group],
+            show_progress="hidden",
+        )
+
+        # --- step 3 -------------------------------------------------------------------------------
+        def generate(bot_value, prompt_value, n_value, seed_value, temp, top, length, progress=gr.Progress()):
+            posts, summary, image, choices, used_prompt = writing.generate_step(
+                bot_value, prompt_value, n_value, seed_value, temp, top, length, progress
+            )
+            return (
+                posts,
+                summary,
+                gr.update(value=image, visible=image is not None),
+                gr.update(choices=choices, value=choices[0][1] if choices else None, visible=bool(choices)),
+                gr.update(visible=bool(choices)),
+                used_prompt,
+            )
+
+        wire(
+            generate_button.click,
+            generate,
+            [bot, prompt, n, seed, temperature, top_p, max_length],
+            [generated, generate_notes, predictions, preview_pick, save_preview_button, shown_prompt],
+            generate_message,
             concurrency_limit=1,
-            concurrency_id="generate",
+            concurrency_id="model",
+            show_progress_on=[generated],
         )
-        download_button.click(download_bot, bot, download)
+        wire(
+            preview_pick.input,
+            writing.show_preview,
+            [bot, shown_prompt, preview_pick],
+            [predictions],
+            preview_message,
+            show_progress="minimal",
+        )
+        wire(
+            save_preview_button.click,
+            writing.save_preview,
+            [bot, shown_prompt, preview_pick],
+            [],
+            preview_message,
+            says=True,
+        )
+
+        # --- step 4 -------------------------------------------------------------------------------
+        def show_queue(name):
+            return posting.queue_panel(name)
+
+        def draft(name, count, target, progress=gr.Progress()):
+            return posting.draft_more(name, count, target, progress)
+
+        wire(
+            draft_button.click,
+            draft,
+            [post_bot, draft_n, post_to],
+            [queue],
+            post_message,
+            says=True,
+            concurrency_limit=1,
+            concurrency_id="model",
+            show_progress_on=[queue],
+        )
+
+        def act_on_draft(name, target, evt: gr.EventData):
+            values = getattr(evt, "_data", None) or {}
+            return posting.queue_action(name, target, values.get("action"), values.get("draft"), values.get("text"))
+
+        wire(queue.click, act_on_draft, [post_bot, post_to], [queue], post_message, says=True, reads_event=True)
+
+        # --- the bots -----------------------------------------------------------------------------
+        def open_page(name):
+            facts_html, eval_html = library.bot_page(name)
+            choices = library.download_formats(name)
+            return (
+                facts_html,
+                eval_html,
+                gr.update(choices=choices, value=choices[0][1] if choices else None),
+                gr.update(visible=False),
+                gr.update(visible=False),
+            )
+
+        page_outputs = [facts, evaluation, download_kind, download, confirm_delete]
+
+        def open_card(evt: gr.EventData):
+            name = (getattr(evt, "_data", None) or {}).get("bot")
+            folder = library.bot_folder(name)
+            return (*[gr.update(value=folder.name) for _ in range(3)], *open_page(folder.name))
+
+        wire(
+            gallery.click,
+            open_card,
+            [],
+            [bot, post_bot, page_bot, *page_outputs],
+            gallery_message,
+            reads_event=True,
+            scroll_to_output=True,
+        )
+        wire(page_bot.change, open_page, [page_bot], page_outputs, delete_message, show_progress="hidden")
+
+        def evaluate(name, progress=gr.Progress()):
+            return library.evaluate(name, progress, config.track)
+
+        wire(
+            eval_button.click,
+            evaluate,
+            [page_bot],
+            [evaluation],
+            eval_message,
+            concurrency_limit=1,
+            concurrency_id="model",
+            show_progress_on=[evaluation],
+        )
+
+        def pack(name, kind, progress=gr.Progress()):
+            packed, label = library.pack_download(name, kind, progress)
+            return gr.update(value=packed, label=label, visible=True)
+
+        wire(pack_button.click, pack, [page_bot, download_kind], [download], download_message)
+
+        def publish(name, token, repo, private, progress=gr.Progress()):
+            return library.publish(name, token, repo, private, progress)
+
+        # The token leaves the field once used, whether the upload worked or not.
+        wire(
+            publish_button.click, publish, [page_bot, hub_token, hub_repo, hub_private], [], publish_message, says=True
+        ).then(lambda: "", None, hub_token, queue=False, show_progress="hidden")
+
+        def ask_delete(name):
+            library.bot_folder(name)
+            return gr.update(visible=True)
+
+        wire(delete_button.click, ask_delete, [page_bot], [confirm_delete], delete_message)
+
+        def delete(name):
+            note = library.remove(name)
+            return (*bot_pickers(), gr.update(visible=False), "", note)
+
+        wire(confirm_delete.click, delete, [page_bot], [*pickers, confirm_delete, facts], delete_message, says=True)
+
+        # Choosing a bot in one step chooses it in the others.
+        for picker in (bot, post_bot, page_bot):
+            others = [other for other in (bot, post_bot, page_bot) if other is not picker]
+            picker.input(lambda name: (name, name), picker, others, show_progress="hidden")
+        post_bot.change(shown(show_queue, 1), post_bot, [queue, post_message], show_progress="hidden")
+
+        # --- a fresh page ---------------------------------------------------------------------------
+        def page_load():
+            status = RUNNER.status()
+            picker, summary = datasets_picker()
+            accounts_choices = posting.account_choices()
+            return (
+                render.training_status(status),
+                gr.Timer(active=status is not None and status.active),
+                status.finished_at if status else None,
+                picker,
+                summary,
+                resumables_picker(),
+                *bot_pickers(),
+                posting.accounts_panel(),
+                gr.update(choices=accounts_choices, value=accounts_choices[0] if accounts_choices else None),
+            )
+
+        app.load(
+            page_load,
+            None,
+            [train_status, timer, seen_finish, dataset_pick, dataset_info, resumable, *pickers, accounts, post_to],
+            show_progress="hidden",
+        )
     return app
 
 

@@ -117,6 +117,5 @@ class JobRunner:
         except Exception as error:  # the job thread must report every failure, not die silently
             message = str(error) if isinstance(error, TweetlingError) else f"{type(error).__name__}: {error}"
             self._update(state=FAILED, message=message, finished_at=time.time())
-        else:
-            state = CANCELLED if control.cancel_requested.is_set() else DONE
-            self._update(state=state, result=result, finished_at=time.time())
+        else:  # finished: a cancel that came too late to stop it changes nothing
+            self._update(state=DONE, result=result, finished_at=time.time())

@@ -1,0 +1,147 @@
+"""Step 1, data: import an upload, download up to three accounts or take them from the store,
+then prepare the dataset and show huggingtweets' data table, a sample of kept posts and warnings."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import paths
+from ..clean import CleanOptions
+from ..dataset import MAX_ACCOUNTS, Dataset, PrepareConfig, clean_accounts
+from ..errors import InsufficientDataError, TweetlingError
+from ..fetch import FetchOptions, fetch
+from ..importer import ImportResult, import_path
+from ..pipeline import prepare_dataset
+from ..store import Store
+from . import render
+
+DEFAULT_MAX_POSTS = 3200  # what the X API let huggingtweets download per account
+SAMPLE_POSTS = 8  # kept posts shown after the data step
+UPLOAD_TYPES = [".zip", ".js", ".csv", ".jsonl", ".ndjson", ".txt"]
+STORED = "Already in the store"
+SOURCES = {"Mastodon": "mastodon", "Bluesky": "bluesky", "X API": "x", STORED: "store"}
+
+Progress = Callable[..., Any]  # gr.Progress, or any callable taking (fraction, desc=...)
+
+
+def no_progress(*args: Any, **kwargs: Any) -> None:
+    """Progress sink for calls made outside a Gradio event (tests, scripts)."""
+
+
+def parse_handles(text: str) -> list[str]:
+    """Handles separated by commas, spaces or new lines; at most three."""
+    handles = [h for h in re.split(r"[,\s]+", text or "") if h]
+    if len(handles) > MAX_ACCOUNTS:
+        raise TweetlingError(f"enter at most {MAX_ACCOUNTS} handles in “Handles” (a blend), not {len(handles)}")
+    return handles
+
+
+def import_event(result: ImportResult) -> str:
+    """What an import did, saying so when every post was in the store already (a re-upload)."""
+    in_file = sum(result.kinds.values())
+    if result.added == 0 and result.updated == 0:
+        return f"{result.account}: all {in_file:,} posts of the upload were already in the store"
+    already = in_file - result.added - result.updated
+    parts = [f"imported {result.added:,} new posts"]
+    if result.updated:
+        parts.append(f"{result.updated:,} updated")
+    if already:
+        parts.append(f"{already:,} already there")
+    return f"{result.account}: {', '.join(parts)}"
+
+
+def collect_accounts(
+    store: Store,
+    upload: str | None,
+    upload_account: str | None,
+    source: str,
+    handles: list[str],
+    max_posts: int,
+    progress: Progress = no_progress,
+) -> tuple[list[str], list[str]]:
+    """Import the upload and fetch (or look up) each handle; return the account names and what happened."""
+    if not upload and not handles:
+        raise TweetlingError("upload an X archive or a file of posts, or enter up to three handles in “Handles”")
+    if bool(upload) + len(handles) > MAX_ACCOUNTS:
+        raise TweetlingError(
+            f"a bot blends at most {MAX_ACCOUNTS} accounts: the upload and "
+            f"{len(handles)} handles make {len(handles) + 1}"
+        )
+    accounts, events = [], []
+    if upload:
+        progress(None, desc=f"importing {Path(upload).name}")
+        result = import_path(store, upload, account=upload_account or None)
+        accounts.append(result.account)
+        events.append(import_event(result))
+    for handle in handles:
+        if source == "store":
+            account = paths.checked_name(handle.lstrip("@"))
+            if not store.count_posts(account):
+                raise TweetlingError(f"no posts for {account!r} in the store: choose a source to download them")
+            accounts.append(account)
+            continue
+        target = f"{source}:{handle}"
+
+        def on_progress(fetched: int, expected: int | None, handle: str = handle) -> None:
+            progress((fetched, expected) if expected else None, desc=f"downloading {handle}: {fetched:,} posts")
+
+        progress(None, desc=f"downloading {handle}")
+        result = fetch(store, target, FetchOptions(max_posts=max_posts), on_progress=on_progress)
+        accounts.append(result.account)
+        events.append(f"{result.account}: downloaded {result.added:,} new posts")
+    return accounts, events
+
+
+def sample_posts(dataset: Dataset, k: int = SAMPLE_POSTS, seed: int = 0) -> list[str]:
+    examples = dataset.train + dataset.valid
+    return [e.text for e in random.Random(seed).sample(examples, min(k, len(examples)))]
+
+
+def load_data(
+    upload: str | None,
+    upload_account: str,
+    source_label: str,
+    handles_text: str,
+    max_posts: float | None,
+    drop_replies: bool,
+    keep_newlines: bool,
+    drop_duplicates: bool,
+    track: str | None = None,
+    progress: Progress = no_progress,
+) -> tuple[str, str, str, str | None, str]:
+    """Step 1: gather posts, prepare the dataset; show the data table, sample posts and notes.
+
+    Returns (notes, table, samples, the dataset's path or None, the bot name it suggests).
+    """
+    source = SOURCES.get(source_label)
+    if source is None:
+        raise TweetlingError(f"unknown source {source_label!r}")
+    handles = parse_handles(handles_text)
+    max_posts = int(max_posts or DEFAULT_MAX_POSTS)
+    if max_posts < 1:
+        raise TweetlingError("“Most posts per account” must be at least 1")
+    options = CleanOptions(keep_replies=not drop_replies, keep_newlines=keep_newlines, drop_duplicates=drop_duplicates)
+    with Store() as store:
+        accounts, events = collect_accounts(
+            store, upload, (upload_account or "").strip(), source, handles, max_posts, progress
+        )
+        progress(None, desc="cleaning and splitting the posts")
+        try:
+            dataset = prepare_dataset(accounts, PrepareConfig(clean=options), track)
+        except InsufficientDataError as error:  # still show the table, so the user sees why
+            tables = {c.account: c.table for c in clean_accounts(store, accounts, options)}
+            problem = f"not enough posts to train a bot: {error}"
+            return render.notes(events) + render.message(problem, "error"), render.data_table(tables), "", None, ""
+    summary = f"dataset {dataset.name}: {len(dataset.train):,} training and {len(dataset.valid):,} validation posts"
+    warnings = "".join(render.message(warning, "warning") for warning in dataset.warnings)
+    return (
+        render.notes([*events, summary]) + warnings,
+        render.data_table(dataset.tables),
+        "<h4>A sample of kept posts</h4>" + render.post_list(sample_posts(dataset), "tl-samples"),
+        str(dataset.path),
+        dataset.name,
+    )

@@ -1,0 +1,154 @@
+"""The trained bots on this machine as the page sees them: listed for the pickers and the
+gallery, loaded once for writing, and a bot's page (facts, evaluation, download, publishing to
+the Hugging Face Hub, deleting it)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .. import bots, hub, paths
+from ..bots import Bot, BotMeta
+from ..errors import TweetlingError
+from ..evaluate import EvalConfig, evaluate_bot
+from ..pipeline import delete_bot
+from . import render
+
+Progress = Callable[..., Any]
+
+
+def no_progress(*args: Any, **kwargs: Any) -> None:
+    """Progress sink for calls made outside a Gradio event (tests, scripts)."""
+
+
+def list_bots() -> list[BotMeta]:
+    """Metadata of every trained bot under TWEETLING_HOME/bots (named after its folder), newest first."""
+    found = []
+    root = paths.bots_dir()
+    for meta_file in root.glob(f"*/{bots.METADATA_FILE}") if root.exists() else []:
+        try:
+            meta = bots.read_metadata(meta_file.parent)
+        except (OSError, TweetlingError):
+            continue  # a bot being written or damaged is left out of the gallery, not fatal to it
+        found.append(replace(meta, name=meta_file.parent.name))
+    return sorted(found, key=lambda meta: meta.created_at or "", reverse=True)
+
+
+def bot_names() -> list[str]:
+    return [meta.name for meta in list_bots()]
+
+
+def bot_folder(name: str | None) -> Path:
+    """The folder of a bot NAME under TWEETLING_HOME/bots: the page never reads other folders."""
+    if not name:
+        raise TweetlingError("choose a bot first (train one in step 2)")
+    folder = bots.default_dir(name)
+    if not (folder / "config.json").exists():
+        raise TweetlingError(f"no bot named {name!r}; train one in step 2")
+    return folder
+
+
+class BotCache:
+    """The last bot loaded stays in memory: repeated generations skip loading the model."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple | None = None
+        self._bot: Bot | None = None
+
+    def get(self, name: str) -> Bot:
+        folder = bot_folder(name)
+        meta_file = folder / bots.METADATA_FILE
+        key = (folder.resolve(), meta_file.stat().st_mtime_ns if meta_file.exists() else None)
+        with self._lock:
+            if key != self._key:
+                self._bot, self._key = None, None  # free the old model before loading the next
+                self._bot, self._key = Bot.load(folder), key
+            return self._bot
+
+    def is_loaded(self, name: str) -> bool:
+        with self._lock:
+            return self._key is not None and self._key[0] == bots.default_dir(name).resolve()
+
+    def forget(self) -> None:
+        with self._lock:
+            self._bot, self._key = None, None
+
+
+BOTS = BotCache()
+
+
+def gallery(stale: dict[str, str] | None = None) -> str:
+    return render.bot_cards(list_bots(), stale)
+
+
+# --- a bot's page ---------------------------------------------------------------------------------
+
+
+def bot_page(name: str | None) -> tuple[str, str]:
+    """(facts, evaluation) of the bot NAME."""
+    meta = bots.read_metadata(bot_folder(name))
+    return render.bot_facts(replace(meta, name=name)), render.evaluation(meta.eval)
+
+
+def evaluate(name: str | None, progress: Progress = no_progress, track_backend: str | None = None) -> str:
+    """Measure the bot as `tweetling eval` does; the results are kept in its metadata and card."""
+    folder = bot_folder(name)
+    progress(None, desc="evaluating: loading the bot")
+    result = evaluate_bot(
+        folder,
+        EvalConfig(),
+        track_backend=track_backend,
+        on_progress=lambda stage: progress(None, desc=f"evaluating: {stage}"),
+    )
+    return render.evaluation(result)
+
+
+def folder_size(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def download_formats(name: str | None) -> list[tuple[str, str]]:
+    """What the bot can be downloaded as, with the size of each before it is packed."""
+    if not name:
+        return []
+    folder = bot_folder(name)
+    return [(f"The bot folder, zipped (about {render.size(folder_size(folder))}; transformers loads it)", "folder")]
+
+
+def pack_download(name: str | None, kind: str, progress: Progress = no_progress) -> tuple[str, str]:
+    """The file to download (the bot folder as a zip) and the label of its button."""
+    folder = bot_folder(name)
+    if kind != "folder":
+        raise TweetlingError(f"unknown download {kind!r}")
+    progress(None, desc=f"packing the download ({render.size(folder_size(folder))})")
+    out = Path(tempfile.mkdtemp(prefix="tweetling-download-")) / folder.name
+    packed = Path(shutil.make_archive(str(out), "zip", root_dir=folder))
+    return str(packed), f"Download {packed.name} ({render.size(packed.stat().st_size)})"
+
+
+def publish(name: str | None, token: str, repo_id: str, private: bool, progress: Progress = no_progress) -> str:
+    """Upload the bot with its model card to the Hugging Face Hub as REPO_ID; the link to it.
+
+    The token is used for this upload only: not kept, logged, or shown again."""
+    folder = bot_folder(name)
+    repo_id = (repo_id or "").strip()
+    if not repo_id:
+        raise TweetlingError("enter a “Repository” as owner/name, e.g. your-name/" + folder.name)
+    progress(None, desc=f"uploading to {repo_id}")
+    url = hub.push(folder, repo_id, token=(token or "").strip() or None, private=bool(private))
+    return render.link_message("Published:", url)
+
+
+def remove(name: str | None) -> str:
+    """Delete the bot NAME for good."""
+    folder = bot_folder(name)
+    if BOTS.is_loaded(folder.name):
+        BOTS.forget()
+    delete_bot(folder.name)
+    return render.message(f"Deleted {folder.name}.", "ok")

@@ -1,0 +1,204 @@
+"""Step 2, train: pick a prepared dataset, name the bot (asking before one is replaced), choose
+recipe and method, then train in the background with live progress, a loss chart and cancel;
+a training stopped with a checkpoint can be continued after a reload."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import bots, paths, track
+from ..bots import DatasetRecord
+from ..dataset import Dataset
+from ..errors import TweetlingError
+from ..pipeline import Resumable, prepared_datasets, resumable_trainings, train_bot
+from ..recipes import TrainConfig, TrainingInterrupted, TrainProgress, recipe
+from . import render
+from .feedback import page_words
+from .jobs import Cancelled, JobControl, JobRunner, JobStatus
+
+MAX_EPOCHS = 20
+# One line each, shown on the page beside the choice (measured in bench/README.md).
+RECIPE_CHOICES = [
+    ("Default — one pass with the lowest third of the model kept fixed: the fastest", "default"),
+    ("Thorough — the same pass training every weight: a closer fit in about 1.6× the time", "thorough"),
+    ("huggingtweets — the original recipe, 4 passes in float32: the baseline, about 8× the time", "huggingtweets"),
+]
+METHOD_CHOICES = [
+    ("Full — trains the model's own weights (those the recipe does not keep fixed)", "full"),
+    ("LoRA — trains small adapters merged in when saved: less memory, a looser fit", "lora"),
+]
+RUNNER = JobRunner()  # one training at a time for the whole server
+
+
+# --- datasets and names ---------------------------------------------------------------------------
+
+
+def find_dataset(path: str | None) -> DatasetRecord | None:
+    """The prepared dataset at PATH, among those under TWEETLING_HOME/datasets only."""
+    return next((record for record in prepared_datasets() if record.path == path), None) if path else None
+
+
+def dataset_choices() -> list[tuple[str, str]]:
+    return [(render.dataset_label(record), str(record.path)) for record in prepared_datasets()]
+
+
+def existing_bot(name: str) -> bool:
+    try:
+        return (bots.default_dir(name) / "config.json").exists()
+    except TweetlingError:  # not a valid name: training says so
+        return False
+
+
+def name_warning(name: str) -> tuple[str, bool]:
+    """A warning when NAME is an existing bot's (training would replace it), and whether to ask."""
+    name = (name or "").strip()
+    if not existing_bot(name):
+        return "", False
+    text = f"A bot named {name} already exists: training replaces it. Tick “Replace {name}” or choose another name."
+    return render.message(text, "warning"), True
+
+
+# --- the job --------------------------------------------------------------------------------------
+
+
+def training_work(
+    dataset_path: str,
+    name: str,
+    base_model: str,
+    config: TrainConfig,
+    resume: bool,
+    track_backend: str | None,
+    mlflow_ui: str,
+) -> Callable[[JobControl], str]:
+    """The job that trains a bot. It reports what it is doing, each step's loss (the chart's
+    points) and, with MLflow, the run's address; a report after a cancel raises Cancelled,
+    which the trainer answers by saving a checkpoint and stopping."""
+
+    def work(control: JobControl) -> str:
+        points: list[tuple[int, float, str]] = []  # (step, loss, "training" or "validation")
+        out = bots.default_dir(name)
+
+        def on_progress(update: TrainProgress) -> None:
+            fields: dict = {"step": update.step, "total": update.total_steps, "tokens_per_s": update.tokens_per_s}
+            if update.event == "start":
+                fields.update(phase="training", run_url=run_url(out, track_backend, mlflow_ui))
+            elif update.event == "step":
+                points.append((update.step, update.loss, "training"))
+                fields.update(loss=update.loss, eta_s=update.eta_s, points=tuple(points))
+                if update.step == update.total_steps:
+                    fields.update(phase="finishing")
+            elif update.event == "eval":
+                points.append((update.step, update.valid_loss, "validation"))
+                fields.update(valid_loss=update.valid_loss, points=tuple(points))
+            control.report(**fields)
+
+        try:
+            control.report(phase="resuming" if resume else "loading", points=())
+            dataset = Dataset.load(dataset_path)
+            return str(
+                train_bot(
+                    dataset,
+                    config,
+                    base_model,
+                    out,
+                    resume=resume,
+                    track_backend=track_backend,
+                    on_progress=on_progress,
+                )
+            )
+        except TrainingInterrupted as stopped:
+            if not control.cancel_requested.is_set():
+                raise
+            if stopped.checkpoint:
+                where = "the checkpoint is kept: continue it below"
+            elif stopped.step == 0:
+                where = "it had not started training"
+            else:
+                where = "no checkpoint was written"
+            raise Cancelled(f"stopped at step {stopped.step} of {stopped.total_steps}; {where}") from None
+        except Cancelled as cancelled:  # before the trainer took over
+            raise Cancelled(str(cancelled) or "stopped while loading; it had not started training") from None
+        except TweetlingError as error:
+            raise TweetlingError(page_words(str(error))) from None
+
+    return work
+
+
+def run_url(bot_path: Path, track_backend: str | None, mlflow_ui: str) -> str | None:
+    """The MLflow UI's address of the training run writing BOT_PATH (None without MLflow)."""
+    if track.backend_name(track_backend) != "mlflow":
+        return None
+    found = track.train_run(bot_path)
+    return f"{mlflow_ui.rstrip('/')}/#/experiments/{found[0]}/runs/{found[1]}" if found else None
+
+
+def check_epochs(epochs: float | None) -> int | None:
+    epochs = epochs or 0
+    if int(epochs) != epochs or not 0 <= epochs <= MAX_EPOCHS:
+        raise TweetlingError(f"“Epochs” must be a whole number from 1 to {MAX_EPOCHS} (0: the recipe's)")
+    return int(epochs) or None
+
+
+def start_training(
+    dataset_path: str | None,
+    bot_name: str,
+    base_model: str,
+    method: str,
+    recipe_name: str,
+    epochs: float | None,
+    replace: bool = False,
+    track_backend: str | None = None,
+    mlflow_ui: str = "http://127.0.0.1:5000",
+) -> str:
+    """Step 2: start training in the background (the page polls its progress); returns the panel."""
+    record = find_dataset(dataset_path)
+    if record is None:
+        raise TweetlingError("choose a dataset first (get data in step 1)")
+    name = paths.checked_name((bot_name or "").strip(), "bot name")
+    base_model = (base_model or "").strip()
+    if not base_model:
+        raise TweetlingError("enter a “Base model”")
+    config = recipe(recipe_name, method=method, epochs=check_epochs(epochs))
+    if existing_bot(name) and not replace:
+        raise TweetlingError(
+            f"a bot named {name} already exists: tick “Replace {name}” to train over it, or choose another “Bot name”"
+        )
+    work = training_work(str(record.path), name, base_model, config, False, track_backend, mlflow_ui)
+    return render.training_status(RUNNER.start(name, work))
+
+
+def resumable_choices() -> list[tuple[str, str]]:
+    """The stopped trainings to offer, as (label, bot name)."""
+    return [(resumable_label(item), item.bot) for item in resumable_trainings()]
+
+
+def resumable_label(item: Resumable) -> str:
+    data = item.dataset.name if item.dataset else "its dataset is gone"
+    return f"{item.bot} · stopped at step {item.step:,} · {item.config.recipe}, {item.config.method} · {data}"
+
+
+def continue_training(
+    bot: str | None, track_backend: str | None = None, mlflow_ui: str = "http://127.0.0.1:5000"
+) -> str:
+    """Continue the stopped training of BOT with the dataset, base model and settings it began with."""
+    item = next((item for item in resumable_trainings() if item.bot == bot), None)
+    if item is None:
+        raise TweetlingError("choose a stopped training to continue")
+    if item.dataset is None:
+        raise TweetlingError(f"the dataset of {item.bot}'s training is gone: start it again with “Train”")
+    work = training_work(str(item.dataset.path), item.bot, item.base, item.config, True, track_backend, mlflow_ui)
+    return render.training_status(RUNNER.start(item.bot, work))
+
+
+def cancel_training() -> str:
+    if not RUNNER.cancel():
+        raise TweetlingError("no training is running")
+    return render.training_status(RUNNER.status())
+
+
+def loss_chart(status: JobStatus | None) -> str:
+    """The chart of the job's losses so far."""
+    if status is None:
+        return ""
+    return render.loss_chart(status.progress.get("points", ()), status.progress.get("total"))
