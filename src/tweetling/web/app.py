@@ -268,7 +268,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
         # --- step 1 -------------------------------------------------------------------------------
         def get_data(
             upload, upload_account, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates,
-            progress=gr.Progress(),
+            progress=data.no_progress,
         ):  # fmt: skip
             notes, table, sample, path, name = data.load_data(
                 upload, upload_account, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates,
@@ -283,7 +283,6 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             [upload, upload_account, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates],
             [data_notes, data_table, samples, dataset_pick, dataset_info, bot_name],
             data_message,
-            show_progress_on=[data_notes],
         )
 
         # --- step 2 -------------------------------------------------------------------------------
@@ -351,7 +350,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
         )
 
         # --- step 3 -------------------------------------------------------------------------------
-        def generate(bot_value, prompt_value, n_value, seed_value, temp, top, length, progress=gr.Progress()):
+        def generate(bot_value, prompt_value, n_value, seed_value, temp, top, length, progress=data.no_progress):
             posts, summary, image, choices, used_prompt = writing.generate_step(
                 bot_value, prompt_value, n_value, seed_value, temp, top, length, progress
             )
@@ -372,7 +371,6 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             generate_message,
             concurrency_limit=1,
             concurrency_id="model",
-            show_progress_on=[generated],
         )
         wire(
             preview_pick.input,
@@ -395,7 +393,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
         def show_queue(name):
             return posting.queue_panel(name)
 
-        def draft(name, count, target, progress=gr.Progress()):
+        def draft(name, count, target, progress=data.no_progress):
             return posting.draft_more(name, count, target, progress)
 
         wire(
@@ -407,7 +405,6 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             says=True,
             concurrency_limit=1,
             concurrency_id="model",
-            show_progress_on=[queue],
         )
 
         def act_on_draft(name, target, evt: gr.EventData):
@@ -446,7 +443,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
         )
         wire(page_bot.change, open_page, [page_bot], page_outputs, delete_message, show_progress="hidden")
 
-        def evaluate(name, progress=gr.Progress()):
+        def evaluate(name, progress=data.no_progress):
             return library.evaluate(name, progress, config.track)
 
         wire(
@@ -457,16 +454,15 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             eval_message,
             concurrency_limit=1,
             concurrency_id="model",
-            show_progress_on=[evaluation],
         )
 
-        def pack(name, kind, progress=gr.Progress()):
+        def pack(name, kind, progress=data.no_progress):
             packed, label = library.pack_download(name, kind, progress)
             return gr.update(value=packed, label=label, visible=True)
 
         wire(pack_button.click, pack, [page_bot, download_kind], [download], download_message)
 
-        def publish(name, token, repo, private, progress=gr.Progress()):
+        def publish(name, token, repo, private, progress=data.no_progress):
             return library.publish(name, token, repo, private, progress)
 
         # The token leaves the field once used, whether the upload worked or not.

@@ -74,9 +74,9 @@ def collect_accounts(
     accounts, events = [], []
     if upload:
         progress(None, desc=f"importing {Path(upload).name}")
-        result = import_path(store, upload, account=upload_account or None)
-        accounts.append(result.account)
-        events.append(import_event(result))
+        imported = import_path(store, upload, account=upload_account or None)
+        accounts.append(imported.account)
+        events.append(import_event(imported))
     for handle in handles:
         if source == "store":
             account = paths.checked_name(handle.lstrip("@"))
@@ -90,9 +90,9 @@ def collect_accounts(
             progress((fetched, expected) if expected else None, desc=f"downloading {handle}: {fetched:,} posts")
 
         progress(None, desc=f"downloading {handle}")
-        result = fetch(store, target, FetchOptions(max_posts=max_posts), on_progress=on_progress)
-        accounts.append(result.account)
-        events.append(f"{result.account}: downloaded {result.added:,} new posts")
+        fetched = fetch(store, target, FetchOptions(max_posts=max_posts), on_progress=on_progress)
+        accounts.append(fetched.account)
+        events.append(f"{fetched.account}: downloaded {fetched.added:,} new posts")
     return accounts, events
 
 

@@ -7,10 +7,13 @@ rewrites those hints into the names of the page's fields and steps.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
+import threading
 from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 import gradio as gr
 
@@ -54,24 +57,75 @@ def problem(error: BaseException) -> str:
     if isinstance(error, TweetlingError):
         return page_words(str(error))
     # A bug, not the user's input: say so in one line; the server log keeps the traceback.
-    log.exception("unexpected error in a page action")
+    log.error("unexpected error in a page action", exc_info=error)
     return f"something went wrong ({type(error).__name__}: {error}); the server log has the details"
+
+
+def finished(result: Any, outputs: int, says: bool) -> tuple:
+    values = result if isinstance(result, tuple) else (result,)
+    return values if says else (*values, "")
+
+
+def failed(error: BaseException, outputs: int) -> tuple:
+    return (*[gr.skip()] * outputs, render.message(problem(error), "error"))
 
 
 def shown(step: Callable, outputs: int, says: bool = False) -> Callable:
     """STEP as the page runs it: its OUTPUTS values, then its message box — cleared on success,
     or (SAYS) set to the note STEP returns last; when STEP fails, the message in the box and the
-    other outputs left as they were."""
+    other outputs left as they were. A STEP that takes `progress` says in the box what it is
+    doing while it runs (`phases`)."""
+    if "progress" in inspect.signature(step).parameters:
+        return phases(step, outputs, says)
 
-    @wraps(step)  # Gradio reads the signature through __wrapped__ (inputs, gr.Progress, gr.EventData)
+    @wraps(step)  # Gradio reads the signature through __wrapped__ (inputs, gr.EventData)
     def run(*args, **kwargs):
         try:
             result = step(*args, **kwargs)
         except Exception as error:  # every failure becomes a readable line, never a bare "Error"
-            return (*[gr.skip()] * outputs, render.message(problem(error), "error"))
-        values = result if isinstance(result, tuple) else (result,)
-        return values if says else (*values, "")
+            return failed(error, outputs)
+        return finished(result, outputs, says)
 
+    return run
+
+
+def phases(step: Callable, outputs: int, says: bool) -> Callable:
+    """STEP run in a thread while the page shows, beside its button, the phase it last reported
+    through its `progress(fraction, desc=...)` callback ("loading the bot…")."""
+
+    @wraps(step)
+    def run(*args, **kwargs):
+        said: list[str] = []
+        done: dict[str, Any] = {}
+
+        def report(fraction: Any = None, desc: str | None = None, **_: Any) -> None:
+            if desc:
+                said.append(desc)
+
+        def work() -> None:
+            try:
+                done["result"] = step(*args, **kwargs, progress=report)
+            except Exception as error:  # handed to the page below
+                done["error"] = error
+
+        thread = threading.Thread(target=work, daemon=True, name=f"tweetling-{step.__name__}")
+        thread.start()
+        shown_phase = None
+        while thread.is_alive():
+            thread.join(0.2)
+            if said and said[-1] != shown_phase and thread.is_alive():
+                shown_phase = said[-1]
+                yield (*[gr.skip()] * outputs, render.message(f"{shown_phase}…", "busy"))
+        if "error" in done:
+            yield failed(done["error"], outputs)
+        else:
+            yield finished(done["result"], outputs, says)
+
+    # Gradio fills every parameter it sees from the inputs: `progress` is this wrapper's to give.
+    signature = inspect.signature(step)
+    run.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[parameter for name, parameter in signature.parameters.items() if name != "progress"]
+    )
     return run
 
 
@@ -93,8 +147,11 @@ def wire(
     """Run STEP on EVENT (e.g. `button.click`) with its message box MESSAGE beside the control,
     which empties as the action starts; with SAYS, STEP returns the box's note after its
     OUTPUTS. A step that READS_EVENT (gr.EventData) runs on the event itself: a chained step
-    would not see the event's data, so its box changes only when it ends."""
+    would not see the event's data, so its box changes only when it ends. A step that reports
+    its progress says so in its box, in place of Gradio's spinner."""
     run = shown(step, len(outputs), says)
+    if "progress" in inspect.signature(step).parameters:
+        options.setdefault("show_progress", "hidden")  # the box says what the step is doing
     if reads_event:
         return event(run, inputs, [*outputs, message], **options)
     return event(clear, None, message, queue=False, show_progress="hidden").then(

@@ -61,19 +61,23 @@ class BotCache:
         self._key: tuple | None = None
         self._bot: Bot | None = None
 
-    def get(self, name: str) -> Bot:
+    def get(self, name: str | None) -> Bot:
         folder = bot_folder(name)
         meta_file = folder / bots.METADATA_FILE
         key = (folder.resolve(), meta_file.stat().st_mtime_ns if meta_file.exists() else None)
         with self._lock:
-            if key != self._key:
+            if self._bot is None or key != self._key:
                 self._bot, self._key = None, None  # free the old model before loading the next
                 self._bot, self._key = Bot.load(folder), key
             return self._bot
 
-    def is_loaded(self, name: str) -> bool:
+    def is_loaded(self, name: str | None) -> bool:
+        try:
+            folder = bots.default_dir(name or "").resolve()
+        except TweetlingError:  # not a bot's name: not loaded
+            return False
         with self._lock:
-            return self._key is not None and self._key[0] == bots.default_dir(name).resolve()
+            return self._key is not None and self._key[0] == folder
 
     def forget(self) -> None:
         with self._lock:
@@ -92,8 +96,9 @@ def gallery(stale: dict[str, str] | None = None) -> str:
 
 def bot_page(name: str | None) -> tuple[str, str]:
     """(facts, evaluation) of the bot NAME."""
-    meta = bots.read_metadata(bot_folder(name))
-    return render.bot_facts(replace(meta, name=name)), render.evaluation(meta.eval)
+    folder = bot_folder(name)
+    meta = bots.read_metadata(folder)
+    return render.bot_facts(replace(meta, name=folder.name)), render.evaluation(meta.eval)
 
 
 def evaluate(name: str | None, progress: Progress = no_progress, track_backend: str | None = None) -> str:

@@ -65,11 +65,12 @@ def duration(seconds: float | None) -> str:
 
 
 def size(n_bytes: int) -> str:
+    value = float(n_bytes)
     for unit in ("bytes", "KB", "MB"):
-        if n_bytes < 1000:
-            return f"{n_bytes:,.0f} {unit}" if unit == "bytes" else f"{n_bytes:,.1f} {unit}"
-        n_bytes /= 1000
-    return f"{n_bytes:,.2f} GB"
+        if value < 1000:
+            return f"{value:,.0f} {unit}" if unit == "bytes" else f"{value:,.1f} {unit}"
+        value /= 1000
+    return f"{value:,.2f} GB"
 
 
 def bar(done: int, total: int | None) -> str:
@@ -324,7 +325,7 @@ def evaluation(result: dict | None) -> str:
     if not result:
         return "<p class='tl-muted' id='tl-eval'>Not evaluated yet: “Evaluate” measures it (about a minute).</p>"
     rows = [(label, show(result.get(key))) for key, label, show in EVAL_ROWS]
-    style = result.get("style") if isinstance(result.get("style"), dict) else {}
+    style: dict = result["style"] if isinstance(result.get("style"), dict) else {}
     rows += [(label, percent(style.get(key))) for key, label in STYLE_ROWS]
     missing = [str(v) for k, v in result.items() if k.endswith("_unavailable")]
     if style.get("unavailable"):
@@ -429,6 +430,9 @@ CSS = """
 .tl-message.tl-warning { background: #fff4d6; color: #6b4a00; border-color: #e0a800; }
 .tl-message.tl-ok { background: #e8f6ec; color: #1e5b30; border-color: #2e8b57; }
 .tl-message.tl-info { background: var(--background-fill-secondary); border-color: var(--border-color-primary); }
+.tl-message.tl-busy { background: var(--background-fill-secondary); border-color: var(--color-accent);
+  animation: tl-pulse 1.4s ease-in-out infinite; }
+@keyframes tl-pulse { 50% { border-color: transparent; } }
 .tl-notes { padding-left: 1.2em; }
 .tl-notes.tl-warning li { color: #6b4a00; background: #fff4d6; padding: 0.2em 0.5em; border-radius: 4px; margin: 0.2em 0; }
 .tl-phase { opacity: 0.8; }

@@ -83,12 +83,12 @@ def training_work(
             fields: dict = {"step": update.step, "total": update.total_steps, "tokens_per_s": update.tokens_per_s}
             if update.event == "start":
                 fields.update(phase="training", run_url=run_url(out, track_backend, mlflow_ui))
-            elif update.event == "step":
+            elif update.event == "step" and update.loss is not None:
                 points.append((update.step, update.loss, "training"))
                 fields.update(loss=update.loss, eta_s=update.eta_s, points=tuple(points))
                 if update.step == update.total_steps:
                     fields.update(phase="finishing")
-            elif update.event == "eval":
+            elif update.event == "eval" and update.valid_loss is not None:
                 points.append((update.step, update.valid_loss, "validation"))
                 fields.update(valid_loss=update.valid_loss, points=tuple(points))
             control.report(**fields)
