@@ -416,13 +416,59 @@ def test_evaluation_results_show_as_a_table_with_what_could_not_be_measured():
     assert "not available offline" in table and "Evaluated 2026-01-02 03:04" in table
 
 
-def test_download_says_its_size_then_packs_the_folder(escaped_bot):
-    [(label, kind)] = library.download_formats("jack")
-    assert kind == "folder" and re.search(r"about [\d.]+ (KB|MB)", label)
-    packed, label = library.pack_download("jack", kind)
-    assert re.fullmatch(r"Download jack\.zip \([\d.]+ (KB|MB)\)", label)
+def safetensors_dtypes(data: bytes) -> set[str]:
+    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+    return {tensor["dtype"] for key, tensor in header.items() if key != "__metadata__"}
+
+
+def check_folder_zip(archive: zipfile.ZipFile) -> None:
+    assert {"config.json", "tweetling.json", "model.safetensors"} <= set(archive.namelist())
+    assert safetensors_dtypes(archive.read("model.safetensors")) == {"F32"}
+
+
+def check_gguf_zip(archive: zipfile.ZipFile) -> None:
+    assert sorted(archive.namelist()) == ["Modelfile", "jack-q8_0.gguf"]
+    assert archive.read("jack-q8_0.gguf")[:4] == b"GGUF"
+    assert "FROM ./jack-q8_0.gguf" in archive.read("Modelfile").decode()
+
+
+def check_bfloat16_zip(archive: zipfile.ZipFile) -> None:
+    assert {"config.json", "tweetling.json", "README.md"} <= set(archive.namelist())
+    assert safetensors_dtypes(archive.read("model.safetensors")) == {"BF16"}
+
+
+@pytest.mark.parametrize(
+    "kind, file_name, check",
+    [
+        ("folder", "jack.zip", check_folder_zip),
+        ("gguf", "jack-q8_0.zip", check_gguf_zip),
+        ("bfloat16", "jack-bfloat16.zip", check_bfloat16_zip),
+    ],
+)
+def test_download_says_its_size_then_packs_each_kind(escaped_bot, kind, file_name, check):
+    labels = dict((value, label) for label, value in library.download_formats("jack"))
+    assert list(labels) == ["folder", "gguf", "bfloat16"]
+    estimate = re.search(r"about ([\d.]+) (KB|MB)", labels[kind])
+    assert estimate, labels[kind]
+    phases: list[str] = []
+    packed, label = library.pack_download("jack", kind, lambda fraction=None, desc=None: phases.append(desc))
+    assert re.fullmatch(rf"Download {re.escape(file_name)} \([\d.]+ (KB|MB)\)", label)
+    assert phases[-1].startswith("zipping the download (about ")
     with zipfile.ZipFile(packed) as archive:
-        assert {"config.json", "tweetling.json"} <= set(archive.namelist())
+        check(archive)
+        unpacked = sum(info.file_size for info in archive.infolist())
+    scale = {"KB": 1e3, "MB": 1e6}[estimate.group(2)]
+    assert 0.5 < float(estimate.group(1)) * scale / unpacked < 2  # the estimate is about right
+    assert [path.name for path in Path(packed).parent.iterdir()] == [file_name]  # one copy on disk
+
+
+def test_a_gguf_download_says_its_phase_while_packing(escaped_bot):
+    phases: list[str] = []
+    library.pack_download("jack", "gguf", lambda fraction=None, desc=None: phases.append(desc))
+    assert phases[0] == "loading the bot for the GGUF file"
+    assert any(re.fullmatch(r"writing the GGUF file: \d+ of \d+ parts", phase) for phase in phases)
+    with pytest.raises(TweetlingError, match="choose what to download in “Download as”"):
+        library.pack_download("jack", "pickle")
 
 
 def test_publish_uploads_with_the_token_given_and_never_shows_it(escaped_bot, monkeypatch, httpserver, tmp_path):

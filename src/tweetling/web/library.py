@@ -4,11 +4,13 @@ the Hugging Face Hub, deleting it)."""
 
 from __future__ import annotations
 
+import json
+import math
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from .. import bots, hub, paths
 from ..bots import Bot, BotMeta
 from ..errors import TweetlingError
 from ..evaluate import EvalConfig, evaluate_bot
+from ..export import export_gguf, export_safetensors
 from ..pipeline import delete_bot
 from . import render
 
@@ -118,22 +121,97 @@ def folder_size(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
+def weight_count(folder: Path) -> int:
+    """The number of weights in FOLDER's safetensors files, read from their headers (no model load)."""
+    count = 0
+    for weights in folder.glob("*.safetensors"):
+        with weights.open("rb") as file:
+            header = json.loads(file.read(int.from_bytes(file.read(8), "little")))
+        count += sum(math.prod(tensor["shape"]) for key, tensor in header.items() if key != "__metadata__")
+    return count
+
+
+def other_files_size(folder: Path) -> int:
+    """The bytes of FOLDER's files other than its weights (tokenizer, config, card, images)."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file() and path.suffix != ".safetensors")
+
+
+GGUF_TYPE = "q8_0"  # 8-bit: a quarter of float32, next to no loss of quality
+
+
+@dataclass(frozen=True)
+class DownloadKind:
+    """One way to download a bot: what it is for, and its size estimated before packing."""
+
+    label: str  # what the choice says, before its size
+    suffix: str  # of the zip's name, after the bot's
+    estimate: Callable[[Path], int]  # bytes, before zipping
+    pack: Callable[[Path, Path, Progress], Path]  # (bot folder, empty work folder, progress) -> folder to zip
+
+
+def pack_folder(folder: Path, work: Path, progress: Progress) -> Path:
+    return folder
+
+
+def pack_gguf(folder: Path, work: Path, progress: Progress) -> Path:
+    """The bot as a q8_0 GGUF file with its Ollama Modelfile, in a folder of their own."""
+    progress(None, desc="loading the bot for the GGUF file")
+
+    def on_progress(done: int, total: int) -> None:
+        progress((done, total), desc=f"writing the GGUF file: {done:,} of {total:,} parts")
+
+    export_gguf(folder, work / folder.name / f"{folder.name}-{GGUF_TYPE}.gguf", GGUF_TYPE, on_progress=on_progress)
+    return work / folder.name
+
+
+def pack_bfloat16(folder: Path, work: Path, progress: Progress) -> Path:
+    progress(None, desc="saving the weights in bfloat16")
+    return export_safetensors(folder, work / folder.name, "bfloat16")
+
+
+# q8_0 stores each block of 32 weights in 32 bytes and one float16 scale.
+DOWNLOADS = {
+    "folder": DownloadKind(
+        "The bot folder, zipped (transformers loads it)",
+        "",
+        folder_size,
+        pack_folder,
+    ),
+    "gguf": DownloadKind(
+        "One GGUF file (8-bit) with its Ollama Modelfile, zipped: for llama.cpp, Ollama and LM Studio",
+        f"-{GGUF_TYPE}",
+        lambda folder: weight_count(folder) * 34 // 32,
+        pack_gguf,
+    ),
+    "bfloat16": DownloadKind(
+        "The bot folder with bfloat16 weights, zipped: half of float32, for transformers",
+        "-bfloat16",
+        lambda folder: weight_count(folder) * 2 + other_files_size(folder),
+        pack_bfloat16,
+    ),
+}
+
+
 def download_formats(name: str | None) -> list[tuple[str, str]]:
     """What the bot can be downloaded as, with the size of each before it is packed."""
     if not name:
         return []
     folder = bot_folder(name)
-    return [(f"The bot folder, zipped (about {render.size(folder_size(folder))}; transformers loads it)", "folder")]
+    return [(f"{kind.label} (about {render.size(kind.estimate(folder))})", key) for key, kind in DOWNLOADS.items()]
 
 
 def pack_download(name: str | None, kind: str, progress: Progress = no_progress) -> tuple[str, str]:
-    """The file to download (the bot folder as a zip) and the label of its button."""
+    """The file to download (a zip of the bot in the form KIND) and the label of its button."""
     folder = bot_folder(name)
-    if kind != "folder":
-        raise TweetlingError(f"unknown download {kind!r}")
-    progress(None, desc=f"packing the download ({render.size(folder_size(folder))})")
-    out = Path(tempfile.mkdtemp(prefix="tweetling-download-")) / folder.name
-    packed = Path(shutil.make_archive(str(out), "zip", root_dir=folder))
+    download = DOWNLOADS.get(kind)
+    if download is None:
+        raise TweetlingError("choose what to download in “Download as”")
+    work = Path(tempfile.mkdtemp(prefix="tweetling-download-"))
+    packed_folder = download.pack(folder, work / "packed", progress)
+    progress(None, desc=f"zipping the download (about {render.size(download.estimate(folder))})")
+    packed = Path(shutil.make_archive(str(work / f"{folder.name}{download.suffix}"), "zip", root_dir=packed_folder))
+    if packed_folder != folder:
+        shutil.rmtree(work / "packed")  # the zip holds it: one copy on disk
     return str(packed), f"Download {packed.name} ({render.size(packed.stat().st_size)})"
 
 
