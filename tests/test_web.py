@@ -8,6 +8,7 @@ import re
 import threading
 import time
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -18,14 +19,19 @@ from PIL import Image  # noqa: E402
 
 from conftest import SAMPLE_ARCHIVE  # noqa: E402
 from fake_hub import FakeHub  # noqa: E402
+from http_payloads import FakeMastodon, mastodon_account, mastodon_status  # noqa: E402
 from live_fakes import TARGETS, connect_fake, posted_texts, start_fake  # noqa: E402
 from tiny_bot import build_tiny_bot  # noqa: E402
-from tweetling import pipeline  # noqa: E402
+from tweetling import bots, pipeline  # noqa: E402
+from tweetling.consent import OWNER_FLAG, OptedOutError  # noqa: E402
+from tweetling.dataset import Dataset  # noqa: E402
 from tweetling.errors import InputError, TweetlingError  # noqa: E402
+from tweetling.fetch import FetchOptions  # noqa: E402
 from tweetling.importer import ImportResult  # noqa: E402
 from tweetling.live import Queue  # noqa: E402
 from tweetling.posts import Post, Profile  # noqa: E402
 from tweetling.store import Store  # noqa: E402
+from tweetling.train import TrainPlan  # noqa: E402
 from tweetling.web import data, feedback, library, posting, render, training, writing  # noqa: E402
 from tweetling.web.jobs import JobRunner  # noqa: E402
 
@@ -141,6 +147,32 @@ def test_upload_of_a_text_file_takes_the_account_name_given(tweetling_home, tmp_
     assert "<th>plain</th>" in table and bot_name == "plain"
 
 
+@pytest.fixture
+def opted_out_mastodon(tweetling_home, httpserver, monkeypatch):
+    """A Mastodon account whose bio says #nobot, served on 127.0.0.1 (the page's fetches go there)."""
+    account = mastodon_account(note="<p>Birds. #nobot</p>", statuses_count=3)
+    FakeMastodon(httpserver, [mastodon_status(i, account=account) for i in range(1, 4)], account=account)
+    monkeypatch.setattr(data, "FetchOptions", partial(FetchOptions, base_url=httpserver.url_for("/")))
+    return "@alice@social.example"
+
+
+def fetch_handle(handle: str, owner: bool):
+    return data.load_data(None, "", "Mastodon", handle, 100, False, False, False, "none", account_owner=owner)
+
+
+def test_an_opted_out_account_is_refused_unless_these_are_my_own_accounts(opted_out_mastodon):
+    with pytest.raises(OptedOutError) as refused:
+        fetch_handle(opted_out_mastodon, owner=False)
+    said = feedback.problem(refused.value)
+    assert "#nobot in the bio" in said and "If it is yours, tick “These are my own accounts”" in said
+    assert "--" not in said and Store().count_posts() == 0
+    notes = fetch_handle(opted_out_mastodon, owner=True)[0]
+    assert "downloaded 3 new posts" in notes
+    with Store() as store:
+        [origin] = store.origins(store.accounts()[0].name)
+    assert origin.owner == OWNER_FLAG and "#nobot in the bio" in origin.opt_outs
+
+
 # --- what the page says ---------------------------------------------------------------------------
 
 
@@ -240,6 +272,10 @@ def test_training_runs_one_at_a_time_cancels_safely_and_continues(ada_dataset, t
     runner = training.RUNNER
     training.start_training(ada_dataset, "ada", str(tiny_model), "full", "default", 1, False, "none")
     wait_for(lambda: runner.status().progress.get("step", 0) >= 1)
+    plan = runner.status().progress["plan"]  # known before the first step
+    posts = len(Dataset.load(ada_dataset).train)
+    assert (plan.posts, plan.epochs) == (posts, 1) and plan.estimated_s is not None
+    assert f"Plan: {posts} posts, 1 epoch, {plan.steps} steps of" in render.training_status(runner.status())
     with pytest.raises(TweetlingError, match="already running"):
         training.start_training(ada_dataset, "other", str(tiny_model), "full", "default", 0)
     training.cancel_training()
@@ -260,6 +296,47 @@ def test_training_runs_one_at_a_time_cancels_safely_and_continues(ada_dataset, t
     chart = training.loss_chart(status)
     assert "<polyline class='tl-training'" in chart and "<circle class='tl-validation'" in chart
     assert "Done: ada" in render.training_status(status)
+
+
+@pytest.mark.parametrize(
+    "sampled, estimated_s, said",
+    [
+        (False, 130.0, "Plan: 1,200 posts, 2 epochs, 300 steps of 8 on cpu; about 3 min on this machine"),
+        (True, None, "Plan: 1,200 posts, 2 epochs (a sample of the posts), 300 steps of 8 on cpu</p>"),
+    ],
+)
+def test_the_training_plan_says_posts_epochs_steps_and_minutes(sampled, estimated_s, said):
+    plan = TrainPlan(1200, 2, 300, 8, 9000, sampled, 1e-4, False, "cpu", 70.0 if estimated_s else None, estimated_s)
+    assert said in render.training_plan(plan) and render.training_plan(None) == ""
+
+
+def add_new_posts(account: str, count: int) -> None:
+    with Store() as store:
+        store.upsert_posts(
+            Post("file", f"{account}-new-{i}", account, f"{account} has news about seedlings and hives, item {i}")
+            for i in range(count)
+        )
+
+
+def test_a_bot_continues_on_its_new_posts_from_the_page(ada_dataset, tiny_model, tweetling_home):
+    with pytest.raises(TweetlingError, match="choose the bot to continue in “Bot to continue”"):
+        training.continue_on_new_posts(None)
+    training.start_training(ada_dataset, "ada", str(tiny_model), "full", "default", 1, False, "none")
+    assert training.RUNNER.wait(120).state == "done"
+    with pytest.raises(TweetlingError) as nothing_new:
+        training.continue_on_new_posts("ada", "none")
+    said = feedback.problem(nothing_new.value)
+    assert said.startswith("no new posts for @ada since dataset ") and "in step 1 first" in said and "fetch" not in said
+
+    add_new_posts("ada", 40)
+    panel, note = training.continue_on_new_posts("ada", "none")
+    assert "loading the bot and planning its update" in panel
+    assert re.search(r"Continuing ada on \d+ new posts and \d+ older ones replayed", note)
+    status = training.RUNNER.wait(120)
+    assert status.state == "done", status.message
+    [update] = bots.read_metadata(tweetling_home / "bots" / "ada").continued
+    assert update.new_posts > 0 and library.bot_names() == ["ada"]
+    assert status.progress["plan"].posts == update.new_posts + update.replayed_posts
 
 
 def test_the_loss_chart_draws_steps_and_validations():

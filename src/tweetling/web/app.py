@@ -47,11 +47,11 @@ INTRO = (
 
 
 def bot_pickers(selected: str | None = None) -> tuple:
-    """The three bot pickers (generate, post, the bot's page) listing every bot, on SELECTED when
-    it is one (else the newest), and the gallery."""
+    """The four bot pickers (generate, post, the bot's page, the bot to continue) listing every
+    bot, on SELECTED when it is one (else the newest), and the gallery."""
     names = library.bot_names()
     value = selected if selected in names else (names[0] if names else None)
-    return (*[gr.update(choices=names, value=value) for _ in range(3)], library.gallery())
+    return (*[gr.update(choices=names, value=value) for _ in range(4)], library.gallery())
 
 
 def datasets_picker(selected: str | None = None) -> tuple:
@@ -102,6 +102,11 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                         max_posts = gr.Number(
                             data.DEFAULT_MAX_POSTS, label="Most posts per account", precision=0, minimum=1
                         )
+                        account_owner = gr.Checkbox(
+                            label="These are my own accounts",
+                            info="download them even if their profiles opt out of bots (#nobot, #noai); recorded",
+                            elem_id="tl-account-owner",
+                        )
                 with gr.Accordion("Cleaning options", open=False):
                     drop_replies = gr.Checkbox(label="Drop replies")
                     keep_newlines = gr.Checkbox(label="Keep line breaks")
@@ -142,6 +147,16 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                     resumable = gr.Dropdown(label="Stopped training", choices=[], elem_id="tl-resumable")
                     continue_button = gr.Button("Continue it", elem_id="tl-continue")
                     continue_message = gr.HTML()
+                with gr.Accordion("Continue a bot on new posts", open=False):
+                    gr.Markdown(
+                        "After new posts of its accounts were downloaded or imported in step 1: trains the bot "
+                        "further on them, with as many of its older posts replayed so it keeps its voice, "
+                        "in a fraction of a full training's time.",
+                        elem_classes=["tl-muted"],
+                    )
+                    update_bot = gr.Dropdown(label="Bot to continue", elem_id="tl-update-bot")
+                    update_button = gr.Button("Continue this bot on new posts", elem_id="tl-update")
+                    update_message = gr.HTML(elem_id="tl-update-message")
 
             # --- 3. generate -----------------------------------------------------------------
             with gr.Tab("3. Generate", id="generate"):
@@ -263,16 +278,16 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 )
                 delete_message = gr.HTML(elem_id="tl-delete-message")
 
-        pickers = [bot, post_bot, page_bot, gallery]
+        pickers = [bot, post_bot, page_bot, update_bot, gallery]
 
         # --- step 1 -------------------------------------------------------------------------------
         def get_data(
-            upload, upload_account, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates,
+            upload, upload_account, source, handles, max_posts, owner, drop_replies, keep_newlines, drop_duplicates,
             progress=data.no_progress,
         ):  # fmt: skip
             notes, table, sample, path, name = data.load_data(
                 upload, upload_account, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates,
-                config.track, progress,
+                config.track, progress, owner,
             )  # fmt: skip
             picker, summary = datasets_picker(path) if path else (gr.skip(), gr.skip())
             return notes, table, sample, picker, summary, name or gr.skip()
@@ -280,7 +295,17 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
         wire(
             load_button.click,
             get_data,
-            [upload, upload_account, source, handles, max_posts, drop_replies, keep_newlines, drop_duplicates],
+            [
+                upload,
+                upload_account,
+                source,
+                handles,
+                max_posts,
+                account_owner,
+                drop_replies,
+                keep_newlines,
+                drop_duplicates,
+            ],
             [data_notes, data_table, samples, dataset_pick, dataset_info, bot_name],
             data_message,
         )
@@ -319,6 +344,19 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             return panel, gr.Timer(active=True), ""
 
         wire(continue_button.click, continue_stopped, [resumable], [train_status, timer, loss_plot], continue_message)
+
+        def continue_on_new_posts(name):
+            panel, note = training.continue_on_new_posts(name, config.track, config.mlflow_ui)
+            return panel, gr.Timer(active=True), "", note
+
+        wire(
+            update_button.click,
+            continue_on_new_posts,
+            [update_bot],
+            [train_status, timer, loss_plot],
+            update_message,
+            says=True,
+        )
 
         def poll(seen):
             """The live panel, chart and run link; once a job ends, its finish time (which refreshes the lists)."""

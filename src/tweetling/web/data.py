@@ -62,8 +62,11 @@ def collect_accounts(
     handles: list[str],
     max_posts: int,
     progress: Progress = no_progress,
+    account_owner: bool = False,
 ) -> tuple[list[str], list[str]]:
-    """Import the upload and fetch (or look up) each handle; return the account names and what happened."""
+    """Import the upload and fetch (or look up) each handle; return the account names and what
+    happened. ACCOUNT_OWNER: the user owns the handles, so an opt-out in their profiles does not
+    stop the fetch (it is recorded, as `fetch --i-am-the-account-owner` does)."""
     if not upload and not handles:
         raise TweetlingError("upload an X archive or a file of posts, or enter up to three handles in “Handles”")
     if bool(upload) + len(handles) > MAX_ACCOUNTS:
@@ -90,7 +93,8 @@ def collect_accounts(
             progress((fetched, expected) if expected else None, desc=f"downloading {handle}: {fetched:,} posts")
 
         progress(None, desc=f"downloading {handle}")
-        fetched = fetch(store, target, FetchOptions(max_posts=max_posts), on_progress=on_progress)
+        options = FetchOptions(max_posts=max_posts, account_owner=account_owner)
+        fetched = fetch(store, target, options, on_progress=on_progress)
         accounts.append(fetched.account)
         events.append(f"{fetched.account}: downloaded {fetched.added:,} new posts")
     return accounts, events
@@ -112,6 +116,7 @@ def load_data(
     drop_duplicates: bool,
     track: str | None = None,
     progress: Progress = no_progress,
+    account_owner: bool = False,
 ) -> tuple[str, str, str, str | None, str]:
     """Step 1: gather posts, prepare the dataset; show the data table, sample posts and notes.
 
@@ -127,7 +132,7 @@ def load_data(
     options = CleanOptions(keep_replies=not drop_replies, keep_newlines=keep_newlines, drop_duplicates=drop_duplicates)
     with Store() as store:
         accounts, events = collect_accounts(
-            store, upload, (upload_account or "").strip(), source, handles, max_posts, progress
+            store, upload, (upload_account or "").strip(), source, handles, max_posts, progress, bool(account_owner)
         )
         progress(None, desc="cleaning and splitting the posts")
         try:

@@ -17,6 +17,7 @@ from typing import Any
 
 import gradio as gr
 
+from ..consent import OWNER_FLAG
 from ..errors import TweetlingError
 from . import render
 
@@ -30,6 +31,12 @@ PAGE_WORDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"train one with `tweetling train`"), "train one in step 2"),
     (re.compile(r"prepare it again with `tweetling prepare` and retrain"), "get the data again in step 1 and retrain"),
     (re.compile(r"run `tweetling prepare [^`]*`"), "get the data in step 1"),
+    (re.compile(r"fetch or import newer posts first"), "get its accounts' newer posts in step 1 first"),
+    (re.compile(r"train it again without --continue"), "train it again with “Train”"),
+    (
+        re.compile(rf"If it is your account, pass {re.escape(OWNER_FLAG)}"),
+        "If it is yours, tick “These are my own accounts”",
+    ),
     (re.compile(r"start again without --resume"), "start it again with “Train” instead of continuing it"),
     (re.compile(r"run the same command with --resume to continue"), "continue it in step 2"),
     (re.compile(r"run `hf auth login` or set HF_TOKEN"), "paste a token into “Hugging Face token”"),

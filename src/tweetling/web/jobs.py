@@ -63,8 +63,9 @@ class JobRunner:
         self._control: JobControl | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self, name: str, work: Callable[[JobControl], Any]) -> JobStatus:
-        """Run WORK(control) in the background; raise if a job is already running."""
+    def start(self, name: str, work: Callable[[JobControl], Any], progress: dict[str, Any] | None = None) -> JobStatus:
+        """Run WORK(control) in the background, its PROGRESS so far shown until it reports;
+        raise if a job is already running."""
         with self._lock:
             if self._status is not None and self._status.active:
                 raise TweetlingError(
@@ -72,7 +73,7 @@ class JobRunner:
                 )
             control = JobControl(self)
             self._control = control
-            self._status = JobStatus(name=name, state=RUNNING, started_at=time.time())
+            self._status = JobStatus(name=name, state=RUNNING, started_at=time.time(), progress=dict(progress or {}))
             self._thread = threading.Thread(
                 target=self._run, args=(work, control), daemon=True, name=f"tweetling-job-{name}"
             )

@@ -108,6 +108,7 @@ def dataset_summary(record: DatasetRecord | None) -> str:
 
 PHASES = {
     "loading": "loading the base model",
+    "updating": "loading the bot and planning its update",
     "resuming": "loading the base model and the checkpoint",
     "training": "training",
     "finishing": "writing the bot folder, its preview image and model card",
@@ -130,7 +131,7 @@ def training_status(status: Any | None) -> str:
     phase = PHASES.get(progress.get("phase", "loading"), "")
     if status.state == "cancelling":
         phase = "stopping after the current step, keeping what was learned"
-        if progress.get("phase", "loading") in ("loading", "resuming"):
+        if progress.get("phase", "loading") in ("loading", "resuming", "updating"):
             phase = "stopping as soon as the base model has loaded"
     fields = [f"step {step:,} / {total:,}" if total else f"step {step:,}"]
     if progress.get("loss") is not None:
@@ -155,8 +156,22 @@ def training_status(status: Any | None) -> str:
         f"<div id='tl-train-status' data-state='{status.state}'>"
         f"<strong>{esc(HEADLINES[status.state])}: {esc(status.name)}</strong>{doing}"
         f"{bar(step, total) if status.active or total else ''}"
-        f"<p>{' · '.join(esc(field) for field in fields)}</p>{ending}</div>"
+        f"<p>{' · '.join(esc(field) for field in fields)}</p>{training_plan(progress.get('plan'))}{ending}</div>"
     )
+
+
+def training_plan(plan: Any | None) -> str:
+    """What the training will do (a `train.TrainPlan`), as soon as it is known: posts, epochs,
+    steps and how long it should take on this machine."""
+    if plan is None:
+        return ""
+    epochs = f"{plan.epochs} epoch{'s' if plan.epochs != 1 else ''}" + (
+        " (a sample of the posts)" if plan.sampled else ""
+    )
+    text = f"Plan: {plan.posts:,} posts, {epochs}, {plan.steps:,} steps of {plan.batch_size} on {plan.device}"
+    if plan.estimated_s is not None:
+        text += f"; about {math.ceil(plan.estimated_s / 60)} min on this machine (timed on a few steps)"
+    return f"<p class='tl-plan'>{esc(text)}</p>"
 
 
 def _ticks(low: float, high: float, count: int = 4) -> list[float]:

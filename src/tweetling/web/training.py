@@ -11,8 +11,17 @@ from .. import bots, paths, track
 from ..bots import DatasetRecord
 from ..dataset import Dataset
 from ..errors import TweetlingError
-from ..pipeline import Resumable, prepared_datasets, resumable_trainings, train_bot
-from ..recipes import TrainConfig, TrainingInterrupted, TrainProgress, recipe
+from ..pipeline import (
+    BotUpdate,
+    Resumable,
+    continue_bot,
+    plan_continuation,
+    prepared_datasets,
+    resumable_trainings,
+    train_bot,
+)
+from ..recipes import ContinueConfig, TrainConfig, TrainingInterrupted, TrainProgress, recipe
+from ..train import TrainPlan
 from . import render
 from .feedback import page_words
 from .jobs import Cancelled, JobControl, JobRunner, JobStatus
@@ -62,18 +71,20 @@ def name_warning(name: str) -> tuple[str, bool]:
 # --- the job --------------------------------------------------------------------------------------
 
 
-def training_work(
-    dataset_path: str,
-    name: str,
-    base_model: str,
-    config: TrainConfig,
-    resume: bool,
-    track_backend: str | None,
-    mlflow_ui: str,
-) -> Callable[[JobControl], str]:
-    """The job that trains a bot. It reports what it is doing, each step's loss (the chart's
-    points) and, with MLflow, the run's address; a report after a cancel raises Cancelled,
-    which the trainer answers by saving a checkpoint and stopping."""
+# A training given where to record it, its progress callback and its plan's: the bot's folder.
+Train = Callable[[str | None, Callable[[TrainProgress], None], Callable[[TrainPlan], None]], Path]
+
+
+def start_job(name: str, train: Train, first_phase: str, track_backend: str | None, mlflow_ui: str) -> str:
+    """Run TRAIN into the bot NAME in the background (`training_job`); the panel as it starts, saying FIRST_PHASE."""
+    status = RUNNER.start(name, training_job(name, train, track_backend, mlflow_ui), {"phase": first_phase})
+    return render.training_status(status)
+
+
+def training_job(name: str, train: Train, track_backend: str | None, mlflow_ui: str) -> Callable[[JobControl], str]:
+    """The job that runs TRAIN into the bot NAME. It reports the plan once known, each step's
+    loss (the chart's points) and, with MLflow, the run's address; a report after a cancel
+    raises Cancelled, which the trainer answers by saving a checkpoint and stopping."""
 
     def work(control: JobControl) -> str:
         points: list[tuple[int, float, str]] = []  # (step, loss, "training" or "validation")
@@ -93,20 +104,11 @@ def training_work(
                 fields.update(valid_loss=update.valid_loss, points=tuple(points))
             control.report(**fields)
 
+        def on_plan(plan: TrainPlan) -> None:
+            control.report(plan=plan, total=plan.steps)
+
         try:
-            control.report(phase="resuming" if resume else "loading", points=())
-            dataset = Dataset.load(dataset_path)
-            return str(
-                train_bot(
-                    dataset,
-                    config,
-                    base_model,
-                    out,
-                    resume=resume,
-                    track_backend=track_backend,
-                    on_progress=on_progress,
-                )
-            )
+            return str(train(track_backend, on_progress, on_plan))
         except TrainingInterrupted as stopped:
             if not control.cancel_requested.is_set():
                 raise
@@ -123,6 +125,28 @@ def training_work(
             raise TweetlingError(page_words(str(error))) from None
 
     return work
+
+
+def training_work(dataset_path: str, name: str, base_model: str, config: TrainConfig, resume: bool) -> Train:
+    """Training the bot NAME on the dataset at DATASET_PATH from BASE_MODEL (or RESUME its checkpoint)."""
+
+    def train(
+        track_backend: str | None, on_progress: Callable[[TrainProgress], None], on_plan: Callable[[TrainPlan], None]
+    ) -> Path:
+        dataset = Dataset.load(dataset_path)
+        out = bots.default_dir(name)
+        return train_bot(
+            dataset,
+            config,
+            base_model,
+            out,
+            resume=resume,
+            track_backend=track_backend,
+            on_progress=on_progress,
+            on_plan=on_plan,
+        )
+
+    return train
 
 
 def run_url(bot_path: Path, track_backend: str | None, mlflow_ui: str) -> str | None:
@@ -164,8 +188,8 @@ def start_training(
         raise TweetlingError(
             f"a bot named {name} already exists: tick “Replace {name}” to train over it, or choose another “Bot name”"
         )
-    work = training_work(str(record.path), name, base_model, config, False, track_backend, mlflow_ui)
-    return render.training_status(RUNNER.start(name, work))
+    train = training_work(str(record.path), name, base_model, config, False)
+    return start_job(name, train, "loading", track_backend, mlflow_ui)
 
 
 def resumable_choices() -> list[tuple[str, str]]:
@@ -185,10 +209,50 @@ def continue_training(
     item = next((item for item in resumable_trainings() if item.bot == bot), None)
     if item is None:
         raise TweetlingError("choose a stopped training to continue")
+    if Path(item.base) == bots.default_dir(item.bot):  # a stopped update of the bot with its new posts
+        return start_job(item.bot, continuation_work(plan_update(item.bot), True), "updating", track_backend, mlflow_ui)
     if item.dataset is None:
         raise TweetlingError(f"the dataset of {item.bot}'s training is gone: start it again with “Train”")
-    work = training_work(str(item.dataset.path), item.bot, item.base, item.config, True, track_backend, mlflow_ui)
-    return render.training_status(RUNNER.start(item.bot, work))
+    train = training_work(str(item.dataset.path), item.bot, item.base, item.config, True)
+    return start_job(item.bot, train, "resuming", track_backend, mlflow_ui)
+
+
+def continuation_work(update: BotUpdate, resume: bool) -> Train:
+    """Updating a bot with its new posts (`pipeline.continue_bot`, as `train --continue`)."""
+
+    def train(
+        track_backend: str | None, on_progress: Callable[[TrainProgress], None], on_plan: Callable[[TrainPlan], None]
+    ) -> Path:
+        return continue_bot(
+            update, resume=resume, track_backend=track_backend, on_progress=on_progress, on_plan=on_plan
+        )
+
+    return train
+
+
+def plan_update(name: str) -> BotUpdate:
+    """How the bot NAME is updated with the posts stored since it was trained, with the CLI's
+    default share of older posts replayed."""
+    if not name:
+        raise TweetlingError("choose the bot to continue in “Bot to continue”")
+    if not existing_bot(name):
+        raise TweetlingError(f"no bot named {name!r}; train one with “Train”")
+    folder = bots.default_dir(name)
+    return plan_continuation(bots.read_metadata(folder).accounts, ContinueConfig(), folder)
+
+
+def continue_on_new_posts(
+    bot: str | None, track_backend: str | None = None, mlflow_ui: str = "http://127.0.0.1:5000"
+) -> tuple[str, str]:
+    """Step 2: update the existing bot BOT with the posts fetched or imported since it was
+    trained, plus older ones replayed, in the background; the panel and what it trains on."""
+    update = plan_update((bot or "").strip())
+    panel = start_job(update.folder.name, continuation_work(update, False), "updating", track_backend, mlflow_ui)
+    note = (
+        f"Continuing {update.folder.name} on {update.new_posts:,} new posts and "
+        f"{update.replayed_posts:,} older ones replayed."
+    )
+    return panel, render.message(note, "ok")
 
 
 def cancel_training() -> str:
