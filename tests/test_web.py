@@ -328,10 +328,17 @@ def test_a_bot_continues_on_its_new_posts_from_the_page(ada_dataset, tiny_model,
     said = feedback.problem(nothing_new.value)
     assert said.startswith("no new posts for @ada since dataset ") and "in step 1 first" in said and "fetch" not in said
 
-    add_new_posts("ada", 40)
+    add_new_posts("ada", 120)
     panel, note = training.continue_on_new_posts("ada", "none")
     assert "loading the bot and planning its update" in panel
     assert re.search(r"Continuing ada on \d+ new posts and \d+ older ones replayed", note)
+
+    # Stopped, the update is offered with the stopped trainings and continues as an update.
+    wait_for(lambda: training.RUNNER.status().progress.get("step", 0) >= 1)
+    training.cancel_training()
+    assert "the checkpoint is kept" in training.RUNNER.wait(60).message
+    assert [bot for _, bot in training.resumable_choices()] == ["ada"]
+    training.continue_training("ada", "none")
     status = training.RUNNER.wait(120)
     assert status.state == "done", status.message
     [update] = bots.read_metadata(tweetling_home / "bots" / "ada").continued

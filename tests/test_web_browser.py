@@ -262,6 +262,7 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     first = int(chart.get_attribute("data-training"))
     visit.shot("training")
     expect(status).to_have_attribute("data-state", "done", timeout=120_000)
+    expect(status.locator(".tl-plan")).to_contain_text(re.compile(r"Plan: [\d,]+ posts, 2 epochs"))
     assert int(chart.get_attribute("data-training")) > first  # it updated live
     assert int(chart.get_attribute("data-validation")) >= 1  # after each epoch, unless it stopped early
     expect(page.locator("#tl-run-link a")).to_have_attribute(
@@ -275,6 +276,12 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     expect(message(visit, "tl-train-message")).to_contain_text("tick “Replace tweetling_sample”")
     expect(status).to_have_attribute("data-state", "done")
     visit.shot("overwrite-asks")
+
+    # Continuing the bot needs posts newer than its dataset: the page says where to get them.
+    page.get_by_text("Continue a bot on new posts", exact=True).click()
+    page.click("#tl-update")
+    expect(message(visit, "tl-update-message")).to_contain_text("no new posts for @tweetling_sample")
+    expect(message(visit, "tl-update-message")).to_contain_text("in step 1 first")
 
     # 3. Generate with huggingtweets' sampling settings; choose which post makes the preview image.
     visit.tab("3. Generate")
@@ -324,7 +331,10 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     expect(page.locator("#tl-eval-table")).to_contain_text("Distinct word pairs")
     expect(page.locator("#tl-download-kind")).to_contain_text(re.compile(r"zipped \(about [\d.]+ [KM]B"))
     page.click("#tl-pack")
-    expect(page.locator("#tl-download-file")).to_be_visible(timeout=30_000)
+    expect(page.locator("#tl-download-file")).to_contain_text("Download tweetling_sample.zip", timeout=30_000)
+    page.locator("#tl-download-kind").get_by_text("One GGUF file", exact=False).click()
+    page.click("#tl-pack")
+    expect(page.locator("#tl-download-file")).to_contain_text("tweetling_sample-q8_0.zip", timeout=60_000)
     page.get_by_label("Hugging Face token").fill(HF_TOKEN)
     page.get_by_label("Repository", exact=True).fill("me/sample-bot")
     page.click("#tl-publish")

@@ -499,6 +499,8 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             return gr.update(value=packed, label=label, visible=True)
 
         wire(pack_button.click, pack, [page_bot, download_kind], [download], download_message)
+        # A packed download is of the kind chosen then: choosing another hides it until packed.
+        download_kind.change(lambda: gr.update(visible=False), None, download, show_progress="hidden")
 
         def publish(name, token, repo, private, progress=data.no_progress):
             return library.publish(name, token, repo, private, progress)
