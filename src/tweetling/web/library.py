@@ -172,19 +172,19 @@ def pack_bfloat16(folder: Path, work: Path, progress: Progress) -> Path:
 # q8_0 stores each block of 32 weights in 32 bytes and one float16 scale.
 DOWNLOADS = {
     "folder": DownloadKind(
-        "The bot folder, zipped (transformers loads it)",
+        "The bot folder (transformers loads it)",
         "",
         folder_size,
         pack_folder,
     ),
     "gguf": DownloadKind(
-        "One GGUF file (8-bit) with its Ollama Modelfile, zipped: for llama.cpp, Ollama and LM Studio",
+        "One GGUF file, 8-bit, with its Ollama Modelfile (llama.cpp, Ollama, LM Studio)",
         f"-{GGUF_TYPE}",
         lambda folder: weight_count(folder) * 34 // 32,
         pack_gguf,
     ),
     "bfloat16": DownloadKind(
-        "The bot folder with bfloat16 weights, zipped: half of float32, for transformers",
+        "The bot folder with bfloat16 weights, half of float32 (transformers loads it)",
         "-bfloat16",
         lambda folder: weight_count(folder) * 2 + other_files_size(folder),
         pack_bfloat16,
@@ -197,7 +197,9 @@ def download_formats(name: str | None) -> list[tuple[str, str]]:
     if not name:
         return []
     folder = bot_folder(name)
-    return [(f"{kind.label} (about {render.size(kind.estimate(folder))})", key) for key, kind in DOWNLOADS.items()]
+    return [
+        (f"{kind.label} — zipped, about {render.size(kind.estimate(folder))}", key) for key, kind in DOWNLOADS.items()
+    ]
 
 
 def pack_download(name: str | None, kind: str, progress: Progress = no_progress) -> tuple[str, str]:
