@@ -250,23 +250,23 @@ def prepare_run_id(manifest: dict) -> str | None:
     """The MLflow prepare run of this dataset: named in its manifest, or found by its hash."""
     if manifest.get("prepare_run_id"):
         return manifest["prepare_run_id"]
-    if not (paths.home() / "mlflow.db").exists():
-        return None
-    client = _mlflow_client()
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    if experiment is None:
-        return None
-    runs = client.search_runs(
-        [experiment.experiment_id],
-        f"tags.`tweetling.kind` = 'prepare' and tags.`dataset.hash` = '{manifest['hash']}'",
-        max_results=1,
-        order_by=["attributes.start_time DESC"],
-    )
-    return runs[0].info.run_id if runs else None
+    found = _newest_runs(f"tags.`tweetling.kind` = 'prepare' and tags.`dataset.hash` = '{manifest['hash']}'", 1)
+    return found[1][0].info.run_id if found and found[1] else None
 
 
 def train_run(bot_path: Path) -> tuple[str, str] | None:
     """(experiment id, run id) of the newest MLflow training run writing the bot at BOT_PATH."""
+    found = _newest_runs("tags.`tweetling.kind` = 'train'", 50)  # the path is compared here: it may hold quotes
+    if not found:
+        return None
+    experiment_id, runs = found
+    run = next((run for run in runs if run.data.tags.get("bot.path") == str(bot_path)), None)
+    return (experiment_id, run.info.run_id) if run else None
+
+
+def _newest_runs(filter_string: str, max_results: int) -> tuple[str, list] | None:
+    """(experiment id, its runs matching FILTER_STRING, newest first) in the local MLflow store;
+    None when there is no store or no tweetling experiment yet."""
     if not (paths.home() / "mlflow.db").exists():
         return None
     client = _mlflow_client()
@@ -274,13 +274,9 @@ def train_run(bot_path: Path) -> tuple[str, str] | None:
     if experiment is None:
         return None
     runs = client.search_runs(
-        [experiment.experiment_id],
-        "tags.`tweetling.kind` = 'train'",  # the path is compared here: it may hold quotes
-        max_results=50,
-        order_by=["attributes.start_time DESC"],
+        [experiment.experiment_id], filter_string, max_results=max_results, order_by=["attributes.start_time DESC"]
     )
-    found = next((run for run in runs if run.data.tags.get("bot.path") == str(bot_path)), None)
-    return (experiment.experiment_id, found.info.run_id) if found else None
+    return experiment.experiment_id, runs
 
 
 @dataclass
@@ -299,13 +295,8 @@ def recent_runs(limit: int = 20) -> list[RunSummary]:
     """The newest runs of the local MLflow store, newest first ([] when there is none yet)."""
     from datetime import datetime
 
-    if not (paths.home() / "mlflow.db").exists():
-        return []
-    client = _mlflow_client()
-    experiment = client.get_experiment_by_name(EXPERIMENT)
-    if experiment is None:
-        return []
-    runs = client.search_runs([experiment.experiment_id], max_results=limit, order_by=["attributes.start_time DESC"])
+    found = _newest_runs("", limit)
+    runs = found[1] if found else []
     summaries = []
     for run in runs:
         info, data = run.info, run.data
