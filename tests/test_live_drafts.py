@@ -50,9 +50,11 @@ def test_drafts_pass_the_guard_the_blocklist_and_the_limit(store, bot, monkeypat
         "a fine post for alice see",  # the same text as the safe one: already queued
         "",  # empty
     ]
-    monkeypatch.setattr(bot, "sample", lambda prompt, n, seed=None, config=None: samples)
+    monkeypatch.setattr(bot, "_sample", lambda prompt_ids, n, config: samples)
 
-    result = draft_posts(store, bot, DraftConfig(n=6), blocklist=Blocklist.of(["taxes"]))
+    # One round of sampling: what generation drops is not sampled again here.
+    one_round = DraftConfig(n=6, generate=GenerateConfig(max_rounds=1))
+    result = draft_posts(store, bot, one_round, blocklist=Blocklist.of(["taxes"]))
 
     assert [d.text for d in result.drafts] == ["a fine post for alice see"]
     assert result.dropped == {"empty": 1, "duplicate": 0, "memorized": 1, "blocked": 1, "too long": 1, "queued": 1}

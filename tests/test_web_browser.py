@@ -373,6 +373,7 @@ def test_delete_a_bot_from_its_page(server, browser, artifacts, home):
     page = visit.page
     visit.tab("Bots")
     page.locator("#tl-gallery .tl-card[data-bot='tweetling_sample']").click()
+    expect(page.locator("#tl-page-bot input")).to_have_value("tweetling_sample")  # the page has opened the bot
     page.click("#tl-delete")
     page.click("#tl-delete-confirm")
     expect(message(visit, "tl-delete-message")).to_contain_text("Deleted tweetling_sample")
