@@ -188,12 +188,13 @@ def _add_general(writer, name: str, meta: bots.BotMeta, gguf_type: str, paramete
 
 def _add_sampling(writer, config: GenerateConfig) -> None:
     """tweetling's sampling as the defaults llama.cpp reads from `general.sampling.*`: nucleus
-    sampling alone, none of llama.cpp's own top-k 40, min-p 0.05 or repeat penalty."""
-    writer.add_sampling_top_k(0)
-    writer.add_sampling_top_p(config.top_p)
-    writer.add_sampling_min_p(0.0)
-    writer.add_sampling_temp(config.temperature)
-    writer.add_sampling_penalty_repeat(1.0)
+    sampling alone, none of llama.cpp's own top-k 40, min-p 0.05 or repeat penalty. The keys are
+    written by name: gguf releases before 0.18 have no methods for them."""
+    writer.add_int32("general.sampling.top_k", 0)
+    writer.add_float32("general.sampling.top_p", config.top_p)
+    writer.add_float32("general.sampling.min_p", 0.0)
+    writer.add_float32("general.sampling.temp", config.temperature)
+    writer.add_float32("general.sampling.penalty_repeat", 1.0)
 
 
 # --- architectures ------------------------------------------------------------------------------
