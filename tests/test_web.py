@@ -479,6 +479,7 @@ def test_gallery_cards_open_their_bot_and_escape_names(escaped_bot):
     cards = library.gallery()
     assert "<img" not in cards and "&lt;img src=x" in cards and "valid loss 3.500" in cards
     assert "data-bot='jack'" in cards and "<button type='button' class='tl-card'" in cards
+    assert library.bot_page(None) == ("<p class='tl-muted'>No bot chosen: train one in step 2.</p>", "")
     facts, evaluation = library.bot_page("jack")
     assert "tiny-gpt2" in facts and "Not evaluated yet" in evaluation
     with pytest.raises(TweetlingError, match="no bot named 'nobody'; train one in step 2"):

@@ -379,6 +379,10 @@ def test_delete_a_bot_from_its_page(server, browser, artifacts, home):
     page.click("#tl-delete-confirm")
     expect(message(visit, "tl-delete-message")).to_contain_text("Deleted tweetling_sample")
     expect(page.locator("#tl-gallery")).to_contain_text("No bots yet")
+    # The emptied page says so, without an error, and the delete's note stays.
+    expect(page.locator("#tl-facts")).to_contain_text("No bot chosen")
+    expect(message(visit, "tl-page-message")).to_have_count(0)
+    expect(message(visit, "tl-delete-message")).to_contain_text("Deleted tweetling_sample")
     assert not (home / "bots" / "tweetling_sample").exists()
     visit.shot("deleted")
     page.close()

@@ -246,6 +246,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 gallery = gr.HTML(js_on_load=render.GALLERY_JS, elem_id="tl-gallery-box")
                 gallery_message = gr.HTML(elem_id="tl-gallery-message")
                 page_bot = gr.Dropdown(label="Bot", elem_id="tl-page-bot")
+                page_message = gr.HTML(elem_id="tl-page-message")
                 facts = gr.HTML(elem_id="tl-facts")
                 gr.Markdown("#### Evaluation")
                 evaluation = gr.HTML(elem_id="tl-evaluation")
@@ -479,7 +480,8 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             reads_event=True,
             scroll_to_output=True,
         )
-        wire(page_bot.change, open_page, [page_bot], page_outputs, delete_message, show_progress="hidden")
+        # Its own message box: a page reopened after a delete must not clear the delete's note.
+        wire(page_bot.change, open_page, [page_bot], page_outputs, page_message, show_progress="hidden")
 
         def evaluate(name, progress=data.no_progress):
             return library.evaluate(name, progress, config.track)

@@ -98,7 +98,9 @@ def gallery(stale: dict[str, str] | None = None) -> str:
 
 
 def bot_page(name: str | None) -> tuple[str, str]:
-    """(facts, evaluation) of the bot NAME."""
+    """(facts, evaluation) of the bot NAME; a note when no bot is chosen (none left, say)."""
+    if not name:
+        return "<p class='tl-muted'>No bot chosen: train one in step 2.</p>", ""
     folder = bot_folder(name)
     meta = bots.read_metadata(folder)
     return render.bot_facts(replace(meta, name=folder.name)), render.evaluation(meta.eval)
