@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -169,6 +170,10 @@ def _id_order(post_id: str) -> tuple[int, str]:
     return len(post_id), post_id
 
 
+def _is_busy(error: Exception) -> bool:
+    return isinstance(error, StoreBusyError) or "locked" in str(error) or "busy" in str(error)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -190,8 +195,7 @@ class Store:
         self._depth = 0
         try:
             with self._busy_is_an_error():
-                self.db.execute("PRAGMA journal_mode=WAL")
-                self._migrate()
+                self._open_in_wal_mode()
         except BaseException:
             self.db.close()
             raise
@@ -204,6 +208,20 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _open_in_wal_mode(self) -> None:
+        """Switch to WAL and migrate, retrying until busy_timeout: processes opening a new store at
+        once can deadlock on the switch, and SQLite then answers "locked" at once, without waiting."""
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self._migrate()
+                return
+            except (sqlite3.OperationalError, StoreBusyError) as error:
+                if not _is_busy(error) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     def _migrate(self) -> None:
         """Bring the schema up to date under the write lock, so two processes creating the same
@@ -249,7 +267,7 @@ class Store:
         try:
             yield
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error) and "busy" not in str(error):
+            if not _is_busy(error):
                 raise
             raise StoreBusyError(
                 f"{self.path} is busy: another tweetling process kept writing to it for"
