@@ -547,6 +547,13 @@ def test_download_says_its_size_then_packs_each_kind(escaped_bot, kind, file_nam
     assert [path.name for path in Path(packed).parent.iterdir()] == [file_name]  # one copy on disk
 
 
+def test_packing_again_replaces_the_last_download_on_disk(escaped_bot):
+    first, _ = library.pack_download("jack", "folder")
+    second, _ = library.pack_download("jack", "bfloat16")
+    assert not Path(first).exists()  # a model's copy per click would fill the disk
+    assert [path.name for path in Path(second).parent.iterdir()] == ["jack-bfloat16.zip"]
+
+
 def test_a_gguf_download_says_its_phase_while_packing(escaped_bot):
     phases: list[str] = []
     library.pack_download("jack", "gguf", lambda fraction=None, desc=None: phases.append(desc))

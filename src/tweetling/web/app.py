@@ -39,6 +39,8 @@ class ServeConfig:
 
 
 # System fonts: the default theme would fetch its fonts from Google.
+# Gradio's copies of handed-out files (downloads, images): checked hourly, removed after a day.
+CACHE_CLEANING = (3600, 86400)
 THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 INTRO = (
     "# tweetling\nTurn someone's posts into a bot that writes in their voice: get the posts, train, "
@@ -68,7 +70,7 @@ def resumables_picker() -> dict:
 
 
 def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
-    with gr.Blocks(title="tweetling", analytics_enabled=False) as app:
+    with gr.Blocks(title="tweetling", analytics_enabled=False, delete_cache=CACHE_CLEANING) as app:
         gr.Markdown(INTRO)
         seen_finish = gr.State(None)  # when the last finished job was shown, to refresh the bot lists once
         shown_prompt = gr.State("")  # the prompt of the posts on show, for their predictions image

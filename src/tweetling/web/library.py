@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,7 +19,7 @@ from ..errors import TweetlingError
 from ..evaluate import EvalConfig, evaluate_bot
 from ..export import export_gguf, export_safetensors
 from ..pipeline import delete_bot
-from . import render
+from . import handouts, render
 
 Progress = Callable[..., Any]
 
@@ -210,7 +209,7 @@ def pack_download(name: str | None, kind: str, progress: Progress = no_progress)
     download = DOWNLOADS.get(kind)
     if download is None:
         raise TweetlingError("choose what to download in “Download as”")
-    work = Path(tempfile.mkdtemp(prefix="tweetling-download-"))
+    work = handouts.fresh_folder("download")
     packed_folder = download.pack(folder, work / "packed", progress)
     progress(None, desc=f"zipping the download (about {render.size(download.estimate(folder))})")
     packed = Path(shutil.make_archive(str(work / f"{folder.name}{download.suffix}"), "zip", root_dir=packed_folder))

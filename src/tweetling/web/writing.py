@@ -4,8 +4,6 @@ user's), share them, and choose which one becomes the bot's predictions image.""
 from __future__ import annotations
 
 import random
-import tempfile
-from pathlib import Path
 
 from .. import preview, share
 from ..bots import Bot
@@ -13,7 +11,7 @@ from ..card import write_card
 from ..errors import TweetlingError
 from ..generate import GenerateConfig
 from ..paths import atomic_path
-from . import render
+from . import handouts, render
 from .library import BOTS, Progress, bot_folder, no_progress
 
 MAX_PROMPT_CHARS = 200
@@ -55,7 +53,7 @@ def check_generate_inputs(bot: str | None, prompt: str, n: float | None) -> int:
 def predictions_image(bot: Bot, prompt: str, text: str) -> str:
     """huggingtweets' predictions image for one generated post, as a PNG file to show."""
     image = preview.post_image(bot, prompt, text)
-    target = Path(tempfile.mkdtemp(prefix="tweetling-predictions-")) / "predictions.png"
+    target = handouts.fresh_folder("predictions") / "predictions.png"
     image.save(target, format="PNG")
     return str(target)
 
