@@ -215,6 +215,23 @@ def test_a_step_shows_its_error_beside_its_button_and_clears_it_on_success():
     assert feedback.shown(lambda: ("queue", "<p>note</p>"), 1, says=True)() == ("queue", "<p>note</p>")
 
 
+def test_forget_removes_an_account_and_its_datasets_from_the_page(tweetling_home):
+    store_posts("ada", [f"{NOISY} ada writes about gardens, bees and compost, note {i}" for i in range(150)])
+    store_posts("bob", [f"bob writes about tides and the moon, take {i}" for i in range(150)])
+    load(handles="ada")
+    assert data.stored_accounts() == ["ada", "bob"]
+    with pytest.raises(TweetlingError, match="choose the account to forget"):
+        data.forget_account(None, False)
+
+    note = data.forget_account("ada", False)
+
+    assert "ada: 150 posts removed from the store, 1 datasets and 0 tracking runs deleted" in note
+    assert data.stored_accounts() == ["bob"]
+    assert training.dataset_choices() == []
+    with pytest.raises(TweetlingError, match="nothing to forget"):
+        data.forget_account("ada", False)
+
+
 # --- step 2 ---------------------------------------------------------------------------------------
 
 

@@ -386,3 +386,24 @@ def test_delete_a_bot_from_its_page(server, browser, artifacts, home):
     assert not (home / "bots" / "tweetling_sample").exists()
     visit.shot("deleted")
     page.close()
+
+
+def test_forget_an_account_from_the_data_step(server, browser, artifacts, home):
+    visit = Visit(browser, server, DESKTOP, artifacts, "forget")
+    page = visit.page
+    page.get_by_text("Forget an account", exact=True).click()
+    page.click("#tl-forget")
+    expect(message(visit, "tl-forget-message")).to_contain_text("choose the account to forget")
+    page.locator("#tl-forget-pick input").click()
+    page.get_by_role("option", name="tweetling_sample").click()
+    page.click("#tl-forget")
+    page.click("#tl-forget-confirm")
+    note = page.locator("#tl-forget-message .tl-notes")
+    expect(note).to_contain_text(re.compile(r"tweetling_sample: [\d,]+ posts removed from the store, [1-9]"))
+    expect(page.locator("#tl-forget-confirm")).to_be_hidden()
+    expect(message(visit, "tl-forget-message")).to_have_count(0)  # the error went with the success
+    visit.tab("2. Train")
+    expect(page.locator("#tl-dataset")).not_to_contain_text("tweetling_sample")
+    assert not any((home / "datasets").glob("tweetling_sample*"))
+    visit.shot("forgotten")
+    page.close()

@@ -1397,11 +1397,7 @@ def forget(account: str, post_ids: tuple[str, ...], deleted: bool) -> None:
 
     with err_console.status(f"forgetting {escape(account)}…"):
         result = forget_account(account, post_ids, deleted=deleted)
-    console.print(
-        f"[bold]{escape(result.account)}[/]: {result.posts:,} posts removed from the store,"
-        f" {len(result.datasets):,} datasets and {result.runs:,} tracking runs deleted"
-        + (f", {result.studies:,} sweep studies" if result.studies else "")
-    )
+    console.print(escape(result.summary()), highlight=False)
     for bot in result.bots:
         remedy = (
             f"retrain: {escape(bot.retrain)}"

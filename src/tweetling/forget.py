@@ -45,6 +45,14 @@ class ForgetResult:
     studies: int = 0  # sweep studies deleted
     notes: list[str] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """What went, in one line."""
+        return (
+            f"{self.account}: {self.posts:,} posts removed from the store,"
+            f" {len(self.datasets):,} datasets and {self.runs:,} tracking runs deleted"
+            + (f", {self.studies:,} sweep studies" if self.studies else "")
+        )
+
 
 def forget(account: str, post_ids: Sequence[str] = (), *, deleted: bool = False) -> ForgetResult:
     """Forget ACCOUNT entirely or, given POST_IDS or DELETED (its posts marked deleted at their

@@ -18,6 +18,7 @@ import gradio as gr
 
 from .. import track
 from ..dataset import MAX_ACCOUNTS
+from ..errors import TweetlingError
 from ..generate import DEFAULT_POSTS, DEFAULT_PROMPT, GenerateConfig
 from ..models import DEFAULT_BASE
 from . import data, library, posting, render, training, writing
@@ -54,6 +55,11 @@ def bot_pickers(selected: str | None = None) -> tuple:
     names = library.bot_names()
     value = selected if selected in names else (names[0] if names else None)
     return (*[gr.update(choices=names, value=value) for _ in range(4)], library.gallery())
+
+
+def accounts_picker() -> dict:
+    names = data.stored_accounts()
+    return gr.update(choices=names, value=None)
 
 
 def datasets_picker(selected: str | None = None) -> tuple:
@@ -118,6 +124,19 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 data_notes = gr.HTML(elem_id="tl-data-notes")
                 data_table = gr.HTML()
                 samples = gr.HTML()
+                with gr.Accordion("Forget an account", open=False):
+                    gr.Markdown(
+                        "Removes its posts from the store, with the datasets and tracking runs that hold them; "
+                        "bots trained on them are marked stale. Bots cannot unlearn: retrain or delete them.",
+                        elem_classes=["tl-muted"],
+                    )
+                    forget_pick = gr.Dropdown(label="Account", choices=[], elem_id="tl-forget-pick")
+                    forget_deleted = gr.Checkbox(label="Only its posts deleted at their source")
+                    forget_button = gr.Button("Forget…", variant="stop", elem_id="tl-forget")
+                    confirm_forget = gr.Button(
+                        "Yes, forget it for good", variant="stop", visible=False, elem_id="tl-forget-confirm"
+                    )
+                    forget_message = gr.HTML(elem_id="tl-forget-message")
 
             # --- 2. train --------------------------------------------------------------------
             with gr.Tab("2. Train", id="train"):
@@ -293,7 +312,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 config.track, progress, owner,
             )  # fmt: skip
             picker, summary = datasets_picker(path) if path else (gr.skip(), gr.skip())
-            return notes, table, sample, picker, summary, name or gr.skip()
+            return notes, table, sample, picker, summary, name or gr.skip(), accounts_picker()
 
         wire(
             load_button.click,
@@ -309,9 +328,31 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 keep_newlines,
                 drop_duplicates,
             ],
-            [data_notes, data_table, samples, dataset_pick, dataset_info, bot_name],
+            [data_notes, data_table, samples, dataset_pick, dataset_info, bot_name, forget_pick],
             data_message,
         )
+
+        def ask_forget(account):
+            if not account:
+                raise TweetlingError("choose the account to forget")
+            return gr.update(visible=True)
+
+        wire(forget_button.click, ask_forget, [forget_pick], [confirm_forget], forget_message)
+
+        def forget(account, deleted_only):
+            note = data.forget_account(account, deleted_only)
+            picker, summary = datasets_picker()
+            return (accounts_picker(), picker, summary, *bot_pickers(), gr.update(visible=False), note)
+
+        wire(
+            confirm_forget.click,
+            forget,
+            [forget_pick, forget_deleted],
+            [forget_pick, dataset_pick, dataset_info, *pickers, confirm_forget],
+            forget_message,
+            says=True,
+        )
+        forget_pick.input(lambda: gr.update(visible=False), None, confirm_forget, show_progress="hidden")
 
         # --- step 2 -------------------------------------------------------------------------------
         def pick_dataset(path):
@@ -547,12 +588,24 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 *bot_pickers(),
                 posting.accounts_panel(),
                 gr.update(choices=accounts_choices, value=accounts_choices[0] if accounts_choices else None),
+                accounts_picker(),
             )
 
         app.load(
             page_load,
             None,
-            [train_status, timer, seen_finish, dataset_pick, dataset_info, resumable, *pickers, accounts, post_to],
+            [
+                train_status,
+                timer,
+                seen_finish,
+                dataset_pick,
+                dataset_info,
+                resumable,
+                *pickers,
+                accounts,
+                post_to,
+                forget_pick,
+            ],
             show_progress="hidden",
         )
     return app

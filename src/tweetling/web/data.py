@@ -14,6 +14,7 @@ from ..clean import CleanOptions
 from ..dataset import MAX_ACCOUNTS, Dataset, PrepareConfig, clean_accounts
 from ..errors import InsufficientDataError, TweetlingError
 from ..fetch import FetchOptions, fetch
+from ..forget import forget
 from ..importer import ImportResult, import_path
 from ..pipeline import prepare_dataset
 from ..store import Store
@@ -150,3 +151,22 @@ def load_data(
         str(dataset.path),
         dataset.name,
     )
+
+
+def stored_accounts() -> list[str]:
+    """The accounts the store holds, for the forget picker."""
+    with Store() as store:
+        return sorted(profile.name for profile in store.accounts())
+
+
+def forget_account(account: str | None, deleted_only: bool) -> str:
+    """Remove ACCOUNT's posts, or only those deleted at their source, with the datasets and
+    tracking runs that hold them, as `tweetling forget` does; what went, as notes."""
+    if not account:
+        raise TweetlingError("choose the account to forget")
+    result = forget(account, deleted=bool(deleted_only))
+    stale = [
+        f"bot {bot.name} learned from them: " + ("retrain it in step 2" if bot.retrain else "delete it on its page")
+        for bot in result.bots
+    ]
+    return render.notes([result.summary(), *stale, *result.notes])
