@@ -238,3 +238,44 @@ def train_with_levers(
         "train_loss": history["train_loss"],
         "bf16": bf16,
     }
+
+
+def token_logits(model, tokenizer, texts: list[str], max_length: int = 1024):
+    """The logits and targets of every scored token of TEXTS, framed as `heldout_perplexity` frames them."""
+    import torch
+
+    from tweetling.train import frame_post
+
+    eos_id = tokenizer.eos_token_id
+    posts = sorted((frame_post(ids, eos_id, max_length) for ids in encode(tokenizer, texts)), key=len)
+    model.eval()
+    logits, labels = [], []
+    with torch.no_grad():
+        for start in range(0, len(posts), 16):
+            input_ids, mask, targets = collate(posts[start : start + 16], eos_id)
+            out = model(input_ids=input_ids, attention_mask=mask).logits[:, :-1].float()
+            keep = targets[:, 1:] != -100
+            logits.append(out[keep])
+            labels.append(targets[:, 1:][keep])
+    return torch.cat(logits), torch.cat(labels)
+
+
+def temperature_loss(logits, labels, temperature: float) -> float:
+    import torch.nn.functional as F
+
+    return float(F.cross_entropy(logits / temperature, labels))
+
+
+def fit_temperature(model, tokenizer, texts: list[str], low: float = 0.5, high: float = 2.0) -> float:
+    """The softmax temperature that minimizes the loss on TEXTS (golden-section search): a
+    calibration fitted on validation posts, foldable into the final norm's weights."""
+    logits, labels = token_logits(model, tokenizer, texts)
+    ratio = (math.sqrt(5) - 1) / 2
+    a, b = low, high
+    for _ in range(30):
+        c, d = b - ratio * (b - a), a + ratio * (b - a)
+        if temperature_loss(logits, labels, c) < temperature_loss(logits, labels, d):
+            b = d
+        else:
+            a = c
+    return (a + b) / 2

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import sys
@@ -62,6 +63,11 @@ CANDIDATES: dict[str, Candidate] = {
     "default-lr8e-4": Candidate("default", {"learning_rate": 8e-4}, loop=True),
     "default-lr1.2e-3": Candidate("default", {"learning_rate": 1.2e-3}, loop=True),
     "default-bs32-lr8e-4": Candidate("default", {"batch_size": 32, "learning_rate": 8e-4}, loop=True),
+    # Schedule: default-2ep was best at its first epoch, where its cosine was still at half the rate.
+    "default-const": Candidate("default", {"lr_scheduler": "constant"}),
+    "default-lr6e-4-const": Candidate("default", {"learning_rate": 6e-4, "lr_scheduler": "constant"}),
+    "thorough-const": Candidate("thorough", {"lr_scheduler": "constant"}),
+    "thorough-lr3e-4-const": Candidate("thorough", {"learning_rate": 3e-4, "lr_scheduler": "constant"}),
     # Layer-wise decay: the top block at the rate, each lower one 0.9x, the embeddings lowest.
     "thorough-ld0.9-lr4e-4": Candidate("thorough", {"learning_rate": 4e-4}, Levers(layer_decay=0.9)),
     # Weight averaging, embedding noise, dropout.
@@ -165,7 +171,7 @@ def run_candidate(name: str, dataset, seed: int, threads: int | None) -> dict:
     """Train NAME on DATASET and measure it; the row of the results file, without its key."""
     import torch
 
-    from levers import train_with_levers
+    from levers import fit_temperature, temperature_loss, token_logits, train_with_levers
     from tweetling.models import DEFAULT_BASE, load_base
     from tweetling.train import heldout_perplexity, prepare_model, train_model
 
@@ -191,8 +197,12 @@ def run_candidate(name: str, dataset, seed: int, threads: int | None) -> dict:
         trained["train_loss"] = result.history["train_loss"]
     else:
         trained = train_with_levers(model, tokenizer, dataset, config, candidate.levers, watch_test=True)
-    test = heldout_perplexity(model, tokenizer, [e.text for e in dataset.test])
+    test_texts = [e.text for e in dataset.test]
+    test = heldout_perplexity(model, tokenizer, test_texts)
     wall = time.perf_counter() - started
+    # Research: the temperature that fits the validation posts best, and the test perplexity with it.
+    temperature = fit_temperature(model, tokenizer, [e.text for e in dataset.valid])
+    calibrated = math.exp(temperature_loss(*token_logits(model, tokenizer, test_texts), temperature))
     train_loss = trained.pop("train_loss")
     last = train_loss[-min(len(train_loss), 20) :]
     return {
@@ -211,6 +221,8 @@ def run_candidate(name: str, dataset, seed: int, threads: int | None) -> dict:
         "last_train_loss": round(sum(loss * n for _, loss, n in last) / sum(n for _, _, n in last), 4),
         "test_loss": round(test.loss, 5),
         "test_perplexity": round(test.perplexity, 3),
+        "temperature": round(temperature, 3),
+        "test_perplexity_calibrated": round(calibrated, 3),
         "threads": torch.get_num_threads(),
         "load_before": round(load_before, 2),
         "load_after": round(os.getloadavg()[0], 2),

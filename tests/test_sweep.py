@@ -59,7 +59,7 @@ def test_trial_params_become_a_train_config():
     assert recipe_params(SweepConfig(), train_posts=2000) == {
         "learning_rate": RECIPES["default"].learning_rate,
         "epochs": 1,
-        "lr_scheduler": "cosine",
+        "lr_scheduler": "constant",
         "warmup_ratio": 0.05,
         "gradient_accumulation": 1,
         "method": "full",

@@ -25,7 +25,8 @@ SCHEDULES: dict[str, Callable[[float], float]] = {
 class TrainConfig:
     """How a bot is trained. The field defaults are the "default" recipe, chosen by measurement
     (bench/README.md): one post per example, batches of similar length, a short warm-up, the
-    embeddings and the lowest third of the blocks fixed (backpropagation stops above them)."""
+    embeddings and the lowest third of the blocks fixed (backpropagation stops above them), then a
+    constant rate."""
 
     recipe: str = "default"
     method: str = "full"  # "full" fine-tune, or "lora" adapters merged into the saved model
@@ -41,7 +42,8 @@ class TrainConfig:
     max_steps: int | None = 400
     batch_size: int = 16
     learning_rate: float = 4e-4
-    lr_scheduler: str = "cosine"  # after warm-up: "cosine", "linear" or "constant"
+    # After warm-up. Constant, measured: in one pass a cosine decays too early (bench/README.md).
+    lr_scheduler: str = "constant"  # "constant", "cosine" or "linear"
     warmup_ratio: float = 0.05  # share of the steps with a linearly rising learning rate
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
@@ -100,6 +102,7 @@ RECIPES: dict[str, TrainConfig] = {
         max_steps=None,
         batch_size=1,
         learning_rate=1.372e-4,
+        lr_scheduler="cosine",
         warmup_ratio=0.0,
         bf16=False,
         early_stopping=False,
