@@ -18,7 +18,6 @@ import gradio as gr
 
 from .. import track
 from ..dataset import MAX_ACCOUNTS
-from ..errors import TweetlingError
 from ..generate import DEFAULT_POSTS, DEFAULT_PROMPT, GenerateConfig
 from ..models import DEFAULT_BASE
 from . import data, library, posting, render, training, writing
@@ -333,8 +332,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
         )
 
         def ask_forget(account):
-            if not account:
-                raise TweetlingError("choose the account to forget")
+            data.account_to_forget(account)
             return gr.update(visible=True)
 
         wire(forget_button.click, ask_forget, [forget_pick], [confirm_forget], forget_message)

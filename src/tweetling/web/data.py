@@ -159,12 +159,17 @@ def stored_accounts() -> list[str]:
         return sorted(profile.name for profile in store.accounts())
 
 
+def account_to_forget(account: str | None) -> str:
+    """The account chosen in the forget picker; an error when none is."""
+    if not account:
+        raise TweetlingError("choose the account to forget")
+    return account
+
+
 def forget_account(account: str | None, deleted_only: bool) -> str:
     """Remove ACCOUNT's posts, or only those deleted at their source, with the datasets and
     tracking runs that hold them, as `tweetling forget` does; what went, as notes."""
-    if not account:
-        raise TweetlingError("choose the account to forget")
-    result = forget(account, deleted=bool(deleted_only))
+    result = forget(account_to_forget(account), deleted=bool(deleted_only))
     stale = [
         f"bot {bot.name} learned from them: " + ("retrain it in step 2" if bot.retrain else "delete it on its page")
         for bot in result.bots
