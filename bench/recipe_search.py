@@ -68,12 +68,22 @@ CANDIDATES: dict[str, Candidate] = {
     "default-lr6e-4-const": Candidate("default", {"learning_rate": 6e-4, "lr_scheduler": "constant"}),
     "thorough-const": Candidate("thorough", {"lr_scheduler": "constant"}),
     "thorough-lr3e-4-const": Candidate("thorough", {"learning_rate": 3e-4, "lr_scheduler": "constant"}),
+    # The constant rate a quarter lower.
+    "default-lr3e-4": Candidate("default", {"learning_rate": 3e-4}),
+    "thorough-lr1.5e-4": Candidate("thorough", {"learning_rate": 1.5e-4}),
     # Layer-wise decay: the top block at the rate, each lower one 0.9x, the embeddings lowest.
     "thorough-ld0.9-lr4e-4": Candidate("thorough", {"learning_rate": 4e-4}, Levers(layer_decay=0.9)),
     # Weight averaging, embedding noise, dropout.
     "default-tail0.3": Candidate("default", {}, Levers(tail_average=0.3)),
+    "default-tail0.5": Candidate("default", {}, Levers(tail_average=0.5)),
+    "thorough-tail0.3": Candidate("thorough", {}, Levers(tail_average=0.3)),
     "default-neft5": Candidate("default", {}, Levers(neftune_alpha=5.0)),
     "default-2ep-drop0.1": Candidate("default", {"epochs": 2}, Levers(dropout=0.1)),
+    "default-drop0.1": Candidate("default", {}, Levers(dropout=0.1)),
+    # Batch size: the same posts in more, smaller steps (huggingtweets takes ~25 posts a step).
+    "default-bs8": Candidate("default", {"batch_size": 8}),
+    "default-bs4": Candidate("default", {"batch_size": 4}),
+    "thorough-bs8": Candidate("thorough", {"batch_size": 8}),
     # Speed: the softmax over the training posts' tokens only (about 7,000 of 49,152).
     "default-tv": Candidate("default", {}, Levers(train_vocab=True)),
 }

@@ -11,9 +11,9 @@ forced off in both: this CPU has no native bf16) on exactly the same steps:
   which `Trainer` reads one pre-planned batch per item with a sequential sampler, one epoch over
   the list, no gradient accumulation;
 - the loss of a step is the mean over the batch's target tokens (`train.token_loss`'s sum over
-  its count), AdamW with the same rate and weight-decay groups, the same warm-up and cosine
-  schedule (`train._lr_lambda` in a LambdaLR, stepped after each optimizer step in both), the
-  same gradient clipping and seed.
+  its count), AdamW with the same rate and weight-decay groups (`train.optimizer_groups`), the
+  same warm-up and schedule (`train._lr_lambda` in a LambdaLR, stepped after each optimizer step
+  in both), the same gradient clipping and seed.
 
 The default recipe validates after each epoch and stops early; here the loop runs with
 early_stopping off and no validation posts, so both runners take exactly the same steps and
@@ -97,7 +97,7 @@ def train_trainer(model, tokenizer, dataset, config, threads: int | None) -> dic
     from transformers.trainer_callback import PrinterCallback
 
     from tweetling.models import context_length
-    from tweetling.train import _lr_lambda, collate, encode, token_loss, training_batches
+    from tweetling.train import _lr_lambda, collate, encode, optimizer_groups, token_loss, training_batches
 
     class Batches(torch.utils.data.Dataset):
         """Item i is the i-th pre-planned batch (a list of token id lists)."""
@@ -140,13 +140,7 @@ def train_trainer(model, tokenizer, dataset, config, threads: int | None) -> dic
     posts = [ids for ids in encode(tokenizer, [e.text for e in dataset.train]) if ids]
     batches, _ = training_batches(posts, config, tokenizer.eos_token_id, max_length)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-        ],
-        lr=config.learning_rate,
-    )
+    optimizer = torch.optim.AdamW(optimizer_groups(params, config), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, len(batches)))
     timer = StepTimer()
     with tempfile.TemporaryDirectory(prefix="trainer-vs-loop-") as output_dir:

@@ -296,6 +296,14 @@ def _saved_state(checkpoint: Path | None, identity: dict, plan: str, device) -> 
     return saved["state"]
 
 
+def optimizer_groups(params: list, config: TrainConfig) -> list[dict]:
+    """AdamW's parameter groups for PARAMS: weight decay on matrices only, not on norms and biases."""
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
 def train_model(
     model,
     tokenizer,
@@ -342,12 +350,7 @@ def train_model(
 
     stepped = world.data_parallel(model)  # what the steps run; validation and checkpoints use MODEL
     params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=config.learning_rate,
-    )
+    optimizer = torch.optim.AdamW(optimizer_groups(params, config), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config, total_steps))
     bf16 = config.bf16 and computes_bf16(device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
