@@ -38,6 +38,23 @@ def greedy_ids(model, tokenizer, prompt: str, tokens: int) -> list[int]:
     return new
 
 
+def top2_margins(model, tokenizer, prompt: str, ids: list[int]) -> list[float]:
+    """At each greedy step of IDS after PROMPT: the likeliest token's logit minus the runner-up's
+    (how near a tie the choice was; a tiny one flips under other kernels or quantized weights)."""
+    import torch
+
+    prompt_ids = [tokenizer.eos_token_id, *tokenizer(prompt, add_special_tokens=False)["input_ids"]]
+    with torch.inference_mode():
+        logits = model(torch.tensor([prompt_ids + ids])).logits[0, len(prompt_ids) - 1 :]
+    top = logits.topk(2, dim=-1).values
+    return (top[:, 0] - top[:, 1]).tolist()
+
+
+def parting_token(text: str, tokenizer, ids: list[int]) -> int:
+    """The first of IDS whose text TEXT does not go on with."""
+    return next((i for i in range(len(ids)) if not text.startswith(tokenizer.decode(ids[: i + 1]))), len(ids))
+
+
 def llama_cpp_greedy(binary: Path, gguf: Path, eos: str, prompt: str, tokens: int) -> str:
     """llama.cpp's greedy continuation (llama-simple: the likeliest token each step, up to EOS),
     its text as printed, without the prompt it prints first."""
@@ -119,14 +136,17 @@ def main() -> None:
             f"| {100 * (ppl / base_ppl - 1):+.2f} % | {same}/{len(PROMPTS)} |"
         )
         if args.llama_cpp:
-            compare_with_llama_cpp(args, ggufs, tokenizer, expected, read_back, valid)
+            compare_with_llama_cpp(args, ggufs, original, tokenizer, expected, read_back, valid)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def compare_with_llama_cpp(args, ggufs: dict, tokenizer, expected: dict, read_back: dict, valid: list[str]) -> None:
+def compare_with_llama_cpp(
+    args, ggufs: dict, original, tokenizer, expected: dict, read_back: dict, valid: list[str]
+) -> None:
     """llama.cpp's greedy text against the original bot's and against the same file read by
-    transformers (the same weights: any difference is llama.cpp computing something else)."""
+    transformers (the same weights: any difference is llama.cpp computing something else); where
+    llama.cpp's text parts from the bot's, the bot's top-2 logit margin at that token."""
     simple, tokenize = args.llama_cpp / "llama-simple", args.llama_cpp / "llama-tokenize"
     print(f"\nllama.cpp ({simple}), greedy, {args.tokens} tokens or up to EOS:\n")
     print("| GGUF | prompt | = the bot's (float32) | = the file's in transformers | llama.cpp's continuation |")
@@ -139,7 +159,12 @@ def compare_with_llama_cpp(args, ggufs: dict, tokenizer, expected: dict, read_ba
             shown = theirs.replace("\n", "⏎").replace("|", "\\|")
             print(f"| {gguf_type} | {prompt} | {_yes(theirs == bot)} | {_yes(theirs == same_file)} | {shown} |")
             if theirs != bot:
-                print(f"| | | | the bot's: | {bot.replace(chr(10), '⏎')} |")
+                margins = top2_margins(original, tokenizer, prompt, ids)
+                token = parting_token(theirs, tokenizer, ids)
+                where = f"token {token + 1} of {len(ids)}"
+                if token < len(margins):
+                    where += f", top-2 margin there {margins[token]:.3f} (smallest: {min(margins):.3f})"
+                print(f"| | | | the bot's ({where}): | {bot.replace(chr(10), '⏎')} |")
     path = next(iter(ggufs.values()))
     posts = valid[: args.posts]
     same = sum(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from tweetling.dataset import Dataset
 from tweetling.models import context_length, decoder_blocks
 from tweetling.recipes import TrainConfig
-from tweetling.train import _lr_lambda, collate, encode, heldout_perplexity, training_batches
+from tweetling.train import _lr_lambda, collate, encode, heldout_perplexity, optimizer_groups, training_batches
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class Levers:
 
 
 def param_groups(model, config: TrainConfig, levers: Levers) -> list[dict]:
-    """AdamW groups: one per block with its decayed rate; embeddings below the lowest block."""
+    """AdamW groups: tweetling's (`optimizer_groups`) for each block, at its decayed rate;
+    the embeddings below the lowest block."""
     import torch
 
     blocks = decoder_blocks(model)
@@ -39,7 +40,7 @@ def param_groups(model, config: TrainConfig, levers: Levers) -> list[dict]:
         for p in block.parameters():
             owner[id(p)] = levers.layer_decay**depth
     bottom = levers.layer_decay ** len(blocks)
-    groups: dict[tuple[float, bool], list] = {}
+    by_scale: dict[float, list] = {}
     seen: set[int] = set()  # a tied LM head shares the embedding's weight: one group, the embedding's
     for module in model.modules():
         for p in module.parameters(recurse=False):
@@ -47,10 +48,12 @@ def param_groups(model, config: TrainConfig, levers: Levers) -> list[dict]:
                 continue
             seen.add(id(p))
             scale = bottom if isinstance(module, torch.nn.Embedding) else owner.get(id(p), 1.0)
-            groups.setdefault((scale, p.dim() >= 2), []).append(p)
+            by_scale.setdefault(scale, []).append(p)
     return [
-        {"params": params, "lr": config.learning_rate * scale, "weight_decay": config.weight_decay if decays else 0.0}
-        for (scale, decays), params in groups.items()
+        {**group, "lr": config.learning_rate * scale}
+        for scale, params in by_scale.items()
+        for group in optimizer_groups(params, config)
+        if group["params"]
     ]
 
 

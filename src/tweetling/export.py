@@ -111,7 +111,7 @@ def export_gguf(
     total = len(tensors) + 1
     for done, (tensor_name, tensor) in enumerate(tensors, 1):
         array = layout.transform(tensor_name, tensor.detach().float().numpy(), model.config)
-        qtype = _tensor_type(tensor_name, array, gguf_type)
+        qtype = tensor_type(tensor_name, array.shape, gguf_type)
         writer.add_tensor(tensor_name, gguf.quants.quantize(array, qtype), raw_dtype=qtype)
         if on_progress:
             on_progress(done, total)
@@ -145,16 +145,22 @@ def _load_float32(folder: Path):
     return model, AutoTokenizer.from_pretrained(folder)
 
 
-def _tensor_type(name: str, array, gguf_type: str):
-    """llama.cpp's choice per tensor: norms, biases and position embeddings stay float32; the
-    matrices take the file's type, float16 where a row does not split into 32-value blocks."""
+def tensor_type(name: str, shape: tuple[int, ...], gguf_type: str):
+    """llama.cpp's choice for the tensor NAME of SHAPE: norms, biases and position embeddings stay
+    float32; the matrices take the file's type, float16 where a row does not split into 32-value
+    blocks."""
     from gguf import GGMLQuantizationType as Q
 
-    if array.ndim < 2 or name.endswith("_norm.weight") or name.startswith("position_embd."):
+    if len(shape) < 2 or name.endswith("_norm.weight") or name.startswith("position_embd."):
         return Q.F32
-    if gguf_type == "q8_0" and array.shape[-1] % 32 == 0:
+    if gguf_type == "q8_0" and shape[-1] % 32 == 0:
         return Q.Q8_0
     return Q.F16
+
+
+# Bytes per weight of each tensor type the export writes: q8_0 keeps 32 weights in 32 bytes and
+# one float16 scale.
+BYTES_PER_WEIGHT = {"Q8_0": 34 / 32, "F16": 2.0, "F32": 4.0}
 
 
 _FILE_TYPES = {"f16": "MOSTLY_F16", "q8_0": "MOSTLY_Q8_0"}

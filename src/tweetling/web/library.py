@@ -17,7 +17,7 @@ from .. import bots, hub, paths
 from ..bots import Bot, BotMeta
 from ..errors import TweetlingError
 from ..evaluate import EvalConfig, evaluate_bot
-from ..export import export_gguf, export_safetensors
+from ..export import BYTES_PER_WEIGHT, export_gguf, export_safetensors, tensor_type
 from ..pipeline import delete_bot
 from . import handouts, render
 
@@ -122,14 +122,19 @@ def folder_size(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def weight_count(folder: Path) -> int:
-    """The number of weights in FOLDER's safetensors files, read from their headers (no model load)."""
-    count = 0
+def tensor_shapes(folder: Path) -> dict[str, list[int]]:
+    """The name and shape of each tensor in FOLDER's safetensors files, read from their headers
+    (no model load)."""
+    shapes: dict[str, list[int]] = {}
     for weights in folder.glob("*.safetensors"):
         with weights.open("rb") as file:
             header = json.loads(file.read(int.from_bytes(file.read(8), "little")))
-        count += sum(math.prod(tensor["shape"]) for key, tensor in header.items() if key != "__metadata__")
-    return count
+        shapes.update({key: tensor["shape"] for key, tensor in header.items() if key != "__metadata__"})
+    return shapes
+
+
+def weight_count(folder: Path) -> int:
+    return sum(math.prod(shape) for shape in tensor_shapes(folder).values())
 
 
 def other_files_size(folder: Path) -> int:
@@ -170,7 +175,17 @@ def pack_bfloat16(folder: Path, work: Path, progress: Progress) -> Path:
     return export_safetensors(folder, work / folder.name, "bfloat16")
 
 
-# q8_0 stores each block of 32 weights in 32 bytes and one float16 scale.
+def gguf_size(folder: Path) -> int:
+    """About the bytes of FOLDER's q8_0 GGUF file: each tensor at the type the export gives it,
+    plus the vocabulary and merges, about as large as in tokenizer.json."""
+    weights = sum(
+        math.prod(shape) * BYTES_PER_WEIGHT[tensor_type(name, tuple(shape), GGUF_TYPE).name]
+        for name, shape in tensor_shapes(folder).items()
+    )
+    tokenizer = folder / "tokenizer.json"
+    return int(weights) + (tokenizer.stat().st_size if tokenizer.is_file() else 0)
+
+
 DOWNLOADS = {
     "folder": DownloadKind(
         "The bot folder (transformers loads it)",
@@ -181,7 +196,7 @@ DOWNLOADS = {
     "gguf": DownloadKind(
         "One GGUF file, 8-bit, with its Ollama Modelfile (llama.cpp, Ollama, LM Studio)",
         f"-{GGUF_TYPE}",
-        lambda folder: weight_count(folder) * 34 // 32,
+        gguf_size,
         pack_gguf,
     ),
     "bfloat16": DownloadKind(
