@@ -97,6 +97,23 @@ def measure(name: str, dataset, threads: int | None, home: Path) -> dict:
     }
 
 
+def own_copy_rate(dataset) -> float:
+    """The share of the account's own test posts that copy 8+ words of a training post: how much
+    the account repeats itself, the scale for a bot's memorization rate."""
+    from tweetling.evaluate import text_metrics
+
+    return text_metrics([e.text for e in dataset.test], [e.text for e in dataset.train])["memorized_rate"]
+
+
+def resampled_rate(account: str, recipe: str, dataset, home: Path, posts: int) -> float:
+    """The memorization rate of the bot this bench trained, over POSTS new samples (seed 1)."""
+    from tweetling.bots import Bot
+    from tweetling.evaluate import EvalConfig, sample_posts, text_metrics
+
+    sampled = sample_posts(Bot.load(home / "bots" / f"{account}-{recipe}"), EvalConfig(n=posts, seed=1))
+    return text_metrics(sampled, list(dict.fromkeys(e.text for e in dataset.train)))["memorized_rate"]
+
+
 def verdicts(row: dict, baseline: dict | None) -> tuple[float | None, float | None, str]:
     """Perplexity and time ratios to huggingtweets' row, and which targets ROW meets."""
     if baseline is None or row["recipe"] == "huggingtweets":
@@ -159,6 +176,9 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=RESULTS_DIR / "accounts.jsonl")
     parser.add_argument("--table", type=Path, default=RESULTS_DIR / "accounts.md")
     parser.add_argument("--fresh", action="store_true", help="measure again what --results already has")
+    parser.add_argument(
+        "--resample", type=int, metavar="N", help="also sample N posts from each bot for a steadier memorization rate"
+    )
     args = parser.parse_args()
     sources = account_sources()
     unknown = [a for a in args.account or [] if a not in sources]
@@ -172,9 +192,10 @@ def main() -> None:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     cached = [] if args.fresh else cached_rows(args.results)
     started = time.perf_counter()
-    rows = []
+    rows, notes = [], []
     for account in args.account or list(sources):
         dataset = account_dataset(account, sources[account])
+        notes.append(f"{account}: its own test posts copy 8+ words of a training post at {own_copy_rate(dataset):.1%}")
         for name in args.recipes:
             settings = resolved_settings(name, dataset, args.threads)
             row = next(
@@ -193,7 +214,10 @@ def main() -> None:
                 with args.results.open("a", encoding="utf-8") as results:
                     results.write(json.dumps(row) + "\n")
             rows.append(row)
-    text = f"{table(rows)}\n\n{provenance(rows)}\n"
+            if args.resample:
+                rate = resampled_rate(account, name, dataset, args.home, args.resample)
+                notes.append(f"{account}, {name}: {rate:.1%} of {args.resample} sampled posts memorized")
+    text = f"{table(rows)}\n\n{provenance(rows)}\n\n" + "".join(f"- {note}\n" for note in notes)
     args.table.write_text(text, encoding="utf-8")
     print(text)
     print(f"({time.perf_counter() - started:,.0f} s this run; table in {args.table})", file=sys.stderr)
