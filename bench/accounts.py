@@ -59,13 +59,13 @@ def measure(name: str, dataset, threads: int | None, home: Path) -> dict:
 
     load_before, cpu_started = os.getloadavg()[0], time.process_time()
     config = recipe(name, threads=threads, checkpoint_every=0)
-    folder = fine_tune(dataset, config, out=home / "bots" / f"{dataset.name}-{name}", track_backend="none")
+    folder = fine_tune(dataset, config, out=bench_bot(home, dataset.name, name), track_backend="none")
     cpu_s = time.process_time() - cpu_started  # with other work on the machine, a steadier cost than wall time
     meta = read_metadata(folder)
     load_after = os.getloadavg()[0]
     started = time.perf_counter()
     posts = sample_posts(Bot.load(folder), EvalConfig(n=SAMPLED_POSTS))
-    texts = text_metrics(posts, list(dict.fromkeys(e.text for e in dataset.train)))
+    texts = text_metrics(posts, training_texts(dataset))
     return {
         "account": dataset.name,
         "dataset": dataset.manifest["hash"],
@@ -97,12 +97,22 @@ def measure(name: str, dataset, threads: int | None, home: Path) -> dict:
     }
 
 
+def bench_bot(home: Path, account: str, recipe: str) -> Path:
+    """Where the bench keeps the bot it trained for ACCOUNT with RECIPE."""
+    return home / "bots" / f"{account}-{recipe}"
+
+
+def training_texts(dataset) -> list[str]:
+    """The distinct texts of DATASET's training posts, which memorization is measured against."""
+    return list(dict.fromkeys(e.text for e in dataset.train))
+
+
 def own_copy_rate(dataset) -> float:
     """The share of the account's own test posts that copy 8+ words of a training post: how much
     the account repeats itself, the scale for a bot's memorization rate."""
     from tweetling.evaluate import text_metrics
 
-    return text_metrics([e.text for e in dataset.test], [e.text for e in dataset.train])["memorized_rate"]
+    return text_metrics([e.text for e in dataset.test], training_texts(dataset))["memorized_rate"]
 
 
 def resampled_rate(account: str, recipe: str, dataset, home: Path, posts: int) -> float:
@@ -110,8 +120,8 @@ def resampled_rate(account: str, recipe: str, dataset, home: Path, posts: int) -
     from tweetling.bots import Bot
     from tweetling.evaluate import EvalConfig, sample_posts, text_metrics
 
-    sampled = sample_posts(Bot.load(home / "bots" / f"{account}-{recipe}"), EvalConfig(n=posts, seed=1))
-    return text_metrics(sampled, list(dict.fromkeys(e.text for e in dataset.train)))["memorized_rate"]
+    sampled = sample_posts(Bot.load(bench_bot(home, account, recipe)), EvalConfig(n=posts, seed=1))
+    return text_metrics(sampled, training_texts(dataset))["memorized_rate"]
 
 
 def verdicts(row: dict, baseline: dict | None) -> tuple[float | None, float | None, str]:

@@ -23,11 +23,16 @@ def perplexity(model, tokenizer, texts: list[str]) -> float:
     return heldout_perplexity(model, tokenizer, texts).perplexity
 
 
+def framed_prompt(tokenizer, prompt: str) -> list[int]:
+    """PROMPT's token ids in tweetling's framing: EOS, then the prompt."""
+    return [tokenizer.eos_token_id, *tokenizer(prompt, add_special_tokens=False)["input_ids"]]
+
+
 def greedy_ids(model, tokenizer, prompt: str, tokens: int) -> list[int]:
     """tweetling's framing (EOS + prompt), the likeliest token each step, up to EOS or TOKENS."""
     import torch
 
-    ids = [tokenizer.eos_token_id, *tokenizer(prompt, add_special_tokens=False)["input_ids"]]
+    ids = framed_prompt(tokenizer, prompt)
     new: list[int] = []
     with torch.inference_mode():
         while len(new) < tokens:
@@ -43,7 +48,7 @@ def top2_margins(model, tokenizer, prompt: str, ids: list[int]) -> list[float]:
     (how near a tie the choice was; a tiny one flips under other kernels or quantized weights)."""
     import torch
 
-    prompt_ids = [tokenizer.eos_token_id, *tokenizer(prompt, add_special_tokens=False)["input_ids"]]
+    prompt_ids = framed_prompt(tokenizer, prompt)
     with torch.inference_mode():
         logits = model(torch.tensor([prompt_ids + ids])).logits[0, len(prompt_ids) - 1 :]
     top = logits.topk(2, dim=-1).values

@@ -176,8 +176,11 @@ def pack_bfloat16(folder: Path, work: Path, progress: Progress) -> Path:
 
 
 def gguf_size(folder: Path) -> int:
-    """About the bytes of FOLDER's q8_0 GGUF file: each tensor at the type the export gives it,
-    plus the vocabulary and merges, about as large as in tokenizer.json."""
+    """About the bytes of FOLDER's q8_0 GGUF file: each tensor at the type `export.tensor_type`
+    gives its shape (vectors float32, matrices q8_0, or float16 where rows do not split into blocks
+    of 32), plus the vocabulary and merges, about as large as in tokenizer.json. The names here are
+    transformers', not the file's, so its rules by name (norms, GPT-2's position embeddings) and
+    GPT-2's transposed matrices are not seen: a GPT-2 bot's estimate is a few MB short."""
     weights = sum(
         math.prod(shape) * BYTES_PER_WEIGHT[tensor_type(name, tuple(shape), GGUF_TYPE).name]
         for name, shape in tensor_shapes(folder).items()
