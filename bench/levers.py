@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from tweetling.dataset import Dataset
 from tweetling.models import context_length, decoder_blocks
 from tweetling.recipes import TrainConfig
-from tweetling.train import _lr_lambda, collate, encode, heldout_perplexity, optimizer_groups, training_batches
+from tweetling.train import (
+    _lr_lambda,
+    collate,
+    encode,
+    heldout_perplexity,
+    optimizer_groups,
+    posts_to_train,
+    training_batches,
+)
 
 
 @dataclass(frozen=True)
@@ -147,8 +155,9 @@ def train_with_levers(
     torch.manual_seed(config.seed)
     eos_id = tokenizer.eos_token_id
     max_length = min(config.max_length, context_length(model))
-    posts = [ids for ids in encode(tokenizer, [e.text for e in dataset.train]) if ids]
-    config = config.sized(len(dataset.train))
+    texts = posts_to_train(dataset, config)
+    posts = [ids for ids in encode(tokenizer, texts) if ids]
+    config = config.sized(len(texts))
     batches, steps_per_epoch = training_batches(posts, config, eos_id, max_length)
     total_steps = len(batches)
     valid_texts = [e.text for e in dataset.valid]

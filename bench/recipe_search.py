@@ -86,6 +86,10 @@ CANDIDATES: dict[str, Candidate] = {
     "thorough-bs8": Candidate("thorough", {"batch_size": 8}),
     # Speed: the softmax over the training posts' tokens only (about 7,000 of 49,152).
     "default-tv": Candidate("default", {}, Levers(train_vocab=True)),
+    # Ceilings: three passes at the recipe's constant rate, no early stopping, validation and
+    # test every 20 steps, to see the lowest perplexity more training could reach at any time.
+    "default-3ep-watch": Candidate("default", {"epochs": 3, "early_stopping": False}, Levers(eval_every=20)),
+    "thorough-3ep-watch": Candidate("thorough", {"epochs": 3, "early_stopping": False}, Levers(eval_every=20)),
 }
 
 
@@ -140,7 +144,7 @@ def settings(name: str, seed: int, threads: int | None, train_posts: int) -> dic
 
 
 # Settings newer than some cached runs, with the value that does what the code did before them.
-BEFORE_THEM = {"max_steps": None}
+BEFORE_THEM = {"max_steps": None, "near_duplicate_words": None}
 SIZING = ("min_steps", "max_epochs")  # they only decide epochs, which the rows hold resolved
 
 

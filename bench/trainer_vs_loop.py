@@ -97,7 +97,15 @@ def train_trainer(model, tokenizer, dataset, config, threads: int | None) -> dic
     from transformers.trainer_callback import PrinterCallback
 
     from tweetling.models import context_length
-    from tweetling.train import _lr_lambda, collate, encode, optimizer_groups, token_loss, training_batches
+    from tweetling.train import (
+        _lr_lambda,
+        collate,
+        encode,
+        optimizer_groups,
+        posts_to_train,
+        token_loss,
+        training_batches,
+    )
 
     class Batches(torch.utils.data.Dataset):
         """Item i is the i-th pre-planned batch (a list of token id lists)."""
@@ -137,7 +145,7 @@ def train_trainer(model, tokenizer, dataset, config, threads: int | None) -> dic
 
     started = time.perf_counter()
     max_length = min(config.max_length, context_length(model))
-    posts = [ids for ids in encode(tokenizer, [e.text for e in dataset.train]) if ids]
+    posts = [ids for ids in encode(tokenizer, posts_to_train(dataset, config)) if ids]
     batches, _ = training_batches(posts, config, tokenizer.eos_token_id, max_length)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(optimizer_groups(params, config), lr=config.learning_rate)

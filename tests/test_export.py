@@ -18,7 +18,7 @@ from tiny_model import TEXTS, build_tiny_llama, build_tiny_model
 from tweetling import bots
 from tweetling.cli import cli
 from tweetling.errors import TweetlingError
-from tweetling.export import export_gguf
+from tweetling.export import export_gguf, gguf_size
 
 # Posts as people write them: emoji (with skin tones and ZWJ sequences), non-Latin scripts,
 # digits, punctuation, URLs, mentions, repeated spaces and line breaks.
@@ -305,6 +305,15 @@ def test_gguf_metadata(family, gguf_type, matrix_type, trained, exported):
     assert ("output.weight" in tensors) == (family == "llama-untied")  # a tied output matrix is written once
     if family == "gpt2":
         assert tensors["position_embd.weight"] == "F32" and tensors["blk.0.attn_qkv.bias"] == "F32"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("gguf_type", ["f16", "q8_0"])
+def test_size_estimate_is_close_to_the_file(family, gguf_type, trained, exported):
+    """Read from the headers only, without loading the model: the web's download list shows it.
+    The tiny GPT-2's float32 position embeddings are a large share of its file."""
+    estimate = gguf_size(trained[family], gguf_type)
+    assert 0.9 < estimate / exported[family, gguf_type].stat().st_size < 1.1
 
 
 def test_license_comes_from_the_base(tiny_bot, tmp_path):

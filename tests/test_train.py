@@ -25,7 +25,14 @@ from tweetling.cli import cli
 from tweetling.dataset import Dataset
 from tweetling.errors import TweetlingError
 from tweetling.recipes import RECIPES, TrainingInterrupted, recipe
-from tweetling.train import checkpoint_path, fine_tune, heldout_perplexity, plan_batches, training_batches
+from tweetling.train import (
+    checkpoint_path,
+    fine_tune,
+    heldout_perplexity,
+    plan_batches,
+    posts_to_train,
+    training_batches,
+)
 
 FAST = dict(epochs=2, batch_size=4, learning_rate=1e-2, checkpoint_every=0)
 
@@ -363,6 +370,27 @@ def test_the_plan_says_what_training_does_and_timing_it_changes_nothing(tiny_mod
     assert meta["valid_history"] == read_meta_file(plain)["valid_history"]
 
 
+def test_near_duplicate_posts_are_trained_on_once(tmp_path):
+    """A template an account posts again and again (in any case or punctuation) is learnt once,
+    not copied; short posts never share 8 words, a repeat of a kept post stays (a blend's
+    balance), and huggingtweets' recipe trains on every post."""
+    petition = "Add your name to stand with the President on climate action today: "
+    train = [
+        petition + "go.ofa.us",
+        "Coffee first, then the world.",
+        petition.upper() + "join us!",
+        "A walk by the river with the dog and a friend.",
+        petition + "go.ofa.us",
+    ]
+    dataset = Dataset.load(write_dataset(tmp_path / "dataset", train=train))
+    assert posts_to_train(dataset, recipe("default")) == [train[0], train[1], train[3], train[4]]
+    assert posts_to_train(dataset, recipe("thorough")) == posts_to_train(dataset, recipe("default"))
+    assert posts_to_train(dataset, recipe("huggingtweets")) == train
+    assert posts_to_train(dataset, recipe("default", near_duplicate_words=13)) == train  # the petition has 12 words
+    with pytest.raises(TweetlingError, match="near_duplicate_words must be at least 2"):
+        recipe("default", near_duplicate_words=1)
+
+
 def test_recipes_describe_a_training_without_importing_torch():
     code = (
         "import sys; from tweetling.recipes import RECIPES, recipe; recipe('thorough', epochs=2); "
@@ -390,13 +418,19 @@ def test_cli_trains_a_blend_of_stored_accounts(tiny_model, tweetling_home):
     meta = read_meta_file(folder)
     assert meta["accounts"] == ["ann", "bob"] and f"test perplexity {meta['test_perplexity']:.2f}" in result.output
     plan = " ".join(result.output.split("plan: ")[1].split())  # unwrapped
-    assert plan.startswith(f"{meta['dataset']['train_count']:,} posts, 1 epoch: {meta['steps']} steps of 8")
+    # Each account's six copies of a post differ in their number only: the near-duplicates are left out.
+    trained, left_out = meta["dataset"]["train_count"] - meta["near_duplicates"], meta["near_duplicates"]
+    assert left_out > 0
+    assert plan.startswith(
+        f"{trained:,} posts ({left_out:,} near-duplicates left out), 1 epoch: {meta['steps']} steps of 8"
+    )
     assert "min on this machine (an estimate from timed steps" in plan
     # The bot leaves training with its model card and, unless every sample came out empty, the image.
     card = (folder / "README.md").read_text()
     front = yaml.safe_load(card.split("---")[1])
     assert front["pipeline_tag"] == "text-generation" and "@ann and @bob" in card
     assert f"{meta['dataset']['test_count']:,} test posts (the reported perplexity)" in card
+    assert f"({left_out:,} of them left out of training as near-duplicates of others)" in card
     if (folder / "predictions.png").exists():
         assert Image.open(folder / "predictions.png").size[0] > 100
     else:

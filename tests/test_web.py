@@ -237,7 +237,8 @@ def test_forget_removes_an_account_and_its_datasets_from_the_page(tweetling_home
 
 @pytest.fixture
 def ada_dataset(tweetling_home) -> str:
-    store_posts("ada", [f"ada writes about gardens, bees and compost, note {i}" for i in range(150)])
+    # Any 8 words in a row hold the post's number: no post is a near-duplicate of another.
+    store_posts("ada", [f"ada on gardens and bees, note number {i} today" for i in range(150)])
     return load(handles="ada")[3]
 
 
@@ -316,21 +317,23 @@ def test_training_runs_one_at_a_time_cancels_safely_and_continues(ada_dataset, t
 
 
 @pytest.mark.parametrize(
-    "sampled, estimated_s, said",
+    "sampled, estimated_s, left_out, said",
     [
-        (False, 130.0, "Plan: 1,200 posts, 2 epochs, 300 steps of 8 on cpu; about 3 min on this machine"),
-        (True, None, "Plan: 1,200 posts, 2 epochs (a sample of the posts), 300 steps of 8 on cpu</p>"),
+        (False, 130.0, 0, "Plan: 1,200 posts, 2 epochs, 300 steps of 8 on cpu; about 3 min on this machine"),
+        (True, None, 0, "Plan: 1,200 posts, 2 epochs (a sample of the posts), 300 steps of 8 on cpu</p>"),
+        (False, None, 31, "Plan: 1,200 posts (31 near-duplicates left out), 2 epochs, 300 steps of 8 on cpu</p>"),
     ],
 )
-def test_the_training_plan_says_posts_epochs_steps_and_minutes(sampled, estimated_s, said):
-    plan = TrainPlan(1200, 2, 300, 8, 9000, sampled, 1e-4, False, "cpu", 70.0 if estimated_s else None, estimated_s)
+def test_the_training_plan_says_posts_epochs_steps_and_minutes(sampled, estimated_s, left_out, said):
+    tokens_per_s = 70.0 if estimated_s else None
+    plan = TrainPlan(1200, 2, 300, 8, 9000, sampled, 1e-4, False, "cpu", tokens_per_s, estimated_s, left_out)
     assert said in render.training_plan(plan) and render.training_plan(None) == ""
 
 
 def add_new_posts(account: str, count: int) -> None:
     with Store() as store:
         store.upsert_posts(
-            Post("file", f"{account}-new-{i}", account, f"{account} has news about seedlings and hives, item {i}")
+            Post("file", f"{account}-new-{i}", account, f"{account} has news, item {i}, about seedlings and hives")
             for i in range(count)
         )
 
@@ -562,6 +565,14 @@ def test_download_says_its_size_then_packs_each_kind(escaped_bot, kind, file_nam
     scale = {"KB": 1e3, "MB": 1e6}[estimate.group(2)]
     assert 0.8 < float(estimate.group(1)) * scale / unpacked < 1.25  # the estimate is about right
     assert [path.name for path in Path(packed).parent.iterdir()] == [file_name]  # one copy on disk
+
+
+def test_a_bot_gguf_cannot_hold_says_so_in_the_download_list(escaped_bot):
+    config = json.loads((escaped_bot / "config.json").read_text())
+    (escaped_bot / "config.json").write_text(json.dumps({**config, "activation_function": "relu"}))
+    labels = dict((value, label) for label, value in library.download_formats("jack"))
+    assert "not for this bot: this GPT-2 model has activation 'relu'" in labels["gguf"]
+    assert "zipped, about" in labels["folder"] and "zipped, about" in labels["bfloat16"]
 
 
 def test_packing_again_replaces_the_last_download_on_disk(escaped_bot):

@@ -211,6 +211,7 @@ class BotMeta:
     steps: int | None = None
     stopped_early: bool = False
     train_tokens: int | None = None
+    near_duplicates: int = 0  # training posts left out as near-duplicates of others (TrainConfig.near_duplicate_words)
     tokens_per_s: float | None = None
     train_loss: float | None = None
     valid_loss: float | None = None
@@ -363,6 +364,7 @@ def training_metadata(
         steps=result.steps,
         stopped_early=result.stopped_early,
         train_tokens=result.tokens,
+        near_duplicates=result.near_duplicates,
         tokens_per_s=round(result.tokens / result.train_time_s, 1) if result.train_time_s else None,
         train_loss=result.train_loss,
         valid_loss=result.valid.loss if result.valid else None,

@@ -157,7 +157,8 @@ def _training_data(meta: BotMeta) -> str:
     if dataset.name and dataset.hash:
         summary += (
             f" Dataset {escape_markdown(dataset.name)}, version {escape_markdown(str(dataset.hash)[:12])}:"
-            f" {dataset.train_count:,} training posts, {dataset.valid_count:,} validation posts (early stopping)"
+            f" {dataset.train_count:,} training posts{_left_out(meta.near_duplicates)},"
+            f" {dataset.valid_count:,} validation posts (early stopping)"
             + (f" and {dataset.test_count:,} test posts (the reported perplexity)." if dataset.test_count else ".")
         )
     cleaning = "Retweets and short posts were dropped and links removed, as in huggingtweets." + (
@@ -166,6 +167,12 @@ def _training_data(meta: BotMeta) -> str:
     if meta.continued:
         summary += _continuations(meta.continued)
     return "\n".join(["## Training data", "", summary, "", header, rule, *rows, "", cleaning])
+
+
+def _left_out(near_duplicates: int) -> str:
+    if not near_duplicates:
+        return ""
+    return f" ({near_duplicates:,} of them left out of training as near-duplicates of others)"
 
 
 _SOURCE_NAMES = {"x": "X", "mastodon": "Mastodon", "bluesky": "Bluesky", "file": "a file"}

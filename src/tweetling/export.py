@@ -9,6 +9,7 @@ the file is written in Python with the `gguf` package, so no compiler and no dow
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import time
@@ -111,7 +112,7 @@ def export_gguf(
     total = len(tensors) + 1
     for done, (tensor_name, tensor) in enumerate(tensors, 1):
         array = layout.transform(tensor_name, tensor.detach().float().numpy(), model.config)
-        qtype = tensor_type(tensor_name, array.shape, gguf_type)
+        qtype = _tensor_type(tensor_name, array.shape, gguf_type)
         writer.add_tensor(tensor_name, gguf.quants.quantize(array, qtype), raw_dtype=qtype)
         if on_progress:
             on_progress(done, total)
@@ -145,7 +146,7 @@ def _load_float32(folder: Path):
     return model, AutoTokenizer.from_pretrained(folder)
 
 
-def tensor_type(name: str, shape: tuple[int, ...], gguf_type: str):
+def _tensor_type(name: str, shape: tuple[int, ...], gguf_type: str):
     """llama.cpp's choice for the tensor NAME of SHAPE: norms, biases and position embeddings stay
     float32; the matrices take the file's type, float16 where a row does not split into 32-value
     blocks."""
@@ -160,7 +161,40 @@ def tensor_type(name: str, shape: tuple[int, ...], gguf_type: str):
 
 # Bytes per weight of each tensor type the export writes: q8_0 keeps 32 weights in 32 bytes and
 # one float16 scale.
-BYTES_PER_WEIGHT = {"Q8_0": 34 / 32, "F16": 2.0, "F32": 4.0}
+_BYTES_PER_WEIGHT = {"Q8_0": 34 / 32, "F16": 2.0, "F32": 4.0}
+
+
+def gguf_size(folder: Path, gguf_type: str = "q8_0") -> int:
+    """About the bytes of FOLDER's GGUF file of GGUF_TYPE, without loading the model: each tensor
+    under its GGUF name, in the shape and type the export writes it, plus the vocabulary and
+    merges (about their size in tokenizer.json). A TweetlingError says why a bot cannot be
+    exported to GGUF."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(folder)
+    layout = _layout(config)
+    layout.check(config)
+    tied = getattr(config, "tie_word_embeddings", False)
+    weights = 0.0
+    for hf_name, shape in safetensors_shapes(folder).items():
+        if tied and hf_name == "lm_head.weight":
+            continue
+        name = layout.gguf_name(hf_name)
+        written = layout.written_shape(name, tuple(shape))
+        weights += math.prod(written) * _BYTES_PER_WEIGHT[_tensor_type(name, written, gguf_type).name]
+    tokenizer = folder / "tokenizer.json"
+    return int(weights) + (tokenizer.stat().st_size if tokenizer.is_file() else 0)
+
+
+def safetensors_shapes(folder: Path) -> dict[str, list[int]]:
+    """The name and shape of each tensor in FOLDER's safetensors files, read from their headers
+    (no model load)."""
+    shapes: dict[str, list[int]] = {}
+    for weights in folder.glob("*.safetensors"):
+        with weights.open("rb") as file:
+            header = json.loads(file.read(int.from_bytes(file.read(8), "little")))
+        shapes.update({key: tensor["shape"] for key, tensor in header.items() if key != "__metadata__"})
+    return shapes
 
 
 _FILE_TYPES = {"f16": "MOSTLY_F16", "q8_0": "MOSTLY_Q8_0"}
@@ -216,6 +250,7 @@ class _Layout:
     add_hyperparameters: Callable[[Any, Any], None]  # (GGUF writer, model config)
     context_length: Callable[[Any], int]  # (model config) -> tokens
     transform: Callable[[str, Any, Any], Any]  # (GGUF name, array, config) -> array
+    transposed: tuple[str, ...] = ()  # GGUF tensor kinds whose matrices are written transposed
 
     def tensors(self, model) -> list[tuple[str, Any]]:
         """(GGUF name, weight) for every weight of MODEL; a tied output matrix is written once."""
@@ -226,6 +261,13 @@ class _Layout:
             for hf_name, tensor in model.state_dict().items()
             if not (tied and hf_name == "lm_head.weight")
         ]
+
+    def is_transposed(self, name: str, shape: tuple[int, ...]) -> bool:
+        """Whether the GGUF tensor NAME of transformers' SHAPE is written transposed."""
+        return len(shape) == 2 and name.split(".")[-2] in self.transposed
+
+    def written_shape(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+        return shape[::-1] if self.is_transposed(name, shape) else shape
 
     def gguf_name(self, hf_name: str) -> str:
         for pattern, template in self.rules:
@@ -323,8 +365,7 @@ def _gpt2_hyperparameters(writer, config) -> None:
 
 
 def _gpt2_transform(name: str, array, config):
-    # GPT-2's Conv1D stores (in, out); llama.cpp, like torch's Linear, wants (out, in).
-    if array.ndim == 2 and name.split(".")[-2] in ("attn_qkv", "attn_output", "ffn_up", "ffn_down"):
+    if _GPT2.is_transposed(name, array.shape):
         return array.T.copy()
     return array
 
@@ -369,6 +410,8 @@ _GPT2 = _Layout(
     add_hyperparameters=_gpt2_hyperparameters,
     context_length=lambda config: config.n_positions,
     transform=_gpt2_transform,
+    # GPT-2's Conv1D stores (in, out); llama.cpp, like torch's Linear, wants (out, in).
+    transposed=("attn_qkv", "attn_output", "ffn_up", "ffn_down"),
 )
 
 

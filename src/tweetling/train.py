@@ -21,6 +21,7 @@ from .dataset import Dataset
 from .distributed import SINGLE, World
 from .distributed import world as current_world
 from .errors import TweetlingError
+from .generate import words
 from .models import DEFAULT_BASE, computes_bf16, context_length, decoder_blocks, load_base, lora_targets
 from .recipes import SCHEDULES, ProgressCallback, TrainConfig, TrainingInterrupted, TrainProgress
 
@@ -43,6 +44,7 @@ class TrainResult:
     history: dict = field(default_factory=dict)
     stopped_early: bool = False
     bf16: bool = False  # whether the steps ran under bf16 autocast
+    near_duplicates: int = 0  # training posts left out as near-duplicates of others (`posts_to_train`)
 
 
 # --- examples ----------------------------------------------------------------------------------
@@ -51,6 +53,25 @@ class TrainResult:
 def frame_post(ids: list[int], eos_id: int, max_length: int) -> list[int]:
     """A post as generation sees it: EOS prefix, the post's tokens, EOS; cut to MAX_LENGTH."""
     return [eos_id, *ids[: max_length - 2], eos_id]
+
+
+def posts_to_train(dataset: Dataset, config: TrainConfig) -> list[str]:
+    """The texts of DATASET's training posts that training steps on: without each post that shares
+    config.near_duplicate_words words in a row with another text kept before it. Repeats of a
+    kept text stay: a blend repeats a smaller account's posts to balance it."""
+    texts = [e.text for e in dataset.train]
+    n = config.near_duplicate_words
+    if n is None:
+        return texts
+    seen: set[tuple[str, ...]] = set()
+    kept: set[str] = set()
+    for text in dict.fromkeys(texts):
+        tokens = words(text)
+        ngrams = {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+        if seen.isdisjoint(ngrams):
+            seen |= ngrams
+            kept.add(text)
+    return [text for text in texts if text in kept]
 
 
 def encode(tokenizer, texts: list[str]) -> list[list[int]]:
@@ -332,7 +353,8 @@ def train_model(
 
     report = on_progress or (lambda progress: None)
     run = run or track.NoRun()
-    config = config.sized(len(dataset.train))
+    texts = posts_to_train(dataset, config)
+    config = config.sized(len(texts))
     identity = {"config": asdict(config), **(identity or {})}
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -340,7 +362,7 @@ def train_model(
     device = next(model.parameters()).device
     eos_id = tokenizer.eos_token_id
     max_length = min(config.max_length, context_length(model))
-    posts = [ids for ids in encode(tokenizer, [e.text for e in dataset.train]) if ids]
+    posts = [ids for ids in encode(tokenizer, texts) if ids]
     if not posts:
         raise TweetlingError(f"dataset {dataset.name!r} has no training posts")
     batches, steps_per_epoch = training_batches(posts, config, eos_id, max_length)
@@ -445,6 +467,7 @@ def train_model(
         history={"train_loss": state.train_losses, "valid": state.validations},
         stopped_early=state.stopped_early,
         bf16=bf16,
+        near_duplicates=len(dataset.train) - len(texts),
     )
 
 
@@ -488,12 +511,19 @@ class TrainPlan:
     device: str
     tokens_per_s: float | None = None  # measured on this machine; None when not timed
     estimated_s: float | None = None
+    near_duplicates: int = 0  # training posts left out (`posts_to_train`)
+
+    @property
+    def posts_trained(self) -> str:
+        """How many posts training steps on, and how many near-duplicates it leaves out."""
+        left_out = f" ({self.near_duplicates:,} near-duplicates left out)" if self.near_duplicates else ""
+        return f"{self.posts:,} posts{left_out}"
 
     def describe(self) -> str:
         """The plan in one line, as the CLI shows it."""
         epochs = f"{self.epochs} epoch{'s' if self.epochs > 1 else ''}" + (" (a sample)" if self.sampled else "")
         text = (
-            f"{self.posts:,} posts, {epochs}: {self.steps:,} steps of {self.batch_size} "
+            f"{self.posts_trained}, {epochs}: {self.steps:,} steps of {self.batch_size} "
             f"({self.tokens:,} tokens), lr {self.learning_rate:g}, {'bf16' if self.bf16 else 'float32'} "
             f"on {self.device}"
         )
@@ -510,15 +540,16 @@ def plan_training(model, tokenizer, dataset: Dataset, config: TrainConfig, timed
     steps of median-length batches (after one untimed warm-up) measure this machine's speed: the
     model's weights stay as they were (the optimizer steps with a zero learning rate), and
     training reseeds its random numbers, so it is the same with or without a plan."""
-    config = config.sized(len(dataset.train))
+    texts = posts_to_train(dataset, config)
+    config = config.sized(len(texts))
     device = next(model.parameters()).device
     max_length = min(config.max_length, context_length(model))
-    posts = [ids for ids in encode(tokenizer, [e.text for e in dataset.train]) if ids]
+    posts = [ids for ids in encode(tokenizer, texts) if ids]
     batches, steps_per_epoch = training_batches(posts, config, tokenizer.eos_token_id, max_length)
     tokens = sum(len(ids) - 1 for batch in batches for ids in batch)
     bf16 = config.bf16 and computes_bf16(device)
     plan = TrainPlan(
-        posts=len(dataset.train),
+        posts=len(texts),
         epochs=config.sized_epochs,
         steps=len(batches),
         batch_size=config.batch_size,
@@ -527,6 +558,7 @@ def plan_training(model, tokenizer, dataset: Dataset, config: TrainConfig, timed
         learning_rate=config.learning_rate,
         bf16=bf16,
         device=device.type,
+        near_duplicates=len(dataset.train) - len(texts),
     )
     if not timed_steps or not batches:
         return plan
@@ -642,7 +674,7 @@ def fine_tune(
     import torch
 
     world = current_world()
-    config = config.sized(len(dataset.train))
+    config = config.sized(len(posts_to_train(dataset, config)))
     out = Path(out) if out else bots.default_dir(dataset.name)
     checkpoint = checkpoint_path(out)
     started = time.time()

@@ -4,7 +4,6 @@ the Hugging Face Hub, deleting it)."""
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import threading
@@ -17,7 +16,7 @@ from .. import bots, hub, paths
 from ..bots import Bot, BotMeta
 from ..errors import TweetlingError
 from ..evaluate import EvalConfig, evaluate_bot
-from ..export import BYTES_PER_WEIGHT, export_gguf, export_safetensors, tensor_type
+from ..export import export_gguf, export_safetensors, gguf_size, safetensors_shapes
 from ..pipeline import delete_bot
 from . import handouts, render
 
@@ -122,19 +121,8 @@ def folder_size(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def tensor_shapes(folder: Path) -> dict[str, list[int]]:
-    """The name and shape of each tensor in FOLDER's safetensors files, read from their headers
-    (no model load)."""
-    shapes: dict[str, list[int]] = {}
-    for weights in folder.glob("*.safetensors"):
-        with weights.open("rb") as file:
-            header = json.loads(file.read(int.from_bytes(file.read(8), "little")))
-        shapes.update({key: tensor["shape"] for key, tensor in header.items() if key != "__metadata__"})
-    return shapes
-
-
 def weight_count(folder: Path) -> int:
-    return sum(math.prod(shape) for shape in tensor_shapes(folder).values())
+    return sum(math.prod(shape) for shape in safetensors_shapes(folder).values())
 
 
 def other_files_size(folder: Path) -> int:
@@ -175,20 +163,6 @@ def pack_bfloat16(folder: Path, work: Path, progress: Progress) -> Path:
     return export_safetensors(folder, work / folder.name, "bfloat16")
 
 
-def gguf_size(folder: Path) -> int:
-    """About the bytes of FOLDER's q8_0 GGUF file: each tensor at the type `export.tensor_type`
-    gives its shape (vectors float32, matrices q8_0, or float16 where rows do not split into blocks
-    of 32), plus the vocabulary and merges, about as large as in tokenizer.json. The names here are
-    transformers', not the file's, so its rules by name (norms, GPT-2's position embeddings) and
-    GPT-2's transposed matrices are not seen: a GPT-2 bot's estimate is a few MB short."""
-    weights = sum(
-        math.prod(shape) * BYTES_PER_WEIGHT[tensor_type(name, tuple(shape), GGUF_TYPE).name]
-        for name, shape in tensor_shapes(folder).items()
-    )
-    tokenizer = folder / "tokenizer.json"
-    return int(weights) + (tokenizer.stat().st_size if tokenizer.is_file() else 0)
-
-
 DOWNLOADS = {
     "folder": DownloadKind(
         "The bot folder (transformers loads it)",
@@ -199,7 +173,7 @@ DOWNLOADS = {
     "gguf": DownloadKind(
         "One GGUF file, 8-bit, with its Ollama Modelfile (llama.cpp, Ollama, LM Studio)",
         f"-{GGUF_TYPE}",
-        gguf_size,
+        lambda folder: gguf_size(folder, GGUF_TYPE),
         pack_gguf,
     ),
     "bfloat16": DownloadKind(
@@ -216,9 +190,15 @@ def download_formats(name: str | None) -> list[tuple[str, str]]:
     if not name:
         return []
     folder = bot_folder(name)
-    return [
-        (f"{kind.label} — zipped, about {render.size(kind.estimate(folder))}", key) for key, kind in DOWNLOADS.items()
-    ]
+    return [(f"{kind.label} — {_zipped_size(kind, folder)}", key) for key, kind in DOWNLOADS.items()]
+
+
+def _zipped_size(kind: DownloadKind, folder: Path) -> str:
+    """About how large the download will be, or why this bot cannot be had in that form."""
+    try:
+        return f"zipped, about {render.size(kind.estimate(folder))}"
+    except TweetlingError as error:
+        return f"not for this bot: {error}"
 
 
 def pack_download(name: str | None, kind: str, progress: Progress = no_progress) -> tuple[str, str]:

@@ -168,7 +168,7 @@ def training_plan(plan: Any | None) -> str:
     epochs = f"{plan.epochs} epoch{'s' if plan.epochs != 1 else ''}" + (
         " (a sample of the posts)" if plan.sampled else ""
     )
-    text = f"Plan: {plan.posts:,} posts, {epochs}, {plan.steps:,} steps of {plan.batch_size} on {plan.device}"
+    text = f"Plan: {plan.posts_trained}, {epochs}, {plan.steps:,} steps of {plan.batch_size} on {plan.device}"
     if plan.estimated_s is not None:
         text += f"; about {math.ceil(plan.estimated_s / 60)} min on this machine (timed on a few steps)"
     return f"<p class='tl-plan'>{esc(text)}</p>"
