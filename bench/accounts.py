@@ -45,8 +45,10 @@ SAMPLED_POSTS = 100
 def resolved_settings(name: str, dataset, threads: int | None) -> dict:
     """The recipe as it trains on DATASET (sized to its posts), in the form the cache compares."""
     from tweetling.recipes import recipe
+    from tweetling.train import posts_to_train
 
-    config = recipe(name, threads=threads, checkpoint_every=0).sized(len(dataset.train))
+    config = recipe(name, threads=threads, checkpoint_every=0)
+    config = config.sized(len(posts_to_train(dataset, config)))
     return {"config": asdict(config), "levers": {}}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from tweetling.dataset import Dataset
 from tweetling.models import context_length, decoder_blocks
@@ -252,7 +253,7 @@ def train_with_levers(
     }
 
 
-def token_logits(model, tokenizer, texts: list[str], max_length: int = 1024):
+def token_logits(model, tokenizer, texts: list[str], max_length: int = 1024) -> tuple[Any, Any]:
     """The logits and targets of every scored token of TEXTS, framed as `heldout_perplexity` frames them."""
     import torch
 

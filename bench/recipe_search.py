@@ -127,19 +127,21 @@ def machine() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "bf16": computes_bf16("cpu"), "torch": torch.__version__}
 
 
-def candidate_config(name: str, seed: int, threads: int | None, train_posts: int):
-    """NAME's TrainConfig as it trains on TRAIN_POSTS posts (sized, as `fine_tune` sizes it)."""
+def candidate_config(name: str, seed: int, threads: int | None, dataset):
+    """NAME's TrainConfig as it trains on DATASET (sized to the posts it trains on, as `fine_tune`
+    sizes it)."""
     from tweetling.recipes import recipe
+    from tweetling.train import posts_to_train
 
     candidate = CANDIDATES[name]
     config = recipe(candidate.recipe, checkpoint_every=0, seed=seed, threads=threads, **candidate.overrides)
-    return config.sized(train_posts)
+    return config.sized(len(posts_to_train(dataset, config)))
 
 
-def settings(name: str, seed: int, threads: int | None, train_posts: int) -> dict:
+def settings(name: str, seed: int, threads: int | None, dataset) -> dict:
     """Everything that decides a run's result: the resolved recipe, the levers and the seed."""
     candidate = CANDIDATES[name]
-    config = candidate_config(name, seed, threads, train_posts)
+    config = candidate_config(name, seed, threads, dataset)
     return {"config": asdict(config), "levers": asdict(candidate.levers), **({"loop": True} if candidate.loop else {})}
 
 
@@ -150,8 +152,8 @@ SIZING = ("min_steps", "max_epochs")  # they only decide epochs, which the rows 
 
 def same_settings(stored: dict, current: dict) -> bool:
     """Whether a cached run's settings are CURRENT's. A setting the cached run predates counts
-    as the same when CURRENT leaves it at its default or at what the code did before it; threads
-    never change a result."""
+    as the same when CURRENT sets it to what the code did before it (BEFORE_THEM; otherwise its
+    default); threads never change a result."""
     from tweetling.recipes import TrainConfig
 
     defaults = {"config": asdict(TrainConfig()), "levers": asdict(Levers())}
@@ -160,7 +162,7 @@ def same_settings(stored: dict, current: dict) -> bool:
             if name == "threads" or name in SIZING:
                 continue
             if name not in stored[part]:
-                if value != defaults[part][name] and (name not in BEFORE_THEM or value != BEFORE_THEM[name]):
+                if value != BEFORE_THEM.get(name, defaults[part][name]):
                     return False
             elif json.dumps(stored[part][name]) != json.dumps(value):
                 return False
@@ -190,7 +192,7 @@ def run_candidate(name: str, dataset, seed: int, threads: int | None) -> dict:
     from tweetling.train import heldout_perplexity, prepare_model, train_model
 
     candidate = CANDIDATES[name]
-    config = candidate_config(name, seed, threads, len(dataset.train))
+    config = candidate_config(name, seed, threads, dataset)
     load_before = os.getloadavg()[0]
     started, cpu_started = time.perf_counter(), time.process_time()
     torch.manual_seed(config.seed)
@@ -224,7 +226,7 @@ def run_candidate(name: str, dataset, seed: int, threads: int | None) -> dict:
         "dataset": dataset.manifest["hash"],
         "candidate": name,
         "seed": seed,
-        **settings(name, seed, threads, len(dataset.train)),
+        **settings(name, seed, threads, dataset),
         "train_posts": len(dataset.train),
         "valid_posts": len(dataset.valid),
         "test_posts": len(dataset.test),
@@ -298,7 +300,7 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
         for name in args.candidates:
             for seed in args.train_seeds:
-                current = settings(name, seed, args.threads, len(dataset.train))
+                current = settings(name, seed, args.threads, dataset)
                 row = None if args.rerun else find_cached(rows, account, digest, current)
                 cached = row is not None
                 row = row or record(run_candidate(name, dataset, seed, args.threads))

@@ -263,7 +263,9 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     first = int(chart.get_attribute("data-training"))
     visit.shot("training")
     expect(status).to_have_attribute("data-state", "done", timeout=120_000)
-    expect(status.locator(".tl-plan")).to_contain_text(re.compile(r"Plan: [\d,]+ posts \([\d,]+ near-duplicates left out\), 2 epochs"))
+    expect(status.locator(".tl-plan")).to_contain_text(
+        re.compile(r"Plan: [\d,]+ posts \([\d,]+ near-duplicates left out\), 2 epochs")
+    )
     assert int(chart.get_attribute("data-training")) > first  # it updated live
     assert int(chart.get_attribute("data-validation")) >= 1  # after each epoch, unless it stopped early
     expect(page.locator("#tl-run-link a")).to_have_attribute(
