@@ -111,7 +111,7 @@ def export_gguf(
     _add_sampling(writer, generate_config)
     total = len(tensors) + 1
     for done, (tensor_name, tensor) in enumerate(tensors, 1):
-        array = layout.transform(tensor_name, tensor.detach().float().numpy(), model.config)
+        array = layout.written_array(tensor_name, tensor.detach().float().numpy(), model.config)
         qtype = _tensor_type(tensor_name, array.shape, gguf_type)
         writer.add_tensor(tensor_name, gguf.quants.quantize(array, qtype), raw_dtype=qtype)
         if on_progress:
@@ -174,10 +174,9 @@ def gguf_size(folder: Path, gguf_type: str = "q8_0") -> int:
     config = AutoConfig.from_pretrained(folder)
     layout = _layout(config)
     layout.check(config)
-    tied = getattr(config, "tie_word_embeddings", False)
     weights = 0.0
     for hf_name, shape in safetensors_shapes(folder).items():
-        if tied and hf_name == "lm_head.weight":
+        if not layout.is_written(config, hf_name):
             continue
         name = layout.gguf_name(hf_name)
         written = layout.written_shape(name, tuple(shape))
@@ -249,18 +248,22 @@ class _Layout:
     check: Callable[[Any], None]  # (model config) -> None, or a TweetlingError
     add_hyperparameters: Callable[[Any, Any], None]  # (GGUF writer, model config)
     context_length: Callable[[Any], int]  # (model config) -> tokens
-    transform: Callable[[str, Any, Any], Any]  # (GGUF name, array, config) -> array
+    transform: Callable[[str, Any, Any], Any] = lambda name, array, config: array  # (GGUF name, array, config)
     transposed: tuple[str, ...] = ()  # GGUF tensor kinds whose matrices are written transposed
 
     def tensors(self, model) -> list[tuple[str, Any]]:
-        """(GGUF name, weight) for every weight of MODEL; a tied output matrix is written once."""
+        """(GGUF name, weight) for every weight of MODEL that the file holds."""
         self.check(model.config)
-        tied = getattr(model.config, "tie_word_embeddings", False)
         return [
             (self.gguf_name(hf_name), tensor)
             for hf_name, tensor in model.state_dict().items()
-            if not (tied and hf_name == "lm_head.weight")
+            if self.is_written(model.config, hf_name)
         ]
+
+    @staticmethod
+    def is_written(config, hf_name: str) -> bool:
+        """Whether the file holds the weight HF_NAME: a tied output matrix is written once, as the embedding."""
+        return not (getattr(config, "tie_word_embeddings", False) and hf_name == "lm_head.weight")
 
     def is_transposed(self, name: str, shape: tuple[int, ...]) -> bool:
         """Whether the GGUF tensor NAME of transformers' SHAPE is written transposed."""
@@ -268,6 +271,11 @@ class _Layout:
 
     def written_shape(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
         return shape[::-1] if self.is_transposed(name, shape) else shape
+
+    def written_array(self, name: str, array, config):
+        """ARRAY, transformers' weight for the GGUF tensor NAME, as the file holds it."""
+        array = self.transform(name, array, config)
+        return array.T.copy() if self.is_transposed(name, array.shape) else array
 
     def gguf_name(self, hf_name: str) -> str:
         for pattern, template in self.rules:
@@ -364,12 +372,6 @@ def _gpt2_hyperparameters(writer, config) -> None:
     writer.add_layer_norm_eps(config.layer_norm_epsilon)
 
 
-def _gpt2_transform(name: str, array, config):
-    if _GPT2.is_transposed(name, array.shape):
-        return array.T.copy()
-    return array
-
-
 _BLOCK = r"\.(\d+)\."
 _LLAMA = _Layout(
     arch="llama",
@@ -409,7 +411,6 @@ _GPT2 = _Layout(
     check=_check_gpt2,
     add_hyperparameters=_gpt2_hyperparameters,
     context_length=lambda config: config.n_positions,
-    transform=_gpt2_transform,
     # GPT-2's Conv1D stores (in, out); llama.cpp, like torch's Linear, wants (out, in).
     transposed=("attn_qkv", "attn_output", "ffn_up", "ffn_down"),
 )

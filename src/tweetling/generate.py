@@ -99,6 +99,11 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
+def word_ngrams(tokens: tuple[str, ...] | list[str], n: int) -> set[tuple[str, ...]]:
+    """Every run of N words in TOKENS (none when there are fewer)."""
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
 class NgramIndex:
     """Word n-grams of a set of posts, to tell whether a text copies one of them."""
 
@@ -110,7 +115,7 @@ class NgramIndex:
             tokens = tuple(words(text))
             if tokens:
                 self.posts.add(tokens)
-            self.ngrams.update(tokens[i : i + n] for i in range(len(tokens) - n + 1))
+            self.ngrams |= word_ngrams(tokens, n)
 
     def overlap(self, text: str) -> int:
         """Length in words of the longest run of TEXT found in the posts (a whole copy counts fully)."""

@@ -21,7 +21,7 @@ from .dataset import Dataset
 from .distributed import SINGLE, World
 from .distributed import world as current_world
 from .errors import TweetlingError
-from .generate import words
+from .generate import word_ngrams, words
 from .models import DEFAULT_BASE, computes_bf16, context_length, decoder_blocks, load_base, lora_targets
 from .recipes import SCHEDULES, ProgressCallback, TrainConfig, TrainingInterrupted, TrainProgress
 
@@ -66,8 +66,7 @@ def posts_to_train(dataset: Dataset, config: TrainConfig) -> list[str]:
     seen: set[tuple[str, ...]] = set()
     kept: set[str] = set()
     for text in dict.fromkeys(texts):
-        tokens = words(text)
-        ngrams = {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+        ngrams = word_ngrams(words(text), n)
         if seen.isdisjoint(ngrams):
             seen |= ngrams
             kept.add(text)
@@ -339,6 +338,7 @@ def train_model(
     run: track.Run | None = None,
     world: World = SINGLE,
     validate_first: bool = False,
+    texts: list[str] | None = None,
 ) -> TrainResult:
     """Train MODEL on DATASET's train posts, validating on its valid posts.
 
@@ -347,13 +347,14 @@ def train_model(
     in the checkpoint for the caller (`checkpoint_extra`). In a WORLD of several processes each
     takes its share of every batch; only the main one saves checkpoints. VALIDATE_FIRST measures
     the weights before the first step too (a bot being continued): under early stopping they
-    are kept if no step improves on them.
+    are kept if no step improves on them. TEXTS is `posts_to_train(dataset, config)` where the
+    caller has it already (on a large account it takes seconds).
     """
     import torch
 
     report = on_progress or (lambda progress: None)
     run = run or track.NoRun()
-    texts = posts_to_train(dataset, config)
+    texts = posts_to_train(dataset, config) if texts is None else texts
     config = config.sized(len(texts))
     identity = {"config": asdict(config), **(identity or {})}
     if config.threads:
@@ -535,12 +536,15 @@ class TrainPlan:
         )
 
 
-def plan_training(model, tokenizer, dataset: Dataset, config: TrainConfig, timed_steps: int = 2) -> TrainPlan:
+def plan_training(
+    model, tokenizer, dataset: Dataset, config: TrainConfig, timed_steps: int = 2, texts: list[str] | None = None
+) -> TrainPlan:
     """The plan of training the prepared MODEL on DATASET with CONFIG. With TIMED_STEPS, that many
     steps of median-length batches (after one untimed warm-up) measure this machine's speed: the
     model's weights stay as they were (the optimizer steps with a zero learning rate), and
-    training reseeds its random numbers, so it is the same with or without a plan."""
-    texts = posts_to_train(dataset, config)
+    training reseeds its random numbers, so it is the same with or without a plan. TEXTS as in
+    `train_model`."""
+    texts = posts_to_train(dataset, config) if texts is None else texts
     config = config.sized(len(texts))
     device = next(model.parameters()).device
     max_length = min(config.max_length, context_length(model))
@@ -674,7 +678,8 @@ def fine_tune(
     import torch
 
     world = current_world()
-    config = config.sized(len(posts_to_train(dataset, config)))
+    texts = posts_to_train(dataset, config)
+    config = config.sized(len(texts))
     out = Path(out) if out else bots.default_dir(dataset.name)
     checkpoint = checkpoint_path(out)
     started = time.time()
@@ -684,7 +689,7 @@ def fine_tune(
     model = prepare_model(model, config)
     identity = {"base": base, "dataset": dataset.manifest["hash"]}
     if on_plan and world.is_main:  # one process's speed says little about several sharing each batch
-        on_plan(plan_training(model, tokenizer, dataset, config, timed_steps=2 if world.size == 1 else 0))
+        on_plan(plan_training(model, tokenizer, dataset, config, timed_steps=2 if world.size == 1 else 0, texts=texts))
 
     run: track.Run = track.NoRun()
     if world.is_main:
@@ -711,6 +716,7 @@ def fine_tune(
             run=run,
             world=world,
             validate_first=continues is not None,
+            texts=texts,
         )
     except TrainingInterrupted:
         run.end("KILLED")
