@@ -4,8 +4,8 @@ They follow the documented requests and replies: Mastodon's /api/v1/apps, /oauth
 verify_credentials, update_credentials, /api/v2/instance, /api/v1/statuses (Idempotency-Key),
 notifications and status context; Bluesky's createSession, refreshSession, getRecord,
 putRecord, listNotifications and getPostThread (errors as {"error", "message"}, ExpiredToken
-with HTTP 400); X's /2/users/me, POST /2/tweets (403 for a duplicate text), the user timeline
-and /2/oauth2/token. Each keeps what it was sent, so tests assert the exact requests.
+with HTTP 400); X's /2/users/me, POST /2/tweets (403 for a duplicate text), the user timeline, mentions,
+tweet lookup and /2/oauth2/token. Each keeps what it was sent, so tests assert the exact requests.
 """
 
 from __future__ import annotations
@@ -538,6 +538,8 @@ class FakeX(FakeService):
         ("GET", r"/2/users/me", "_me"),
         ("POST", r"/2/tweets", "_create"),
         ("GET", r"/2/users/(\w+)/tweets", "_timeline"),
+        ("GET", r"/2/users/(\w+)/mentions", "_mentions"),
+        ("GET", r"/2/tweets/(\w+)", "_lookup"),
         ("POST", r"/2/oauth2/token", "_refresh"),
     )
 
@@ -551,6 +553,123 @@ class FakeX(FakeService):
         self.client_id = "x-client-id-7"
         self.ids = itertools.count(1800000000000000001)
         self.rate_headers: dict[str, str] = {}
+        self.others: dict[str, dict] = {}  # other people's tweets by id: mentions and the threads above them
+        self.mentioning: list[str] = []  # ids of the tweets that mention the bot, oldest first
+        self.people: dict[str, dict] = {}  # user id → user
+
+    def mention(
+        self,
+        text: str = "@botname what do you dream of?",
+        *,
+        author: str = "alice",
+        name: str = "Alice",
+        description: str = "",
+        minutes_ago: float = 5,
+        depth: int = 0,
+    ) -> dict:
+        """Add someone's tweet mentioning the bot, DEPTH tweets down a conversation."""
+        person = self.user if author == self.user["username"] else self._person(author, name, description)
+        parent = None
+        for _ in range(depth):
+            parent = self._tweet("earlier", self._person("someone", "Someone", ""), minutes_ago + 1, parent)
+        tweet = self._tweet(text, person, minutes_ago, parent)
+        self.mentioning.append(tweet["id"])
+        return tweet
+
+    def _person(self, username: str, name: str, description: str) -> dict:
+        user_id = str(2000 + len(self.people))
+        self.people[user_id] = {"id": user_id, "username": username, "name": name, "description": description}
+        return self.people[user_id]
+
+    def _tweet(self, text: str, author: dict, minutes_ago: float, parent: dict | None) -> dict:
+        tweet_id = str(next(self.ids))
+        tweet = {
+            "id": tweet_id,
+            "text": html.escape(text, quote=False),
+            "author_id": author["id"],
+            "conversation_id": parent["conversation_id"] if parent else tweet_id,
+            "created_at": ago(minutes_ago),
+            "edit_history_tweet_ids": [tweet_id],
+        }
+        if parent:
+            tweet["referenced_tweets"] = [{"type": "replied_to", "id": parent["id"]}]
+        self.others[tweet_id] = tweet
+        return tweet
+
+    def _forbidden(self) -> Response:
+        return json_response(
+            {
+                "title": "Client Forbidden",
+                "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and"
+                " tokens from a Twitter developer App that is attached to a Project.",
+                "reason": "client-not-enrolled",
+                "type": "https://api.twitter.com/2/problems/client-forbidden",
+            },
+            403,
+        )
+
+    def _fields(self, tweet: dict, request: Request) -> dict:
+        """TWEET with the default fields and those the request asked for."""
+        wanted = {"id", "text", "edit_history_tweet_ids", *request.args.get("tweet.fields", "").split(",")}
+        return {k: v for k, v in tweet.items() if k in wanted}
+
+    def _mentions(self, request: Request, user_id: str) -> Response:
+        """Newest first, max_results a page, then a next_token (GET /2/users/:id/mentions)."""
+        if not self._authorized(request):
+            return self._unauthorized()
+        if not self.readable:
+            return self._forbidden()
+        start = request.args.get("start_time")
+        since = int(request.args.get("since_id") or 0)
+        found = [
+            self.others[i]
+            for i in reversed(self.mentioning)
+            if int(i) > since and (not start or self.others[i]["created_at"] >= start.replace("Z", ".000Z"))
+        ]
+        first = int(request.args.get("pagination_token") or 0)
+        size = int(request.args.get("max_results") or 10)
+        page = found[first : first + size]
+        if not page:
+            return json_response({"meta": {"result_count": 0}})
+        meta: dict[str, Any] = {"newest_id": page[0]["id"], "oldest_id": page[-1]["id"], "result_count": len(page)}
+        if first + size < len(found):
+            meta["next_token"] = str(first + size)
+        authors = {t["author_id"] for t in page}
+        users = [
+            {
+                k: v
+                for k, v in person.items()
+                if k in ("id", "name", "username", *request.args["user.fields"].split(","))
+            }
+            for person in [*self.people.values(), self.user]
+            if person["id"] in authors
+        ]
+        return json_response(
+            {"data": [self._fields(t, request) for t in page], "includes": {"users": users}, "meta": meta}
+        )
+
+    def _lookup(self, request: Request, tweet_id: str) -> Response:
+        if not self._authorized(request):
+            return self._unauthorized()
+        if not self.readable:
+            return self._forbidden()
+        if tweet_id not in self.others:
+            return json_response(
+                {
+                    "errors": [
+                        {
+                            "value": tweet_id,
+                            "detail": f"Could not find tweet with id: [{tweet_id}].",
+                            "title": "Not Found Error",
+                            "resource_type": "tweet",
+                            "parameter": "id",
+                            "resource_id": tweet_id,
+                            "type": "https://api.twitter.com/2/problems/resource-not-found",
+                        }
+                    ]
+                }
+            )
+        return json_response({"data": self._fields(self.others[tweet_id], request)})
 
     def _authorized(self, request: Request) -> bool:
         header = request.headers.get("Authorization", "")
@@ -600,16 +719,7 @@ class FakeX(FakeService):
         if not self._authorized(request):
             return self._unauthorized()
         if not self.readable:
-            return json_response(
-                {
-                    "title": "Client Forbidden",
-                    "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys and"
-                    " tokens from a Twitter developer App that is attached to a Project.",
-                    "reason": "client-not-enrolled",
-                    "type": "https://api.twitter.com/2/problems/client-forbidden",
-                },
-                403,
-            )
+            return self._forbidden()
         tweets = [
             {
                 "id": t["id"],

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from http_payloads import json_response
 from live_fakes import TARGETS, connect_fake, post_requests, start_fake
 from tweetling import Bot
 from tweetling.errors import SourceError
 from tweetling.generate import GenerateConfig
 from tweetling.live import Blocklist, Queue, get_connection, post_next
 from tweetling.live.replies import ReplyPolicy, draft_replies, reply_context
-from tweetling.live.service import open_service
+from tweetling.live.service import NoReadAccess, open_service
 from tweetling.store import Store
 
 POLICY = ReplyPolicy(max_age_s=3600, max_depth=2, max_per_hour=5, candidates=2)
@@ -38,8 +39,8 @@ def bot(tiny_bot, monkeypatch):
     return loaded
 
 
-def account(service, httpserver, store, monkeypatch):
-    fake = start_fake(service, httpserver)
+def account(service, httpserver, store, monkeypatch, **options):
+    fake = start_fake(service, httpserver, **options)
     connect_fake(store, service, fake, monkeypatch)
     return fake, open_service(get_connection(store, TARGETS[service]))
 
@@ -120,10 +121,98 @@ def test_at_most_m_replies_an_hour(httpserver, store, monkeypatch, bot):
     assert len(Queue(store).drafts("jack")) == 2
 
 
-def test_x_says_replies_need_read_access(httpserver, store, monkeypatch, bot):
-    _, service = account("x", httpserver, store, monkeypatch)
-    with pytest.raises(SourceError, match="free tier only writes"):
+def test_x_mentions_are_screened_answered_by_reference_and_read_once(httpserver, store, monkeypatch, bot):
+    fake, service = account("x", httpserver, store, monkeypatch)
+    fake.mention("@botname what do you dream of? https://t.co/abc", author="alice")
+    fake.mention("@botname beep", author="beeper", description="An automated account by @carol")
+    fake.mention("@botname hello from yesterday", author="carol", minutes_ago=120)
+    fake.mention("@botname and so on", author="dave", depth=3)
+    fake.mention("@botname talking to myself", author="botname")
+    last = fake.mention("@botname &amp; you?", author="erin", depth=1)
+
+    round_ = draft_replies(store, bot, service, POLICY, auto_approve=True, blocklist=Blocklist())
+
+    assert [d.reply_to.author for d in round_.drafted] == ["alice", "erin"]
+    assert {s.mention.author: s.reason for s in round_.skipped} == {
+        "beeper": "@beeper is a bot account",  # X's label is not in its API: the bio says so
+        "dave": "3 posts deep in its thread (at most 2)",
+        "botname": "the bot's own post",
+    }
+    assert bot.prompts[0] == "what do you dream of?<|endoftext|>"
+    assert len(fake.sent("/2/tweets/")) == 3 + 2  # dave: up to the limit; erin: hers and its top; none for alice
+    first = fake.sent("/mentions")[0]
+    assert first.arg("since_id") is None and first.arg("start_time").endswith("Z")  # carol's is older: not listed
+
+    post_next(store, "jack", TARGETS["x"], replies=True)
+    post_next(store, "jack", TARGETS["x"], replies=True)
+    replies = [r.json for r in post_requests(fake, "x")]
+    assert [r["reply"]["in_reply_to_tweet_id"] for r in replies] == [round_.drafted[0].reply_to.post_id, last["id"]]
+    assert not any(r["text"].startswith("@") for r in replies)  # X addresses a reply by its reference
+
+    again = draft_replies(store, bot, service, POLICY, blocklist=Blocklist())
+    assert again.drafted == [] and again.skipped == []
+    assert fake.sent("/mentions")[-1].arg("since_id") == last["id"]
+
+
+def test_x_mentions_are_paged_after_the_first_poll(httpserver, store, monkeypatch, bot):
+    fake, service = account("x", httpserver, store, monkeypatch)
+    fake.mention("@botname first")
+    draft_replies(store, bot, service, POLICY, blocklist=Blocklist())
+    for i in range(105):
+        fake.mention(f"@botname number {i}", author=f"fan{i}")
+
+    busy = ReplyPolicy(max_age_s=3600, max_depth=2, max_per_hour=0)
+    assert draft_replies(store, bot, service, busy, blocklist=Blocklist()).deferred == 105
+
+    polls = fake.sent("/mentions")
+    assert [p.arg("pagination_token") for p in polls] == [None, None, "100"]  # 100 a page, newest first
+    assert polls[1].arg("since_id") == polls[2].arg("since_id") == fake.mentioning[0]
+
+
+def test_x_free_tier_keys_say_they_cannot_read_mentions(httpserver, store, monkeypatch, bot):
+    _, service = account("x", httpserver, store, monkeypatch, readable=False)
+    with pytest.raises(
+        NoReadAccess, match=r"may not read mentions \(HTTP 403: Client Forbidden.*free tier only writes"
+    ):
         draft_replies(store, bot, service, POLICY)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        [],
+        {"data": {"id": "1"}},
+        {"data": ["1", None, {"id": 7}], "includes": []},
+        {
+            "data": [{"id": "18000000000000001", "author_id": "9"}],
+            "includes": {"users": [{"id": "9", "username": "../x"}]},
+        },
+        {"data": [], "meta": {"next_token": ["again"]}},
+    ],
+)
+def test_x_mentions_of_an_odd_shape_are_no_traceback(httpserver, store, monkeypatch, page):
+    fake, service = account("x", httpserver, store, monkeypatch)
+    fake.inject("/mentions", json_response(page))
+    try:
+        assert service.mentions("1", "2026-01-01T00:00:00+00:00") == []
+    except SourceError as error:
+        assert "unexpected reply to GET /2/users/" in str(error)
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        {"data": []},
+        {"data": {"referenced_tweets": {"type": "replied_to"}}},
+        {"data": {"referenced_tweets": [{"type": "replied_to", "id": "../../2/tweets"}]}},
+    ],
+)
+def test_x_thread_lookups_of_an_odd_shape_end_the_walk(httpserver, store, monkeypatch, lookup):
+    fake, service = account("x", httpserver, store, monkeypatch)
+    fake.mention("@botname deep", depth=1)
+    (mention,) = service.mentions(None, "2026-01-01T00:00:00+00:00")
+    fake.inject("/2/tweets/", json_response(lookup))
+    assert service.thread_depth(mention, 3) == 0 and len(fake.sent("/2/tweets/")) == 1
 
 
 @pytest.mark.parametrize(

@@ -212,7 +212,31 @@ def test_cli_run_bad_options(tiny_bot, tweetling_home, args, message):
     assert result.exit_code != 0 and message in result.output
 
 
-def test_replies_on_x_are_refused_before_running(httpserver, store, monkeypatch):
-    connected("x", httpserver, store, monkeypatch)
-    with pytest.raises(TweetlingError, match="free tier only writes"):
-        Runner(store, "jack", "x:botname", RunConfig(reply=True), load_bot=lambda: None)
+def test_write_only_x_keys_post_on_without_replies(httpserver, store, monkeypatch, tiny_bot):
+    fake = start_fake("x", httpserver, readable=False)  # X's free tier: posting, but no reading
+    connect_fake(store, "x", fake, monkeypatch)
+    approve(store, "one", "two")
+    events: list[str] = []
+    clock = Clock()
+    run = Runner(
+        store,
+        "jack",
+        "x:botname",
+        RunConfig(every_s=HOUR, jitter_s=0, reply=True, max_posts=2),
+        load_bot=lambda: Bot.load(tiny_bot),
+        blocklist=Blocklist(),
+        clock=clock,
+        sleep=clock.sleep,
+        on_event=events.append,
+    )
+
+    run.run()
+
+    assert posted_texts(fake) == ["one", "two"]
+    refusals = [e for e in events if "may not read mentions" in e]
+    assert len(refusals) == 1 and "HTTP 403" in refusals[0] and refusals[0].endswith("in this run")
+    assert len(fake.sent("/mentions")) == 1  # not asked again
+
+    plan = CliRunner().invoke(cli, ["run", "jack", "--to", "x:botname", "--reply", "--dry-run"])
+    assert plan.exit_code == 0, plan.output
+    assert "may not read mentions" in plan.output and "would post without replies" in plan.output

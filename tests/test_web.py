@@ -20,7 +20,7 @@ from PIL import Image  # noqa: E402
 from conftest import SAMPLE_ARCHIVE  # noqa: E402
 from fake_hub import FakeHub  # noqa: E402
 from http_payloads import FakeMastodon, mastodon_account, mastodon_status  # noqa: E402
-from live_fakes import TARGETS, connect_fake, posted_texts, start_fake  # noqa: E402
+from live_fakes import TARGETS, connect_fake, post_requests, posted_texts, start_fake  # noqa: E402
 from tiny_bot import build_tiny_bot  # noqa: E402
 from tweetling import bots, pipeline  # noqa: E402
 from tweetling.consent import OWNER_FLAG, OptedOutError  # noqa: E402
@@ -651,6 +651,28 @@ def test_the_post_step_drafts_approves_edits_rejects_and_posts_once(mastodon):
         posting.queue_action("jack", target, "post", first.id, None)
     if others:
         assert "rejected" in posting.queue_action("jack", target, "reject", others[0].id, None)[1]
+
+
+def test_answer_mentions_queues_replies_to_approve_and_posts_them_threaded(mastodon):
+    target = TARGETS["mastodon"]
+    with pytest.raises(TweetlingError, match="choose the account in “Post to”"):
+        posting.answer_mentions("jack", None)
+    asked = mastodon.mention("@bot what grows in <b>winter</b>?", author="alice")
+    mastodon.mention("@bot beep", author="otherbot", bot=True)
+
+    panel, note = posting.answer_mentions("jack", target)
+
+    assert "1 reply draft to approve; not answering @otherbot: @otherbot is a bot account" in note
+    assert "in reply to @alice: @bot what grows in &lt;b&gt;winter&lt;/b&gt;?" in panel and "<b>" not in panel
+    with Store() as store:
+        (reply,) = Queue(store).drafts("jack")
+    assert reply.status == "pending" and reply.reply_to.post_id == asked["status"]["id"]
+    assert "no new mentions of mastodon:@bot@botsin.space" in posting.answer_mentions("jack", target)[1]
+
+    posting.queue_action("jack", target, "approve", reply.id, None)
+    posting.queue_action("jack", target, "post", reply.id, None)
+    (sent,) = post_requests(mastodon, "mastodon")
+    assert sent.form["in_reply_to_id"] == asked["status"]["id"] and sent.form["status"].startswith("@alice ")
 
 
 @pytest.mark.parametrize(

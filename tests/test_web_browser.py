@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 import pytest
 
 from conftest import REPO, SAMPLE_ARCHIVE
-from live_fakes import posted_texts
+from live_fakes import post_requests, posted_texts
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -324,6 +324,18 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     expect(approved.locator("a")).to_have_attribute("href", re.compile(r"^https://botsin\.space/@bot/\d+$"))
     visit.shot("posted")
     assert posted_texts(mastodon) == [text]
+
+    # Answer a mention: the reply waits for approval, then goes out threaded under the mention.
+    asked = mastodon.mention("@bot any tips for tomatoes?", author="alice")
+    page.click("#tl-answer-mentions")
+    expect(message(visit, "tl-post-message")).to_contain_text("1 reply draft to approve", timeout=30_000)
+    reply = page.locator(".tl-draft", has=page.locator(".tl-reply-to"))
+    expect(reply.locator(".tl-reply-to")).to_contain_text("in reply to @alice: @bot any tips for tomatoes?")
+    reply.locator("[data-action='approve']").click()
+    expect(reply).to_have_attribute("data-status", "approved")
+    reply.locator("[data-action='post']").click()
+    expect(reply).to_have_attribute("data-status", "posted", timeout=20_000)
+    assert post_requests(mastodon, "mastodon")[-1].form["in_reply_to_id"] == asked["status"]["id"]
 
     # The bots: a card opens the bot's page; evaluate, download, publish.
     visit.tab("Bots")

@@ -1291,7 +1291,7 @@ def post(
 @click.option(
     "--reply",
     is_flag=True,
-    help="Answer mentions (Mastodon, Bluesky); replies wait for approval unless --auto-approve.",
+    help="Answer mentions (X: with a paid API tier); replies wait for approval unless --auto-approve.",
 )
 @click.option("--max-replies-per-hour", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option(
@@ -1363,6 +1363,8 @@ def run(
 def _print_plan(runner, jitter: float, reply: bool) -> None:
     from datetime import datetime
 
+    from .live.service import NoReadAccess
+
     plan = runner.plan()
     if not plan:
         console.print(
@@ -1375,7 +1377,12 @@ def _print_plan(runner, jitter: float, reply: bool) -> None:
             f"{when} (± {jitter / 60:g} min)  draft {planned.draft.id}: {escape(planned.draft.text)}", highlight=False
         )
     if reply:
-        for mention, reason in runner.preview_replies():
+        try:
+            mentions = runner.preview_replies()
+        except NoReadAccess as error:
+            console.print(f"{escape(str(error))}: `run --reply` would post without replies", highlight=False)
+            return
+        for mention, reason in mentions:
             verdict = f"skip: {reason}" if reason else "would answer"
             console.print(
                 f"mention by @{escape(mention.author)}: {escape(mention.text[:80])} → {verdict}",

@@ -7,6 +7,7 @@ The Python API a CLI or web page needs (the store as context: `with Store() as s
 - drafts: `draft_posts(store, Bot.load(name), DraftConfig(n=20), target=...)`,
   `Queue(store).drafts(bot)`, `.approve(id)`, `.reject(id)`, `edit_draft(store, id, text)`
 - posting: `post_next(store, bot, target, PostOptions())`, `post_draft(store, id, target)`
+- replies: `draft_replies(store, Bot.load(name), open_service(get_connection(store, target)))`
 - running: `Runner(store, bot, target, RunConfig(...), load_bot=...).run()`
 
 Modules: targets (service:handle), credentials (the 0600 file), compose (what text may be
@@ -19,9 +20,9 @@ from .connections import ConnectOptions, Prompts, bio_line, connect, connections
 from .drafting import DraftConfig, DraftResult, bot_key, draft_posts, edit_draft
 from .publish import PostOptions, PostResult, post_draft, post_next
 from .queue import Draft, Queue
-from .replies import ReplyPolicy
+from .replies import ReplyPolicy, draft_replies
 from .runner import RunConfig, Runner, parse_duration
-from .service import Connection
+from .service import Connection, open_service
 from .targets import Target, parse_target
 
 __all__ = [
@@ -45,8 +46,10 @@ __all__ = [
     "connections",
     "disconnect",
     "draft_posts",
+    "draft_replies",
     "edit_draft",
     "get_connection",
+    "open_service",
     "parse_duration",
     "parse_target",
     "post_draft",

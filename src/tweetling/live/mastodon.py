@@ -31,6 +31,7 @@ from .service import (
     Sent,
     error_detail,
     http_client,
+    id_order,
     parse_time,
 )
 from .targets import Target
@@ -240,8 +241,8 @@ class MastodonAccount:
             found.update((str(n["id"]), n) for n in page if isinstance(n, dict) and "id" in n)
             if cursor is None:  # a first poll answers only what is recent, not the account's history
                 break
-            cursor = max(found, key=_id_order)
-        mentions = [self._mention(n) for n in sorted(found.values(), key=lambda n: _id_order(str(n["id"])))]
+            cursor = max(found, key=id_order)
+        mentions = [self._mention(n) for n in sorted(found.values(), key=lambda n: id_order(str(n["id"])))]
         return [m for m in mentions if m is not None]
 
     def _mention(self, notification: dict) -> Mention | None:
@@ -269,10 +270,6 @@ class MastodonAccount:
             f"/api/v1/statuses/{mention.post_id}/context", explain=_explainer(self.target)
         ).data
         return len((context or {}).get("ancestors") or [])
-
-
-def _id_order(status_id: str) -> tuple[int, str]:
-    return len(status_id), status_id  # Mastodon ids are numbers in strings
 
 
 def _comparable(text: str) -> str:

@@ -23,7 +23,7 @@ from .drafting import DraftConfig, draft_posts
 from .publish import PostOptions, PostResult, post_next
 from .queue import Draft, Queue
 from .replies import ReplyPolicy, ReplyRound, draft_replies, position_key, screen
-from .service import ClientOptions, Mention, Service, open_service, parse_time
+from .service import ClientOptions, Mention, NoReadAccess, Service, open_service, parse_time
 
 if TYPE_CHECKING:
     from ..bots import Bot
@@ -92,12 +92,8 @@ class Runner:
         self.store = store
         self.bot_name = bot
         self.connection = get_connection(store, target)
-        if config.reply and self.connection.service == "x":
-            raise TweetlingError(
-                "x: replying to mentions needs read access to the X API (the free tier only writes);"
-                " --reply works with Mastodon and Bluesky"
-            )
         self.config = config
+        self.replying = config.reply  # off for the rest of the run when the keys may not read mentions
         self.queue = Queue(store)
         self.service = service or open_service(self.connection, client)
         self.blocklist = blocklist if blocklist is not None else Blocklist.load()
@@ -145,17 +141,21 @@ class Runner:
         """Do what is due now: answer mentions, post when the time has come. Seconds until the next step."""
         now = self.clock()
         try:
-            if self.config.reply and now >= self._next_poll:
+            if self.replying and now >= self._next_poll:
                 self._next_poll = now + self.config.poll_s
                 self._reply()
             if now >= self.next_post_at() and self._post() is None:
                 return self.config.poll_s  # nothing approved: look again later
+        except NoReadAccess as error:  # asking again cannot help: post on, without replies
+            self.replying = False
+            self.emit(f"{error}; not answering mentions in this run")
+            return 0.0
         except SourceError as error:  # the service or the network failed; the queue is as it was
             self.emit(f"{error}; trying again in {self.config.poll_s:.0f} s")
             return self.config.poll_s
         if self.done:
             return 0.0
-        wake = min(self.next_post_at(), self._next_poll) if self.config.reply else self.next_post_at()
+        wake = min(self.next_post_at(), self._next_poll) if self.replying else self.next_post_at()
         return max(wake - self.clock(), 0.0)
 
     def _post(self) -> PostResult | None:

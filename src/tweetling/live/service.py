@@ -116,6 +116,10 @@ class RefusedPost(SourceError):
     """The service refused this post for good (invalid, too long): sending it again cannot help."""
 
 
+class NoReadAccess(SourceError):
+    """The account's keys may post but not read (X's free tier): it cannot answer mentions."""
+
+
 class DuplicatePost(RefusedPost):
     """The service refuses the text as one it already has (X): a resumed send arrived before."""
 
@@ -137,6 +141,11 @@ def parse_time(value: str | None) -> datetime:
     except ValueError:
         return datetime.min.replace(tzinfo=timezone.utc)
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def id_order(post_id: str) -> tuple[int, str]:
+    """A sort key for ids that are numbers in strings (Mastodon's, X's): numeric order."""
+    return len(post_id), post_id
 
 
 def error_detail(error: HttpStatusError) -> str:

@@ -5,6 +5,8 @@ developer portal shows for your own account; they do not expire) or sent with an
 user token (it expires after two hours and is renewed with its refresh token). X has no
 idempotency key: before a send is retried, the bot's recent posts are checked where the token
 may read them, and otherwise X's refusal of a duplicate text says that the first try arrived.
+Replies read the bot's mentions (GET /2/users/:id/mentions) and walk up their threads
+(GET /2/tweets/:id): reads that X's free tier refuses, so there replies are off (`NoReadAccess`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import html
+import re
 import secrets
 import time
 import uuid
@@ -23,7 +26,7 @@ from urllib.parse import quote
 from ..errors import SourceError
 from ..share import x_length
 from ..sources.http import HttpClient, HttpStatusError, JsonReply
-from .compose import X_LIMIT
+from .compose import X_LIMIT, plain
 from .credentials import Secret
 from .queue import now_iso
 from .service import (
@@ -32,11 +35,14 @@ from .service import (
     Connection,
     DuplicatePost,
     Mention,
+    NoReadAccess,
     Outgoing,
     RefusedPost,
     Sent,
     error_detail,
     http_client,
+    id_order,
+    parse_time,
 )
 from .targets import Target
 
@@ -45,6 +51,11 @@ OAUTH1_KEYS = ("consumer_key", "consumer_secret", "access_token", "access_token_
 TOKEN_ENV = "X_USER_TOKEN"  # an OAuth 2.0 user access token (scopes tweet.read tweet.write users.read)
 REFRESH_ENVS = {"refresh_token": "X_REFRESH_TOKEN", "client_id": "X_CLIENT_ID", "client_secret": "X_CLIENT_SECRET"}
 NO_READ = (401, 402, 403)  # a write-only (free tier) token may not read timelines
+_MENTION_PAGES = 5  # pages of 100 mentions read in one poll, at most
+_USERNAME = re.compile(r"[A-Za-z0-9_]{1,15}")
+_NUMBER = re.compile(r"[0-9]{1,30}")  # a tweet id: it becomes part of a path
+# X's automated-account label is not in its API: a name or bio that says "bot" or "automated" counts.
+_BOT_WORDS = re.compile(r"(?i)(?<![a-z])(bots?|automated)(?![a-z])")
 
 
 def _encode(value: str) -> str:
@@ -169,6 +180,16 @@ def open_account(connection: Connection, options: ClientOptions) -> XAccount:
     return XAccount(connection, Auth(client, keys, on_renew=lambda keys: credentials.save(connection.target, keys)))
 
 
+def _objects(value: Any) -> list[dict]:
+    """The JSON objects of a list in a reply (nothing, when it is no list)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def says_it_is_a_bot(user: dict) -> bool:
+    """Whether an X user's name or bio says the account is automated."""
+    return any(_BOT_WORDS.search(str(user.get(field) or "")) for field in ("name", "description"))
+
+
 class XAccount:
     def __init__(self, connection: Connection, auth: Auth):
         self.connection = connection
@@ -243,13 +264,81 @@ class XAccount:
         return None
 
     def mentions(self, since: str | None, oldest: str) -> list[Mention]:
-        raise SourceError(
-            "x: replying to mentions needs read access to the X API (the free tier only writes);"
-            " --reply works with Mastodon and Bluesky"
+        """Posts that mention the bot, newer than post SINCE and than OLDEST, oldest first.
+
+        X lists them newest first, a page of up to 100 at a time; a first poll reads one page, and
+        a poll that finds more than _MENTION_PAGES pages leaves the oldest unanswered."""
+        params: dict[str, Any] = {
+            "max_results": 100,
+            "start_time": parse_time(oldest).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "tweet.fields": "author_id,conversation_id,created_at",
+            "expansions": "author_id",
+            "user.fields": "username,name,description",
+        }
+        if since:
+            params["since_id"] = since
+        tweets: dict[str, dict] = {}
+        users: dict[str, dict] = {}
+        for _ in range(_MENTION_PAGES):
+            page = self._read(f"/users/{self.connection.account_id}/mentions", params)
+            tweets.update(
+                (str(t.get("id")), t) for t in _objects(page.get("data")) if _NUMBER.fullmatch(str(t.get("id")))
+            )
+            includes, meta = page.get("includes"), page.get("meta")
+            users.update(
+                (str(u.get("id")), u) for u in _objects(includes.get("users") if isinstance(includes, dict) else None)
+            )
+            token = meta.get("next_token") if isinstance(meta, dict) else None
+            if not since or not isinstance(token, str) or not token:
+                break
+            params["pagination_token"] = token
+        mentions = (self._mention(tweets[i], users) for i in sorted(tweets, key=id_order))
+        return [m for m in mentions if m is not None]
+
+    def _mention(self, tweet: dict, users: dict[str, dict]) -> Mention | None:
+        author = users.get(str(tweet.get("author_id")), {})
+        username = str(author.get("username") or "")
+        if not _USERNAME.fullmatch(username):
+            return None
+        return Mention(
+            notification_id=str(tweet["id"]),
+            post_id=str(tweet["id"]),
+            author=username,
+            author_is_bot=says_it_is_a_bot(author),
+            text=plain(html.unescape(str(tweet.get("text") or ""))),
+            created_at=str(tweet.get("created_at") or ""),
+            root_id=str(tweet.get("conversation_id") or "") or None,
+            is_self=str(tweet.get("author_id")) == self.connection.account_id,
         )
 
     def thread_depth(self, mention: Mention, limit: int) -> int:
-        raise SourceError("x: replying to mentions is not supported")
+        """Posts above MENTION in its conversation, counted up to LIMIT + 1 (one lookup each)."""
+        if mention.root_id == mention.post_id:
+            return 0  # it starts its conversation
+        depth, current = 0, mention.post_id
+        while depth <= limit:
+            tweet = self._read(f"/tweets/{current}", {"tweet.fields": "referenced_tweets"}).get("data")
+            references = _objects(tweet.get("referenced_tweets") if isinstance(tweet, dict) else None)
+            parents = [str(r.get("id")) for r in references if r.get("type") == "replied_to"]
+            if not parents or not _NUMBER.fullmatch(parents[0]):
+                return depth  # the top, or a post X no longer shows
+            depth, current = depth + 1, parents[0]
+        return depth
+
+    def _read(self, path: str, params: dict[str, Any]) -> dict:
+        """The JSON object X answers to a read; its free tier refuses reads with 402 or 403."""
+        try:
+            data = self.call("GET", path, params=params).data
+        except HttpStatusError as error:
+            if error.status in (402, 403):
+                raise NoReadAccess(
+                    f"x: these keys may not read mentions (HTTP {error.status}{error_detail(error)}); "
+                    "answering mentions on X needs a paid API tier (the free tier only writes)"
+                ) from None
+            raise self._explain(error) from None
+        if not isinstance(data, dict):
+            raise SourceError(f"x: unexpected reply to GET /2{path}")
+        return data
 
     def _explain(self, error: HttpStatusError) -> SourceError:
         detail = error_detail(error)

@@ -246,7 +246,8 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             with gr.Tab("4. Post", id="post"):
                 gr.Markdown(
                     "Drafts wait for you: approve, edit or reject each; an approved draft is posted once, "
-                    "from the bot's own account.",
+                    "from the bot's own account. “Answer mentions” drafts replies to new posts that mention "
+                    "the account in “Post to”.",
                     elem_classes=["tl-muted"],
                 )
                 with gr.Row():
@@ -258,6 +259,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                         5, label="Drafts", precision=0, minimum=1, maximum=posting.MAX_DRAFTS, min_width=120
                     )
                     draft_button = gr.Button("Draft more", elem_id="tl-draft-more", min_width=160)
+                    mentions_button = gr.Button("Answer mentions", elem_id="tl-answer-mentions", min_width=160)
                 post_message = gr.HTML(elem_id="tl-post-message")
                 queue = gr.HTML(render.drafts([]), js_on_load=render.DRAFTS_JS, elem_id="tl-queue")
 
@@ -480,6 +482,20 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             draft_button.click,
             draft,
             [post_bot, draft_n, post_to],
+            [queue],
+            post_message,
+            says=True,
+            concurrency_limit=1,
+            concurrency_id="model",
+        )
+
+        def answer(name, target, progress=data.no_progress):
+            return posting.answer_mentions(name, target, progress)
+
+        wire(
+            mentions_button.click,
+            answer,
+            [post_bot, post_to],
             [queue],
             post_message,
             says=True,

@@ -1,13 +1,26 @@
 """Step 4, post: the accounts a bot posts from, its queue of drafts (approve, edit, reject),
-"draft more" and "post now" — the page over `tweetling.live`, so the CLI and the page share the
-same queue, rules and exactly-once posting."""
+"draft more", "answer mentions" and "post now" — the page over `tweetling.live`, so the CLI and
+the page share the same queue, rules and exactly-once posting."""
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Any
 
 from ..errors import TweetlingError
-from ..live import DraftConfig, PostOptions, Queue, connections, draft_posts, edit_draft, post_draft
+from ..live import (
+    DraftConfig,
+    PostOptions,
+    Queue,
+    ReplyPolicy,
+    connections,
+    draft_posts,
+    draft_replies,
+    edit_draft,
+    get_connection,
+    open_service,
+    post_draft,
+)
 from ..store import Store
 from . import render
 from .library import BOTS, Progress, bot_folder, no_progress
@@ -55,6 +68,29 @@ def draft_more(
     dropped = ", ".join(f"{count} {why}" for why, count in result.dropped.items() if count)
     note = f"{len(result.drafts)} new drafts of {result.sampled} samples" + (f"; left out {dropped}" if dropped else "")
     return queue_panel(folder.name), render.message(note, "ok" if result.drafts else "warning")
+
+
+def answer_mentions(bot: str | None, target: str | None, progress: Progress = no_progress) -> tuple[str, str]:
+    """Read TARGET's new mentions and queue a reply draft from BOT for each one that `tweetling run
+    --reply` would answer (same rules, same position); they wait for approval. (queue, what happened)"""
+    folder = bot_folder(bot)
+    if not target:
+        raise TweetlingError("choose the account in “Post to” whose mentions to answer")
+    if not BOTS.is_loaded(folder.name):
+        progress(None, desc=f"loading the bot {folder.name}")
+    loaded = BOTS.get(folder.name)
+    progress(None, desc=f"reading the mentions of {target}")
+    policy = ReplyPolicy()
+    with Store() as store, closing(open_service(get_connection(store, target))) as account:
+        round_ = draft_replies(store, loaded, account, policy)
+    drafted = len(round_.drafted)
+    parts = [f"{drafted} reply draft{'' if drafted == 1 else 's'} to approve"]
+    parts += [f"not answering @{skipped.mention.author}: {skipped.reason}" for skipped in round_.skipped]
+    if round_.deferred:
+        parts.append(f"{round_.deferred} mentions wait: at most {policy.max_per_hour} replies an hour")
+    if not round_.drafted and not round_.skipped and not round_.deferred:
+        parts = [f"no new mentions of {target}"]
+    return queue_panel(folder.name), render.message("; ".join(parts), "ok" if round_.drafted else "warning")
 
 
 def queue_action(bot: str | None, target: str | None, action: Any, draft_id: Any, text: Any) -> tuple[str, str]:
