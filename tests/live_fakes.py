@@ -278,11 +278,12 @@ class FakeMastodon(FakeService):
         visibility: str = "public",
         depth: int = 0,
         mentions_bot: bool = True,
+        bio: str = "Writes about birds",
     ) -> dict:
         """Add a mention notification (as someone else's status mentioning the bot)."""
         number = next(self.ids)
         person_id = self.account["id"] if author == self.account["username"] else str(number % 1000 + 7)
-        person = mastodon_account(id=person_id, username=author, bot=bot)
+        person = mastodon_account(id=person_id, username=author, bot=bot, note=f"<p>{html.escape(bio)}</p>")
         status = status_of(
             number, f"<p>{html.escape(text)}</p>", person, created_at=ago(minutes_ago), visibility=visibility
         )
@@ -445,6 +446,7 @@ class FakeBluesky(FakeService):
         minutes_ago: float = 5,
         depth: int = 0,
         reason: str = "mention",
+        bio: str = "",
     ) -> dict:
         number = len(self.notifications) + 1
         did = f"did:plc:person{number:04d}"
@@ -460,6 +462,7 @@ class FakeBluesky(FakeService):
                 "did": did,
                 "handle": author,
                 "displayName": author.split(".")[0].title(),
+                "description": bio,
                 "labels": [
                     {"src": did, "uri": f"at://{did}/app.bsky.actor.profile/self", "val": "bot", "cts": ago(900)}
                 ]

@@ -52,6 +52,7 @@ def test_mastodon_mentions_are_screened_and_answered_once(httpserver, store, mon
     fake.mention("@bot hello from yesterday", author="carol", minutes_ago=120)
     fake.mention("@bot and so on", author="dave", depth=3)
     fake.mention("@bot talking to myself", author="bot")
+    fake.mention("@bot you again", author="nora", bio="Human, not data. #NoAI")
     last = fake.mention("@bot psst", author="erin", visibility="private")
 
     round_ = draft_replies(store, bot, service, POLICY, blocklist=Blocklist())
@@ -63,6 +64,7 @@ def test_mastodon_mentions_are_screened_and_answered_once(httpserver, store, mon
         "carol": "older than 1 h",
         "dave": "3 posts deep in its thread (at most 2)",
         "bot": "the bot's own post",
+        "nora": "@nora opts out of bots (#noai in the bio)",
     }
     assert bot.prompts[0] == "what do you dream of?<|endoftext|>"  # the mention as context, then a new post
     assert fake.sent("/api/v1/notifications")[0].args["types[]"] == ["mention"]
@@ -93,11 +95,15 @@ def test_bluesky_reply_references_the_mention_and_its_thread(httpserver, store, 
     top = fake.mention("@bot.bsky.social hello there", author="alice.bsky.social")
     nested = fake.mention("@bot.bsky.social and you?", author="bob.bsky.social", depth=1)
     fake.mention("@bot.bsky.social beep", author="robot.bsky.social", bot=True)
+    fake.mention("@bot.bsky.social no", author="nora.bsky.social", bio="#nobot #nollm")
     fake.mention("just replying", author="carol.bsky.social", reason="reply")  # no mention: not answered
 
     round_ = draft_replies(store, bot, service, POLICY, auto_approve=True, blocklist=Blocklist())
     assert [d.reply_to.author for d in round_.drafted] == ["alice.bsky.social", "bob.bsky.social"]
-    assert [s.reason for s in round_.skipped] == ["@robot.bsky.social is a bot account"]
+    assert [s.reason for s in round_.skipped] == [
+        "@robot.bsky.social is a bot account",
+        "@nora.bsky.social opts out of bots (#nobot in the bio; #nollm in the bio)",
+    ]
     post_next(store, "jack", TARGETS["bluesky"], replies=True)
     post_next(store, "jack", TARGETS["bluesky"], replies=True)
 
@@ -128,6 +134,7 @@ def test_x_mentions_are_screened_answered_by_reference_and_read_once(httpserver,
     fake.mention("@botname hello from yesterday", author="carol", minutes_ago=120)
     fake.mention("@botname and so on", author="dave", depth=3)
     fake.mention("@botname talking to myself", author="botname")
+    fake.mention("@botname stop", author="nora", name="Nora #NoBot")
     last = fake.mention("@botname &amp; you?", author="erin", depth=1)
 
     round_ = draft_replies(store, bot, service, POLICY, auto_approve=True, blocklist=Blocklist())
@@ -137,6 +144,7 @@ def test_x_mentions_are_screened_answered_by_reference_and_read_once(httpserver,
         "beeper": "@beeper is a bot account",  # X's label is not in its API: the bio says so
         "dave": "3 posts deep in its thread (at most 2)",
         "botname": "the bot's own post",
+        "nora": "@nora opts out of bots (#nobot in the display name)",
     }
     assert bot.prompts[0] == "what do you dream of?<|endoftext|>"
     assert len(fake.sent("/2/tweets/")) == 3 + 2  # dave: up to the limit; erin: hers and its top; none for alice

@@ -3,6 +3,7 @@ runner, training and its cancel and resume, the bot's page, the queue of drafts.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -20,7 +21,7 @@ from PIL import Image  # noqa: E402
 from conftest import SAMPLE_ARCHIVE  # noqa: E402
 from fake_hub import FakeHub  # noqa: E402
 from http_payloads import FakeMastodon, mastodon_account, mastodon_status  # noqa: E402
-from live_fakes import TARGETS, connect_fake, post_requests, posted_texts, start_fake  # noqa: E402
+from live_fakes import OAUTH1, TARGETS, connect_fake, post_requests, posted_texts, secrets_of, start_fake  # noqa: E402
 from tiny_bot import build_tiny_bot  # noqa: E402
 from tweetling import bots, pipeline  # noqa: E402
 from tweetling.consent import OWNER_FLAG, OptedOutError  # noqa: E402
@@ -28,7 +29,7 @@ from tweetling.dataset import Dataset  # noqa: E402
 from tweetling.errors import InputError, TweetlingError  # noqa: E402
 from tweetling.fetch import FetchOptions  # noqa: E402
 from tweetling.importer import ImportResult  # noqa: E402
-from tweetling.live import Queue  # noqa: E402
+from tweetling.live import Queue, bio_line, credentials  # noqa: E402
 from tweetling.posts import Post, Profile  # noqa: E402
 from tweetling.store import Store  # noqa: E402
 from tweetling.train import TrainPlan  # noqa: E402
@@ -651,6 +652,54 @@ def test_the_post_step_drafts_approves_edits_rejects_and_posts_once(mastodon):
         posting.queue_action("jack", target, "post", first.id, None)
     if others:
         assert "rejected" in posting.queue_action("jack", target, "reject", others[0].id, None)[1]
+
+
+@pytest.mark.parametrize("service", ["mastodon", "bluesky", "x"])
+def test_connect_in_the_page_with_what_was_typed_in(tiny_bot, httpserver, service):
+    fake = start_fake(service, httpserver)
+    secret = {"mastodon": getattr(fake, "token", ""), "bluesky": getattr(fake, "password", "")}.get(service, "")
+    keys = list(OAUTH1.values()) if service == "x" else ["", "", "", ""]
+    base_url = fake.url + ("/2" if service == "x" else "")
+    target = TARGETS[service]
+
+    panel, note = posting.connect_account(
+        f" {target} ", f" {secret} ", keys, "jack", "@me@botsin.space", True, base_url
+    )
+
+    assert f"Connected {target}" in note and target in panel and posting.account_choices() == [target]
+    assert not any(s in panel + note for s in secrets_of(fake))
+    line = bio_line(["jack"], "@me@botsin.space")
+    if service == "mastodon":
+        assert fake.account["bot"] is True and fake.account["source"]["note"].endswith(line)
+    elif service == "bluesky":
+        assert fake.records[("app.bsky.actor.profile", "self")]["description"].endswith(line)
+    else:
+        assert f"paste this line into the profile: {line}" in html.unescape(note)  # X has no API for the bio
+    assert set(credentials.load(target)) >= ({"consumer_key"} if service == "x" else set())
+
+    panel, note = posting.disconnect_account(target)
+    assert f"Disconnected {target}" in note and posting.account_choices() == []
+    assert "was not connected" in posting.disconnect_account(target)[1]
+
+
+@pytest.mark.parametrize(
+    ("target", "secret", "keys", "bot", "message"),
+    [
+        ("", "token", [], "jack", "type the bot's own account into “Account”"),
+        ("mastodon:bot", "token", [], "jack", "invalid Mastodon handle 'bot'"),
+        ("mastodon:@bot@botsin.space", " ", [], "jack", "paste an access token of the bot's account"),
+        ("bluesky:bot.bsky.social", "", [], "jack", "paste an app password"),
+        ("x:botname", "", [], "jack", "fill in the four “X keys”"),
+        ("x:botname", "", ["key", "secret", "", ""], "jack", "fill in the four “X keys”"),
+        ("mastodon:@bot@botsin.space", "token", [], None, "choose a bot first"),
+    ],
+)
+def test_connecting_in_the_page_says_what_is_missing(tiny_bot, monkeypatch, target, secret, keys, bot, message):
+    monkeypatch.delenv("BLUESKY_APP_PASSWORD", raising=False)
+    with pytest.raises(TweetlingError, match=re.escape(message)):
+        posting.connect_account(target, secret, keys or ["", "", "", ""], bot, "", True, "http://127.0.0.1:9")
+    with pytest.raises(TweetlingError, match="choose the account to disconnect"):
+        posting.disconnect_account(None)
 
 
 def test_answer_mentions_queues_replies_to_approve_and_posts_them_threaded(mastodon):

@@ -337,6 +337,20 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     expect(reply).to_have_attribute("data-status", "posted", timeout=20_000)
     assert post_requests(mastodon, "mastodon")[-1].form["in_reply_to_id"] == asked["status"]["id"]
 
+    # Connect the account again from the page, with its access token typed in: the token leaves the field.
+    page.get_by_text("Connect an account").click()
+    page.get_by_label("Account", exact=True).fill("mastodon:@bot@botsin.space")
+    secret = page.get_by_label("Access token or app password")
+    secret.fill(mastodon.token)
+    page.get_by_label("API root (optional)").fill(mastodon.url)
+    page.click("#tl-connect")
+    expect(message(visit, "tl-connect-message")).to_contain_text("Connected mastodon:@bot@botsin.space")
+    expect(secret).to_have_value("")
+    visit.shot("connected")
+    assert mastodon.account["source"]["note"].endswith(
+        "posts written by a language model trained on @tweetling_sample's public posts."
+    )
+
     # The bots: a card opens the bot's page; evaluate, download, publish.
     visit.tab("Bots")
     page.locator("#tl-gallery .tl-card[data-bot='tweetling_sample']").click()

@@ -27,19 +27,20 @@ OWNER_FLAG = "--i-am-the-account-owner"
 OWNER_TOKEN = "the account's own token"
 
 
-def opt_out_tags(text: str | None) -> list[str]:
-    """The opt-out hashtags TEXT carries, each once, in the order they first appear.
+def opt_out_tags(text: object) -> list[str]:
+    """The opt-out hashtags TEXT carries, each once, in the order they first appear (none when
+    TEXT is no string: a field of the wrong shape in a server's reply).
 
     Compatibility-normalized (NFKC: full-width and styled letters become plain ones) and
     case-folded before matching, so #NoBot, #ＮＯＢＯＴ and #𝐧𝐨𝐛𝐨𝐭 all count.
     """
-    if not text:
+    if not isinstance(text, str) or not text:
         return []
     folded = unicodedata.normalize("NFKC", text).casefold()
     return list(dict.fromkeys(match.group(1) for match in _OPT_OUT_TAG.finditer(folded)))
 
 
-def tag_signals(texts: Iterable[tuple[str, str | None]]) -> list[str]:
+def tag_signals(texts: Iterable[tuple[str, object]]) -> list[str]:
     """'#nobot in the bio' for each opt-out tag in each (where, text) pair of a profile, each once."""
     return list(dict.fromkeys(f"#{tag} in {where}" for where, text in texts for tag in opt_out_tags(text)))
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ..consent import tag_signals
 from ..errors import SourceError
 from ..sources.http import HttpClient, HttpStatusError, JsonReply
 from .compose import BLUESKY_LIMIT, graphemes, is_handle, plain
@@ -286,6 +287,9 @@ class BlueskyAccount:
             text=plain(str(record.get("text") or "")),
             created_at=str(record.get("createdAt") or item.get("indexedAt") or ""),
             is_self=author.get("did") == self.did,
+            author_opt_outs=tuple(
+                tag_signals([("the display name", author.get("displayName")), ("the bio", author.get("description"))])
+            ),
         )
 
     def thread_depth(self, mention: Mention, limit: int) -> int:

@@ -25,6 +25,9 @@ class ConnectOptions:
     password_env: str = BLUESKY_PASSWORD_ENV  # Bluesky: the variable holding the app password
     bio_line: str | None = None  # disclosure added to the profile; None leaves the bio alone
     client: ClientOptions = field(default_factory=ClientOptions)
+    # Secrets typed in (the web app) instead of read from the environment: Mastodon "access_token",
+    # Bluesky "app_password", X the four OAuth 1.0a keys (OAUTH1_KEYS) or "user_token".
+    secrets: dict[str, Secret] = field(default_factory=dict)
 
 
 class Prompts(Protocol):
@@ -47,11 +50,15 @@ def connect(store: Store, target_text: str, options: ConnectOptions, prompts: Pr
     target = parse_target(target_text)
     base_url = (options.base_url or target.default_base_url()).rstrip("/")
     notes: list[str] = []
+    given = options.secrets
     if target.service == "mastodon":
-        token = _env_secret(options.token_env) if options.token_env else None
+        token = given.get("access_token") or (_env_secret(options.token_env) if options.token_env else None)
         result = mastodon.connect(target, base_url, token, prompts.authorization_code, options.bio_line, options.client)
     elif target.service == "bluesky":
-        password = os.environ.get(options.password_env) or prompts.app_password(target.handle)
+        typed = given.get("app_password")
+        password = (
+            typed.reveal() if typed else os.environ.get(options.password_env) or prompts.app_password(target.handle)
+        )
         if not password:
             raise TweetlingError(f"bluesky: no app password: set {options.password_env} or type it when asked")
         if not _APP_PASSWORD.match(password):
@@ -61,7 +68,8 @@ def connect(store: Store, target_text: str, options: ConnectOptions, prompts: Pr
             )
         result = bluesky.connect(target, base_url, Secret(password), options.bio_line, options.client)
     else:
-        result = x.connect(target, base_url, _x_keys(options.token_env), options.bio_line, options.client)
+        keys = _given_x_keys(given) if given else _x_keys(options.token_env)
+        result = x.connect(target, base_url, keys, options.bio_line, options.client)
     credentials.save(target.key, result.secrets)
     save_connection(store, result.connection)
     return Connected(result.connection, result.secrets, result.notes + notes)
@@ -88,6 +96,15 @@ def _x_keys(token_env: str | None) -> dict[str, Secret]:
         f"x: no keys: set {', '.join(x.OAUTH1_ENVS)} (OAuth 1.0a, from the developer portal),"
         f" or {x.TOKEN_ENV} (an OAuth 2.0 user token; --token-env names another variable)"
     )
+
+
+def _given_x_keys(given: dict[str, Secret]) -> dict[str, Secret]:
+    """The four OAuth 1.0a keys, or an OAuth 2.0 user token, of GIVEN."""
+    if all(given.get(key) for key in x.OAUTH1_KEYS):
+        return {key: given[key] for key in x.OAUTH1_KEYS}
+    if given.get("user_token"):
+        return {"user_token": given["user_token"]}
+    raise TweetlingError("x: give all four keys of the app's Keys and tokens page (or a user token)")
 
 
 def save_connection(store: Store, connection: Connection) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from ..consent import tag_signals
 from ..errors import SourceError
 from ..sources.http import HttpClient, HttpStatusError
 from ..sources.mastodon import html_to_text
@@ -263,6 +264,7 @@ class MastodonAccount:
             created_at=str(status.get("created_at") or notification.get("created_at") or ""),
             visibility=status.get("visibility"),
             is_self=str(account.get("id")) == self.connection.account_id,
+            author_opt_outs=tuple(tag_signals(_profile_texts(account))),
         )
 
     def thread_depth(self, mention: Mention, limit: int) -> int:
@@ -270,6 +272,20 @@ class MastodonAccount:
             f"/api/v1/statuses/{mention.post_id}/context", explain=_explainer(self.target)
         ).data
         return len((context or {}).get("ancestors") or [])
+
+
+def _profile_texts(account: dict) -> list[tuple[str, object]]:
+    """Where a Mastodon account may carry an opt-out tag: its name, bio and profile fields."""
+    texts = [("the display name", account.get("display_name")), ("the bio", _html_text(account.get("note")))]
+    fields = account.get("fields")
+    for row in fields if isinstance(fields, list) else []:
+        if isinstance(row, dict):
+            texts += [("a profile field", row.get("name")), ("a profile field", _html_text(row.get("value")))]
+    return texts
+
+
+def _html_text(value: object) -> str:
+    return html_to_text(value) if isinstance(value, str) else ""
 
 
 def _comparable(text: str) -> str:

@@ -1,5 +1,6 @@
 """Answering mentions (opt-in): only posts that mention the bot, written with the mention as
-context; never to bots or the bot itself, to old mentions, or deep in a thread, and a few an hour.
+context; never to bots, the bot itself or people whose profile opts out of bots (#nobot, #noai,
+#nollm), to old mentions, or deep in a thread, and a few an hour.
 
 Mentions are read since the last one handled (kept in the store); a mention's reply draft and
 the new position are committed together, so each mention is considered once.
@@ -55,6 +56,8 @@ def screen(mention: Mention, account: Service, policy: ReplyPolicy, now: datetim
         return "the bot's own post"
     if mention.author_is_bot:
         return f"@{mention.author} is a bot account"
+    if mention.author_opt_outs:
+        return f"@{mention.author} opts out of bots ({'; '.join(mention.author_opt_outs)})"
     age = now - parse_time(mention.created_at)
     if age > timedelta(seconds=policy.max_age_s):
         return f"older than {policy.max_age_s / 3600:g} h"

@@ -30,6 +30,7 @@ class Mention:
     root_cid: str | None = None
     visibility: str | None = None  # Mastodon: a reply is never more public than the mention
     is_self: bool = False  # the bot's own post
+    author_opt_outs: tuple[str, ...] = ()  # opt-out tags on the author's profile, e.g. "#nobot in the bio"
 
 
 @dataclass(frozen=True)

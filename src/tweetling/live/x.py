@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
+from ..consent import tag_signals
 from ..errors import SourceError
 from ..share import x_length
 from ..sources.http import HttpClient, HttpStatusError, JsonReply
@@ -309,6 +310,9 @@ class XAccount:
             created_at=str(tweet.get("created_at") or ""),
             root_id=str(tweet.get("conversation_id") or "") or None,
             is_self=str(tweet.get("author_id")) == self.connection.account_id,
+            author_opt_outs=tuple(
+                tag_signals([("the display name", author.get("name")), ("the bio", author.get("description"))])
+            ),
         )
 
     def thread_depth(self, mention: Mention, limit: int) -> int:

@@ -254,6 +254,53 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                     post_bot = gr.Dropdown(label="Bot", elem_id="tl-post-bot", min_width=240)
                     post_to = gr.Dropdown(label="Post to", choices=[], elem_id="tl-post-to", min_width=240)
                 accounts = gr.HTML(elem_id="tl-accounts")
+                with gr.Accordion("Connect an account", open=False, elem_id="tl-connect-box"):
+                    gr.Markdown(
+                        "The bot posts from its own account, marked as automated. Mastodon: an access token "
+                        "of that account (Preferences → Development → New application); Bluesky: an app "
+                        "password; X: the four keys of your app's “Keys and tokens” page.",
+                        elem_classes=["tl-muted"],
+                    )
+                    with gr.Row():
+                        connect_target = gr.Textbox(
+                            label="Account",
+                            placeholder="mastodon:@bot@botsin.space, bluesky:bot.bsky.social or x:botname",
+                            elem_id="tl-connect-account",
+                            min_width=240,
+                        )
+                        connect_secret = gr.Textbox(
+                            label="Access token or app password",
+                            type="password",
+                            info="used to connect, then kept in credentials.json (readable only by you)",
+                            elem_id="tl-connect-secret",
+                            min_width=240,
+                        )
+                    with gr.Accordion("X keys", open=False), gr.Row():
+                        x_keys = [
+                            gr.Textbox(label=label, type="password", min_width=200)
+                            for label in ("API key", "API key secret", "Access token", "Access token secret")
+                        ]
+                    with gr.Row():
+                        connect_disclose = gr.Checkbox(
+                            True,
+                            label="Add a line to the profile saying it is a bot trained on the posts of the “Bot” above",
+                            elem_id="tl-connect-disclose",
+                        )
+                        connect_operator = gr.Textbox(
+                            label="Run by (your own account)", placeholder="@you@your.instance", min_width=200
+                        )
+                        connect_base = gr.Textbox(
+                            label="API root (optional)",
+                            placeholder="a self-hosted server's own",
+                            elem_id="tl-connect-base",
+                            min_width=200,
+                        )
+                    with gr.Row():
+                        connect_button = gr.Button("Connect", elem_id="tl-connect")
+                        disconnect_button = gr.Button(
+                            "Disconnect the account in “Post to”", variant="stop", elem_id="tl-disconnect"
+                        )
+                    connect_message = gr.HTML(elem_id="tl-connect-message")
                 with gr.Row():
                     draft_n = gr.Number(
                         5, label="Drafts", precision=0, minimum=1, maximum=posting.MAX_DRAFTS, min_width=120
@@ -489,6 +536,40 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             concurrency_id="model",
         )
 
+        def posting_to():
+            choices = posting.account_choices()
+            return gr.update(choices=choices, value=choices[0] if choices else None)
+
+        def connect(target, secret, key, key_secret, token, token_secret, name, operator, disclose, base_url):
+            panel, note = posting.connect_account(
+                target, secret, [key, key_secret, token, token_secret], name, operator, disclose, base_url
+            )
+            return panel, posting_to(), note
+
+        # The secrets leave their fields once used, whether connecting worked or not.
+        wire(
+            connect_button.click,
+            connect,
+            [
+                connect_target,
+                connect_secret,
+                *x_keys,
+                post_bot,
+                connect_operator,
+                connect_disclose,
+                connect_base,
+            ],
+            [accounts, post_to],
+            connect_message,
+            says=True,
+        ).then(lambda: ("",) * 5, None, [connect_secret, *x_keys], queue=False, show_progress="hidden")
+
+        def disconnect(target):
+            panel, note = posting.disconnect_account(target)
+            return panel, posting_to(), note
+
+        wire(disconnect_button.click, disconnect, [post_to], [accounts, post_to], connect_message, says=True)
+
         def answer(name, target, progress=data.no_progress):
             return posting.answer_mentions(name, target, progress)
 
@@ -591,7 +672,6 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
         def page_load():
             status = RUNNER.status()
             picker, summary = datasets_picker()
-            accounts_choices = posting.account_choices()
             return (
                 render.training_status(status),
                 gr.Timer(active=status is not None and status.active),
@@ -601,7 +681,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 resumables_picker(),
                 *bot_pickers(),
                 posting.accounts_panel(),
-                gr.update(choices=accounts_choices, value=accounts_choices[0] if accounts_choices else None),
+                posting_to(),
                 accounts_picker(),
             )
 

@@ -1,26 +1,35 @@
-"""Step 4, post: the accounts a bot posts from, its queue of drafts (approve, edit, reject),
-"draft more", "answer mentions" and "post now" — the page over `tweetling.live`, so the CLI and
-the page share the same queue, rules and exactly-once posting."""
+"""Step 4, post: the accounts a bot posts from (connect, disconnect), its queue of drafts
+(approve, edit, reject), "draft more", "answer mentions" and "post now" — the page over
+`tweetling.live`, so the CLI and the page share the same queue, rules and exactly-once posting."""
 
 from __future__ import annotations
 
 from contextlib import closing
 from typing import Any
 
+from ..bots import read_metadata
 from ..errors import TweetlingError
 from ..live import (
+    ConnectOptions,
     DraftConfig,
     PostOptions,
     Queue,
     ReplyPolicy,
+    bio_line,
+    connect,
     connections,
+    disconnect,
     draft_posts,
     draft_replies,
     edit_draft,
     get_connection,
     open_service,
+    parse_target,
     post_draft,
 )
+from ..live.credentials import Secret
+from ..live.mastodon import SCOPES
+from ..live.x import OAUTH1_KEYS
 from ..store import Store
 from . import render
 from .library import BOTS, Progress, bot_folder, no_progress
@@ -38,6 +47,78 @@ def account_choices() -> list[str]:
 def accounts_panel() -> str:
     with Store() as store:
         return render.connections(connections(store))
+
+
+# What each service needs typed in, said when it is missing. The page reads no secret from the
+# server's environment, as `tweetling connect` does.
+_MISSING = {
+    "mastodon": "mastodon: paste an access token of the bot's account into “Access token or app password”"
+    f" (Preferences → Development → New application, scopes {SCOPES})",
+    "bluesky": "bluesky: paste an app password of the bot's account into “Access token or app password”",
+    "x": "x: fill in the four “X keys” of your app (or paste a user token)",
+}
+
+
+class _TypedIn:
+    """`connect` asks only for what was not given, and the page gives it all or stops before."""
+
+    def authorization_code(self, url: str) -> str:
+        raise TweetlingError(_MISSING["mastodon"])
+
+    def app_password(self, handle: str) -> str:
+        raise TweetlingError(_MISSING["bluesky"])
+
+
+def connect_account(
+    target: str | None,
+    secret: str | None,
+    x_keys: list[str | None],
+    bot: str | None,
+    operator: str | None,
+    disclose: bool,
+    base_url: str | None = None,
+) -> tuple[str, str]:
+    """Connect TARGET ('service:handle') with what was typed in: SECRET (a Mastodon access token,
+    a Bluesky app password or an X user token) or the four X_KEYS; with DISCLOSE, BOT's disclosure
+    line (naming its source accounts and the OPERATOR) goes into the profile. (accounts, what happened)"""
+    target = (target or "").strip()
+    if not target:
+        raise TweetlingError("type the bot's own account into “Account”, e.g. mastodon:@bot@botsin.space")
+    parsed = parse_target(target)
+    line = None
+    if disclose:
+        folder = bot_folder(bot)
+        line = bio_line(read_metadata(folder).accounts or [folder.name], (operator or "").strip() or None)
+    options = ConnectOptions(
+        base_url=(base_url or "").strip() or None, bio_line=line, secrets=_typed_secrets(parsed.service, secret, x_keys)
+    )
+    with Store() as store:
+        result = connect(store, parsed.key, options, _TypedIn())
+    notes = "".join(f"; {note}" for note in result.notes)
+    return accounts_panel(), render.message(f"Connected {result.connection.target}{notes}", "ok")
+
+
+def _typed_secrets(service: str, secret: str | None, x_keys: list[str | None]) -> dict[str, Secret]:
+    secret = (secret or "").strip()
+    keys = [(key or "").strip() for key in x_keys]
+    if service == "x" and (any(keys) or not secret):
+        if not all(keys):
+            raise TweetlingError(_MISSING["x"])
+        return {name: Secret(key) for name, key in zip(OAUTH1_KEYS, keys, strict=True)}
+    if not secret:
+        raise TweetlingError(_MISSING[service])
+    name = {"mastodon": "access_token", "bluesky": "app_password", "x": "user_token"}[service]
+    return {name: Secret(secret)}
+
+
+def disconnect_account(target: str | None) -> tuple[str, str]:
+    """Forget TARGET's credentials and connection; (accounts, what happened)."""
+    if not target:
+        raise TweetlingError("choose the account to disconnect in “Post to”")
+    with Store() as store:
+        removed = disconnect(store, target)
+    note = f"Disconnected {target}: its credentials are deleted" if removed else f"{target} was not connected"
+    return accounts_panel(), render.message(note, "ok" if removed else "warning")
 
 
 def queue_panel(bot: str | None) -> str:

@@ -408,13 +408,16 @@ def drafts(items: list[Any]) -> str:
             )
             where = f" to {esc(draft.posted_to or '')} {link}"
         note = f"<p class='tl-muted'>{esc(draft.note)}</p>" if draft.note else ""
-        if draft.reply_to:
-            mention = draft.reply_to
-            note = f"<p class='tl-muted tl-reply-to'>in reply to @{esc(mention.author)}: {esc(mention.text)}</p>" + note
+        mention = draft.reply_to
+        answers = (
+            f"<div class='tl-muted tl-reply-to'>in reply to @{esc(mention.author)}: {esc(mention.text)}</div>"
+            if mention
+            else ""
+        )
         cards.append(
             f"<li class='tl-draft' data-draft='{draft.id}' data-status='{draft.status}' id='tl-draft-{draft.id}'>"
             f"<div class='tl-muted'>#{draft.id} · {esc(STATUS_WORDS.get(draft.status, draft.status))}{where}</div>"
-            f"{text}{note}<div class='tl-actions'>{buttons}</div></li>"
+            f"{answers}{text}{note}<div class='tl-actions'>{buttons}</div></li>"
         )
     return f"<ol class='tl-drafts' id='tl-drafts'>{''.join(cards)}</ol>"
 
