@@ -162,6 +162,29 @@ def test_x_mentions_are_screened_answered_by_reference_and_read_once(httpserver,
     assert fake.sent("/mentions")[-1].arg("since_id") == last["id"]
 
 
+def test_x_reply_refused_by_the_conversation_settings_is_rejected_not_retried(httpserver, store, monkeypatch, bot):
+    fake, service = account("x", httpserver, store, monkeypatch)
+    fake.mention("@botname hello", author="alice")
+    fake.mention("@botname and me", author="bob")
+    draft_replies(store, bot, service, POLICY, auto_approve=True, blocklist=Blocklist())
+    detail = (
+        "Reply to this conversation is not allowed because you have not been mentioned or otherwise engaged"
+        " by the author of the post you are replying to."
+    )
+    fake.inject(
+        "/2/tweets", json_response({"detail": detail, "type": "about:blank", "title": "Forbidden", "status": 403}, 403)
+    )
+
+    posted = post_next(store, "jack", TARGETS["x"], replies=True)  # a refused draft makes way for the next
+
+    alice, bob = sorted(Queue(store).drafts("jack", ("rejected", "posted")), key=lambda d: d.id)
+    assert alice.status == "rejected" and alice.reply_to.author == "alice"
+    assert alice.note.startswith("not posted: x: X refused the reply (HTTP 403: Forbidden: Reply to this conversation")
+    assert posted.draft.id == bob.id and bob.status == "posted"
+    assert post_next(store, "jack", TARGETS["x"], replies=True) is None
+    assert len(post_requests(fake, "x")) == 2  # the refused reply was not sent again
+
+
 def test_x_mentions_are_paged_after_the_first_poll(httpserver, store, monkeypatch, bot):
     fake, service = account("x", httpserver, store, monkeypatch)
     fake.mention("@botname first")

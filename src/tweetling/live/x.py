@@ -235,7 +235,11 @@ class XAccount:
             # No idempotency key on X: a request that may have arrived is never repeated blindly.
             reply: JsonReply = self.call("POST", "/tweets", body=body, resend=False)
         except HttpStatusError as error:
-            raise self._explain(error) from None
+            explained = self._explain(error)
+            if post.reply_to and error.status == 403 and not isinstance(explained, DuplicatePost):
+                # The conversation's reply settings, or its author, keep the bot out: asking again cannot help.
+                raise RefusedPost(f"x: X refused the reply (HTTP 403{error_detail(error)})") from None
+            raise explained from None
         data = (reply.data or {}).get("data") if isinstance(reply.data, dict) else None
         if not isinstance(data, dict) or "id" not in data:
             raise SourceError("x: unexpected reply to POST /2/tweets")

@@ -49,8 +49,8 @@ def accounts_panel() -> str:
         return render.connections(connections(store))
 
 
-# What each service needs typed in, said when it is missing. The page reads no secret from the
-# server's environment, as `tweetling connect` does.
+# What each service needs typed in, said when it is missing. Unlike `tweetling connect`, the page
+# never reads a secret from the environment: that is the server's, not the visitor's.
 _MISSING = {
     "mastodon": "mastodon: paste an access token of the bot's account into “Access token or app password”"
     f" (Preferences → Development → New application, scopes {SCOPES})",
