@@ -3,6 +3,8 @@ reply is threaded on each service, and the hourly limit."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from http_payloads import json_response
@@ -147,7 +149,9 @@ def test_x_mentions_are_screened_answered_by_reference_and_read_once(httpserver,
         "nora": "@nora opts out of bots (#nobot in the display name)",
     }
     assert bot.prompts[0] == "what do you dream of?<|endoftext|>"
-    assert len(fake.sent("/2/tweets/")) == 3 + 2  # dave: up to the limit; erin: hers and its top; none for alice
+    # the mentions reply names each parent: dave's walk reads the two posts between his parent and the
+    # top (limit 2); erin's parent starts its thread and alice's post its own, so they need no read
+    assert len(fake.sent("/2/tweets/")) == 2
     first = fake.sent("/mentions")[0]
     assert first.arg("since_id") is None and first.arg("start_time").endswith("Z")  # carol's is older: not listed
 
@@ -240,10 +244,19 @@ def test_x_mentions_of_an_odd_shape_are_no_traceback(httpserver, store, monkeypa
 )
 def test_x_thread_lookups_of_an_odd_shape_end_the_walk(httpserver, store, monkeypatch, lookup):
     fake, service = account("x", httpserver, store, monkeypatch)
-    fake.mention("@botname deep", depth=1)
+    fake.mention("@botname deep", depth=2)
     (mention,) = service.mentions(None, "2026-01-01T00:00:00+00:00")
     fake.inject("/2/tweets/", json_response(lookup))
-    assert service.thread_depth(mention, 3) == 0 and len(fake.sent("/2/tweets/")) == 1
+    assert service.thread_depth(mention, 3) == 1 and len(fake.sent("/2/tweets/")) == 1
+
+
+def test_x_thread_walk_starts_at_the_mention_when_its_parent_is_unnamed(httpserver, store, monkeypatch):
+    fake, service = account("x", httpserver, store, monkeypatch)
+    fake.mention("@botname deep", depth=2)
+    (mention,) = service.mentions(None, "2026-01-01T00:00:00+00:00")
+    assert mention.parent_id is not None
+    assert service.thread_depth(dataclasses.replace(mention, parent_id=None), 3) == 2
+    assert len(fake.sent("/2/tweets/")) == 2  # the mention, then its parent, whose parent is the top
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ class Mention:
     cid: str | None = None  # Bluesky: the post's content id, for the reply reference
     root_id: str | None = None  # Bluesky: the thread's first post, URI and cid
     root_cid: str | None = None
+    parent_id: str | None = None  # X: the post it replies to, so the thread walk starts above it
     visibility: str | None = None  # Mastodon: a reply is never more public than the mention
     is_self: bool = False  # the bot's own post
     author_opt_outs: tuple[str, ...] = ()  # opt-out tags on the author's profile, e.g. "#nobot in the bio"

@@ -186,6 +186,13 @@ def _objects(value: Any) -> list[dict]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
+def _parent(tweet: Any) -> str | None:
+    """The id of the post TWEET replies to, when X names a valid one."""
+    references = _objects(tweet.get("referenced_tweets") if isinstance(tweet, dict) else None)
+    parents = [str(r.get("id")) for r in references if r.get("type") == "replied_to"]
+    return parents[0] if parents and _NUMBER.fullmatch(parents[0]) else None
+
+
 def says_it_is_a_bot(user: dict) -> bool:
     """Whether an X user's name or bio says the account is automated."""
     return any(_BOT_WORDS.search(str(user.get(field) or "")) for field in ("name", "description"))
@@ -276,7 +283,7 @@ class XAccount:
         params: dict[str, Any] = {
             "max_results": 100,
             "start_time": parse_time(oldest).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "tweet.fields": "author_id,conversation_id,created_at",
+            "tweet.fields": "author_id,conversation_id,created_at,referenced_tweets",
             "expansions": "author_id",
             "user.fields": "username,name,description",
         }
@@ -313,6 +320,7 @@ class XAccount:
             text=plain(html.unescape(str(tweet.get("text") or ""))),
             created_at=str(tweet.get("created_at") or ""),
             root_id=str(tweet.get("conversation_id") or "") or None,
+            parent_id=_parent(tweet),
             is_self=str(tweet.get("author_id")) == self.connection.account_id,
             author_opt_outs=tuple(
                 tag_signals([("the display name", author.get("name")), ("the bio", author.get("description"))])
@@ -320,17 +328,18 @@ class XAccount:
         )
 
     def thread_depth(self, mention: Mention, limit: int) -> int:
-        """Posts above MENTION in its conversation, counted up to LIMIT + 1 (one lookup each)."""
+        """Posts above MENTION in its conversation, counted up to LIMIT + 1.
+
+        The mentions reply names each mention's parent and conversation, so only the posts between
+        the parent and the conversation's first post are looked up, one read each."""
         if mention.root_id == mention.post_id:
             return 0  # it starts its conversation
-        depth, current = 0, mention.post_id
-        while depth <= limit:
-            tweet = self._read(f"/tweets/{current}", {"tweet.fields": "referenced_tweets"}).get("data")
-            references = _objects(tweet.get("referenced_tweets") if isinstance(tweet, dict) else None)
-            parents = [str(r.get("id")) for r in references if r.get("type") == "replied_to"]
-            if not parents or not _NUMBER.fullmatch(parents[0]):
+        depth, current = (1, mention.parent_id) if mention.parent_id else (0, mention.post_id)
+        while current != mention.root_id and depth <= limit:
+            parent = _parent(self._read(f"/tweets/{current}", {"tweet.fields": "referenced_tweets"}).get("data"))
+            if parent is None:
                 return depth  # the top, or a post X no longer shows
-            depth, current = depth + 1, parents[0]
+            depth, current = depth + 1, parent
         return depth
 
     def _read(self, path: str, params: dict[str, Any]) -> dict:
