@@ -64,6 +64,10 @@ def test_trial_params_become_a_train_config():
         "gradient_accumulation": 1,
         "method": "full",
     }
+    # A search of LoRA only starts from the recipe trained with LoRA, at the space's nearest rank.
+    lora_only = SweepConfig(space=SweepSpace(methods=("lora",), lora_ranks=(4, 8), learning_rate=(1e-5, 1e-4)))
+    first = recipe_params(lora_only, train_posts=2000)
+    assert (first["method"], first["lora_r"], first["learning_rate"]) == ("lora", 8, 1e-4)
 
 
 def test_sweep_keeps_the_best_bot_and_resumes_the_study(tiny_model, dataset, tweetling_home):

@@ -32,8 +32,9 @@ from tweetling.importer import ImportResult  # noqa: E402
 from tweetling.live import Queue, bio_line, credentials  # noqa: E402
 from tweetling.posts import Post, Profile  # noqa: E402
 from tweetling.store import Store  # noqa: E402
+from tweetling.track import RunSummary  # noqa: E402
 from tweetling.train import TrainPlan  # noqa: E402
-from tweetling.web import data, feedback, library, posting, render, training, writing  # noqa: E402
+from tweetling.web import data, feedback, library, posting, render, sweeping, training, writing  # noqa: E402
 from tweetling.web.jobs import JobRunner  # noqa: E402
 
 NOISY = "<script>alert('x')</script>"
@@ -228,6 +229,7 @@ def test_forget_removes_an_account_and_its_datasets_from_the_page(tweetling_home
 
     assert "ada: 150 posts removed from the store, 1 datasets and 0 tracking runs deleted" in note
     assert data.stored_accounts() == ["bob"]
+    assert ">ada<" not in data.accounts_table() and "<td>bob</td><td>file</td>" in data.accounts_table()
     assert training.dataset_choices() == []
     with pytest.raises(TweetlingError, match="nothing to forget"):
         data.forget_account("ada", False)
@@ -365,6 +367,72 @@ def test_a_bot_continues_on_its_new_posts_from_the_page(ada_dataset, tiny_model,
     [update] = bots.read_metadata(tweetling_home / "bots" / "ada").continued
     assert update.new_posts > 0 and library.bot_names() == ["ada"]
     assert status.progress["plan"].posts == update.new_posts + update.replayed_posts
+
+
+@pytest.mark.parametrize(
+    "path, base, trials, minutes, message",
+    [
+        (None, "b", 5, 0, "choose a dataset first (get data in step 1)"),
+        ("DATASET", " ", 5, 0, "enter a “Base model”"),
+        ("DATASET", "b", 0, 0, "“Trials” must be a whole number from 1 to 50"),
+        ("DATASET", "b", 2.5, 0, "“Trials” must be a whole number from 1 to 50"),
+        ("DATASET", "b", 51, 0, "“Trials” must be a whole number from 1 to 50"),
+        ("DATASET", "b", None, 0, "“Trials” must be a whole number"),
+        ("DATASET", "b", 5, -1, "“Minutes per trial” must be 0 (no limit) or more"),
+    ],
+)
+def test_a_search_needs_a_dataset_a_base_and_sane_limits(ada_dataset, path, base, trials, minutes, message):
+    path = ada_dataset if path == "DATASET" else path
+    with pytest.raises(TweetlingError, match=re.escape(message)):
+        sweeping.start_sweep(path, base, trials, "both", minutes)
+    assert training.RUNNER.status() is None or not training.RUNNER.status().active
+
+
+def test_a_search_shows_each_trial_and_keeps_the_best_bot(ada_dataset, tiny_model, tweetling_home):
+    runner = training.RUNNER
+    panel = sweeping.start_sweep(ada_dataset, str(tiny_model), 2, "lora", 0, "none")
+    assert "trial 1 of 2" in panel and "loading the base model" in panel
+    with pytest.raises(TweetlingError, match="already running"):
+        training.start_training(ada_dataset, "other", str(tiny_model), "full", "default", 0)
+    status = runner.wait(300)
+
+    assert status.state == "done", status.message
+    assert library.bot_names() == ["ada-sweep"] and Path(status.result) == tweetling_home / "bots" / "ada-sweep"
+    trials = status.progress["trials"]
+    assert [t.number for t in trials] == [0, 1] and all(t.params["method"] == "lora" for t in trials)
+    best = min(trials, key=lambda t: t.value)
+    meta = bots.read_metadata(Path(status.result))
+    assert meta.sweep["trial"] == best.number and (Path(status.result) / "README.md").exists()
+    shown = render.training_status(status)
+    assert "Done: ada-sweep" in shown and "trial 2 of 2" in shown and f"best: trial {best.number}" in shown
+    table = re.search(r"<table class='tl-table' id='tl-sweep-trials'>.*?</table>", shown).group()
+    assert table.count("<tr>") == 3 and table.count("★") == 1 and f"{best.value:.4f}" in table
+    assert not list((tweetling_home / "bots").glob(".ada-sweep.trial-*"))
+
+
+def test_a_cancelled_search_keeps_no_half_trained_bot(ada_dataset, tiny_model, tweetling_home):
+    runner = training.RUNNER
+    sweeping.start_sweep(ada_dataset, str(tiny_model), 3, "full", 0, "none")
+    wait_for(lambda: runner.status().progress.get("step", 0) >= 1 or not runner.status().active)
+    training.cancel_training()
+    status = runner.wait(120)
+
+    assert status.state == "cancelled"
+    assert status.message == "stopped during trial 1; no trial had finished, so no bot was kept"
+    assert library.bot_names() == [] and not list((tweetling_home / "bots").glob(".ada-sweep*"))
+
+
+def test_tracked_runs_link_to_the_mlflow_ui_and_escape_names():
+    runs = [
+        RunSummary("abc123", "train", NOISY, "FINISHED", "2026-11-28 04:00:00", 95.0,
+                   {"final_valid_perplexity": 51.234, "final_test_perplexity": 49.5}, {}, "7"),
+        RunSummary("def456", "prepare", "ada", "RUNNING", "2026-11-28 03:59:00", None, {}, {}, ""),
+    ]  # fmt: skip
+    table = render.tracked_runs(runs, "http://127.0.0.1:5000/", "sqlite:///home/mlflow.db")
+    assert "href='http://127.0.0.1:5000/#/experiments/7/runs/abc123'" in table and NOISY not in table
+    assert "<td>1:35</td><td>51.23</td><td>49.50</td>" in table and "<td>ada</td>" in table
+    assert "mlflow ui --backend-store-uri sqlite:///home/mlflow.db" in table
+    assert "No tracked runs yet" in render.tracked_runs([], "http://127.0.0.1:5000", "sqlite:///x")
 
 
 def test_the_loss_chart_draws_steps_and_validations():

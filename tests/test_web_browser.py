@@ -374,6 +374,24 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     assert hub.created[-1]["repo_id"] == "me/sample-bot" and f"Bearer {HF_TOKEN}" in hub.auth
     visit.shot("bot-page")
     assert HF_TOKEN not in page.content()
+
+    # Step 2 lists the tracked runs, and searches for a better recipe: one LoRA trial here.
+    visit.tab("2. Train")
+    page.get_by_text("Tracked runs", exact=True).click()
+    page.click("#tl-show-runs")
+    expect(page.locator("#tl-runs a").first).to_have_attribute(
+        "href", re.compile(r"^http://127\.0\.0\.1:5000/#/experiments/\d+/runs/\w+$")
+    )
+    expect(page.locator("#tl-runs")).to_contain_text("tweetling_sample")
+    page.get_by_text("Search for a better recipe", exact=True).click()
+    page.get_by_label("Trials").fill("1")
+    page.get_by_label("LoRA only").check()
+    page.click("#tl-sweep")
+    expect(status).to_have_attribute("data-state", "done", timeout=120_000)
+    expect(status).to_contain_text("Done: tweetling_sample-sweep")
+    expect(page.locator("#tl-sweep-trials tr")).to_have_count(2)
+    expect(page.locator("#tl-sweep-trials")).to_contain_text("lora")
+    visit.shot("searched")
     local = {urlparse(server).netloc}
     assert visit.hosts == local  # no fonts, analytics or avatars from elsewhere
     page.close()

@@ -15,7 +15,7 @@ from . import bots, paths
 from .dataset import Dataset
 from .errors import TweetlingError
 from .models import DEFAULT_BASE
-from .recipes import METHODS, TrainConfig, recipe
+from .recipes import METHODS, ProgressCallback, TrainConfig, recipe
 
 
 @dataclass(frozen=True)
@@ -127,19 +127,31 @@ def train_config(params: dict, config: SweepConfig) -> TrainConfig:
 
 
 def recipe_params(config: SweepConfig, train_posts: int) -> dict:
-    """The sweep parameters of CONFIG's recipe sized to TRAIN_POSTS posts: the first trial of a
-    new study, the point to beat."""
+    """The sweep parameters of CONFIG's recipe sized to TRAIN_POSTS posts, each moved into the
+    space where the recipe lies outside it (Optuna refuses a first point it cannot suggest, e.g.
+    the default's full fine-tune in a LoRA-only search): the first trial of a new study."""
     start = recipe(config.recipe).sized(train_posts)
-    low, high = config.space.epochs
+    space = config.space
     params = {
-        "learning_rate": start.learning_rate,
-        "epochs": min(max(start.sized_epochs, low), high),  # within the space, or TPE would not model it
-        "lr_scheduler": start.lr_scheduler,
-        "warmup_ratio": start.warmup_ratio,
-        "gradient_accumulation": 1,
-        "method": start.method,
+        "learning_rate": _within(start.learning_rate, space.learning_rate),
+        "epochs": _within(start.sized_epochs, space.epochs),
+        "lr_scheduler": _one_of(start.lr_scheduler, space.schedulers),
+        "warmup_ratio": _within(start.warmup_ratio, space.warmup_ratio),
+        "gradient_accumulation": _one_of(1, space.gradient_accumulation),
+        "method": _one_of(start.method, space.methods),
     }
-    return {**params, "lora_r": start.lora_r} if start.method == "lora" else params
+    if params["method"] == "lora":
+        params["lora_r"] = min(space.lora_ranks, key=lambda rank: abs(rank - start.lora_r))
+    return params
+
+
+def _within(value, bounds: tuple):
+    low, high = bounds
+    return min(max(value, low), high)
+
+
+def _one_of(value, choices: tuple):
+    return value if value in choices else choices[0]
 
 
 def sweep(
@@ -149,9 +161,11 @@ def sweep(
     *,
     track_backend: str | None = None,
     on_trial: TrialCallback | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> SweepResult:
     """Run CONFIG.trials more trials of the study for DATASET and CONFIG.base; the best bot of
-    the study is kept at OUT (default: bots/<dataset name>-sweep, beside what `train` makes)."""
+    the study is kept at OUT (default: bots/<dataset name>-sweep, beside what `train` makes).
+    ON_TRIAL hears each trial as it ends, ON_PROGRESS each trial's training steps."""
     import optuna
     from optuna.exceptions import ExperimentalWarning
 
@@ -178,7 +192,12 @@ def sweep(
         trial_dir = out.with_name(f".{out.name}.trial-{trial.number}")
         try:
             folder = fine_tune(
-                dataset, train_config(params, config), config.base, trial_dir, track_backend=track_backend
+                dataset,
+                train_config(params, config),
+                config.base,
+                trial_dir,
+                track_backend=track_backend,
+                on_progress=on_progress,
             )
             meta = bots.read_metadata(folder)
             value = meta.valid_loss

@@ -289,6 +289,7 @@ class RunSummary:
     duration_s: float | None
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    experiment_id: str = ""
 
 
 def recent_runs(limit: int = 20) -> list[RunSummary]:
@@ -296,7 +297,7 @@ def recent_runs(limit: int = 20) -> list[RunSummary]:
     from datetime import datetime
 
     found = _newest_runs("", limit)
-    runs = found[1] if found else []
+    experiment_id, runs = found if found else ("", [])
     summaries = []
     for run in runs:
         info, data = run.info, run.data
@@ -311,6 +312,7 @@ def recent_runs(limit: int = 20) -> list[RunSummary]:
                 duration_s=(end - info.start_time) / 1000 if end else None,
                 metrics=dict(data.metrics),
                 tags={k: v for k, v in data.tags.items() if not k.startswith("mlflow.")},
+                experiment_id=experiment_id,
             )
         )
     return summaries

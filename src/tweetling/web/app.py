@@ -1,5 +1,6 @@
 """The bot maker in the browser (Gradio Blocks): 1. data, 2. train, 3. generate, 4. post, and
-the bots (gallery and each bot's page: evaluation, download, publishing, deleting).
+the bots (gallery and each bot's page: evaluation, download, publishing, deleting). Step 2 also
+searches for a better recipe (a sweep) and lists the tracked runs.
 
 The steps live in their modules (data, training, writing, posting, library) as functions of
 plain values that tests call without a browser; this module lays out the page and wires them,
@@ -20,7 +21,7 @@ from .. import track
 from ..dataset import MAX_ACCOUNTS
 from ..generate import DEFAULT_POSTS, DEFAULT_PROMPT, GenerateConfig
 from ..models import DEFAULT_BASE
-from . import data, library, posting, render, training, writing
+from . import data, library, posting, render, sweeping, training, writing
 from .feedback import shown, wire
 from .library import BOTS  # noqa: F401 - the loaded-bot cache, for tests and scripts
 from .training import RUNNER
@@ -41,6 +42,7 @@ class ServeConfig:
 # System fonts: the default theme would fetch its fonts from Google.
 # Gradio's copies of handed-out files (downloads, images): checked hourly, removed after a day.
 CACHE_CLEANING = (3600, 86400)
+RUNS_SHOWN = 20  # tracked runs listed in step 2, newest first (as `tweetling runs`)
 THEME = gr.themes.Soft(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
 INTRO = (
     "# tweetling\nTurn someone's posts into a bot that writes in their voice: get the posts, train, "
@@ -123,6 +125,8 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 data_notes = gr.HTML(elem_id="tl-data-notes")
                 data_table = gr.HTML()
                 samples = gr.HTML()
+                with gr.Accordion("Accounts in the store", open=False):
+                    stored = gr.HTML(elem_id="tl-stored-box")
                 with gr.Accordion("Forget an account", open=False):
                     gr.Markdown(
                         "Removes its posts from the store, with the datasets and tracking runs that hold them; "
@@ -177,6 +181,27 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                     update_bot = gr.Dropdown(label="Bot to continue", elem_id="tl-update-bot")
                     update_button = gr.Button("Continue this bot on new posts", elem_id="tl-update")
                     update_message = gr.HTML(elem_id="tl-update-message")
+                with gr.Accordion("Search for a better recipe", open=False):
+                    gr.Markdown(
+                        "Trains the dataset above many times (trials), each with other settings (learning rate, "
+                        "epochs, schedule, warm-up, batch size, full or LoRA) chosen by Optuna, and keeps the bot "
+                        "with the lowest validation loss, named after the dataset with “-sweep” added. Searching the same dataset and base "
+                        "model again adds trials to the same search. Each trial takes about as long as a training.",
+                        elem_classes=["tl-muted"],
+                    )
+                    with gr.Row():
+                        sweep_trials = gr.Number(
+                            10, label="Trials", precision=0, minimum=1, maximum=sweeping.MAX_TRIALS, min_width=120
+                        )
+                        sweep_method = gr.Radio(sweeping.METHOD_CHOICES, value="both", label="Methods", min_width=240)
+                        sweep_minutes = gr.Number(
+                            0, label="Minutes per trial", info="at most; 0: no limit", minimum=0, min_width=160
+                        )
+                    sweep_button = gr.Button("Start the search", elem_id="tl-sweep")
+                    sweep_message = gr.HTML(elem_id="tl-sweep-message")
+                with gr.Accordion("Tracked runs", open=False):
+                    runs_table = gr.HTML(elem_id="tl-runs-box")
+                    runs_button = gr.Button("Show the newest runs", elem_id="tl-show-runs")
 
             # --- 3. generate -----------------------------------------------------------------
             with gr.Tab("3. Generate", id="generate"):
@@ -360,7 +385,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 config.track, progress, owner,
             )  # fmt: skip
             picker, summary = datasets_picker(path) if path else (gr.skip(), gr.skip())
-            return notes, table, sample, picker, summary, name or gr.skip(), accounts_picker()
+            return notes, table, sample, picker, summary, name or gr.skip(), accounts_picker(), data.accounts_table()
 
         wire(
             load_button.click,
@@ -376,7 +401,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 keep_newlines,
                 drop_duplicates,
             ],
-            [data_notes, data_table, samples, dataset_pick, dataset_info, bot_name, forget_pick],
+            [data_notes, data_table, samples, dataset_pick, dataset_info, bot_name, forget_pick, stored],
             data_message,
         )
 
@@ -389,13 +414,16 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
         def forget(account, deleted_only):
             note = data.forget_account(account, deleted_only)
             picker, summary = datasets_picker()
-            return (accounts_picker(), picker, summary, *bot_pickers(), gr.update(visible=False), note)
+            return (
+                accounts_picker(), data.accounts_table(), picker, summary, *bot_pickers(), gr.update(visible=False),
+                note,
+            )  # fmt: skip
 
         wire(
             confirm_forget.click,
             forget,
             [forget_pick, forget_deleted],
-            [forget_pick, dataset_pick, dataset_info, *pickers, confirm_forget],
+            [forget_pick, stored, dataset_pick, dataset_info, *pickers, confirm_forget],
             forget_message,
             says=True,
         )
@@ -449,6 +477,23 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             says=True,
         )
 
+        def start_sweep(dataset_path, base, trials, methods, minutes):
+            panel = sweeping.start_sweep(dataset_path, base, trials, methods, minutes, config.track)
+            return panel, gr.Timer(active=True), ""
+
+        wire(
+            sweep_button.click,
+            start_sweep,
+            [dataset_pick, base_model, sweep_trials, sweep_method, sweep_minutes],
+            [train_status, timer, loss_plot],
+            sweep_message,
+        )
+
+        def show_runs():
+            return render.tracked_runs(track.recent_runs(RUNS_SHOWN), config.mlflow_ui, track.tracking_uri())
+
+        wire(runs_button.click, show_runs, [], [runs_table], train_message)
+
         def poll(seen):
             """The live panel, chart and run link; once a job ends, its finish time (which refreshes the lists)."""
             status = RUNNER.status()
@@ -469,12 +514,12 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
         def after_training(name):
             status = RUNNER.status()
             new_bot = os.path.basename(status.result) if status is not None and status.result else None
-            return (*bot_pickers(new_bot), resumables_picker(), *check_name(name))
+            return (*bot_pickers(new_bot), resumables_picker(), *check_name(name), show_runs())
 
         seen_finish.change(
             after_training,
             [bot_name],
-            [*pickers, resumable, name_note, replace_box, replace_group],
+            [*pickers, resumable, name_note, replace_box, replace_group, runs_table],
             show_progress="hidden",
         )
 
@@ -683,6 +728,8 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 posting.accounts_panel(),
                 posting_to(),
                 accounts_picker(),
+                data.accounts_table(),
+                show_runs(),
             )
 
         app.load(
@@ -699,6 +746,8 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 accounts,
                 post_to,
                 forget_pick,
+                stored,
+                runs_table,
             ],
             show_progress="hidden",
         )

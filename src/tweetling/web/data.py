@@ -159,6 +159,16 @@ def stored_accounts() -> list[str]:
         return sorted(profile.name for profile in store.accounts())
 
 
+def accounts_table() -> str:
+    """The accounts in the store with their post counts, as `tweetling accounts` lists them."""
+    with Store() as store:
+        rows = [
+            (profile.name, profile.source, profile.display_name or "", store.count_posts(profile.name))
+            for profile in store.accounts()
+        ]
+    return render.stored_accounts(rows)
+
+
 def account_to_forget(account: str | None) -> str:
     """The account chosen in the forget picker; an error when none is."""
     if not account:

@@ -134,6 +134,10 @@ def training_status(status: Any | None) -> str:
         if progress.get("phase", "loading") in ("loading", "resuming", "updating"):
             phase = "stopping as soon as the base model has loaded"
     fields = [f"step {step:,} / {total:,}" if total else f"step {step:,}"]
+    if progress.get("trials_planned"):  # a sweep: its steps are the current trial's
+        fields.insert(
+            0, f"trial {min(progress.get('trial', 1), progress['trials_planned'])} of {progress['trials_planned']}"
+        )
     if progress.get("loss") is not None:
         fields.append(f"loss {progress['loss']:.3f}")
     if progress.get("valid_loss") is not None:
@@ -151,13 +155,45 @@ def training_status(status: Any | None) -> str:
             f"<p class='tl-message tl-{'error' if status.state == 'failed' else 'warning'}'>{esc(status.message)}</p>"
         )
     if status.state == "done":
-        ending = "<p class='tl-message tl-ok'>The bot is ready: write with it in step 3.</p>"
+        best = f" ({progress['best']})" if progress.get("best") else ""
+        ending = f"<p class='tl-message tl-ok'>The bot is ready{esc(best)}: write with it in step 3.</p>"
     return (
         f"<div id='tl-train-status' data-state='{status.state}'>"
         f"<strong>{esc(HEADLINES[status.state])}: {esc(status.name)}</strong>{doing}"
         f"{bar(step, total) if status.active or total else ''}"
-        f"<p>{' · '.join(esc(field) for field in fields)}</p>{training_plan(progress.get('plan'))}{ending}</div>"
+        f"<p>{' · '.join(esc(field) for field in fields)}</p>{training_plan(progress.get('plan'))}"
+        f"{sweep_trials(progress.get('trials', ()))}{ending}</div>"
     )
+
+
+def sweep_trials(trials: Sequence[Any]) -> str:
+    """The finished trials of a sweep (`sweep.TrialSummary`), the best one marked; "" before the first."""
+    if not trials:
+        return ""
+    best = min((t.value for t in trials if t.value is not None), default=None)
+    rows = []
+    for trial in trials:
+        params = trial.params
+        method = params.get("method", "")
+        if params.get("lora_r"):
+            method += f" r={params['lora_r']}"
+        cells = [
+            f"{trial.number}" + (" ★" if best is not None and trial.value == best else ""),
+            trial.state.lower(),
+            method,
+            f"{params['learning_rate']:.2g}" if "learning_rate" in params else "",
+            params.get("epochs", ""),
+            params.get("lr_scheduler", ""),
+            f"{params['warmup_ratio']:.2f}" if "warmup_ratio" in params else "",
+            params.get("gradient_accumulation", ""),
+            "" if trial.value is None else f"{trial.value:.4f}",
+        ]
+        rows.append("<tr>" + "".join(f"<td>{esc(cell)}</td>" for cell in cells) + "</tr>")
+    head = "".join(
+        f"<th>{label}</th>"
+        for label in ("trial", "state", "method", "rate", "epochs", "schedule", "warm-up", "batch ×", "valid loss")
+    )
+    return f"<table class='tl-table' id='tl-sweep-trials'><tr>{head}</tr>{''.join(rows)}</table>"
 
 
 def training_plan(plan: Any | None) -> str:
@@ -219,6 +255,53 @@ def loss_chart(points: Sequence[tuple[int, float, str]], total_steps: int | None
         f"</figcaption><svg viewBox='0 0 {width} {height}' role='img' aria-label='loss by training step'>"
         f"{''.join(parts)}</svg></figure>"
     )
+
+
+def run_address(mlflow_ui: str, experiment_id: str, run_id: str) -> str:
+    """A run's page in the MLflow UI at MLFLOW_UI."""
+    return f"{mlflow_ui.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def tracked_runs(runs: Sequence[Any], mlflow_ui: str, store_uri: str) -> str:
+    """The newest tracked runs (`track.RunSummary`), as `tweetling runs` lists them, each name a
+    link to the run in the MLflow UI."""
+    if not runs:
+        return "<p class='tl-muted' id='tl-runs'>No tracked runs yet: getting data and training record them.</p>"
+    rows = []
+    for run in runs:
+        address = safe_url(run_address(mlflow_ui, run.experiment_id, run.id)) if run.experiment_id else None
+        name = esc(run.name or run.id)
+        link = f"<a href='{address}' target='_blank' rel='noopener noreferrer'>{name}</a>" if address else name
+        perplexities = (run.metrics.get(f"final_{split}_perplexity") for split in ("valid", "test"))
+        cells = [
+            esc(run.started),
+            esc(run.kind),
+            link,
+            esc(run.status.lower()),
+            "" if run.duration_s is None else esc(duration(run.duration_s)),
+            *("" if ppl is None else f"{ppl:.2f}" for ppl in perplexities),
+        ]
+        rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    head = "".join(
+        f"<th>{label}</th>" for label in ("started", "kind", "name", "status", "time", "valid ppl", "test ppl")
+    )
+    return (
+        f"<table class='tl-table' id='tl-runs'><tr>{head}</tr>{''.join(rows)}</table>"
+        f"<p class='tl-muted'>The links open the MLflow UI; start it with "
+        f"<code>mlflow ui --backend-store-uri {esc(store_uri)}</code></p>"
+    )
+
+
+def stored_accounts(rows: Iterable[tuple[str, str, str, int]]) -> str:
+    """The accounts in the store, as `tweetling accounts` lists them: name, source, display name, posts."""
+    body = "".join(
+        f"<tr><td>{esc(name)}</td><td>{esc(source)}</td><td>{esc(display)}</td><td>{count:,}</td></tr>"
+        for name, source, display, count in rows
+    )
+    if not body:
+        return "<p class='tl-muted' id='tl-stored'>The store holds no posts yet.</p>"
+    head = "<tr><th>account</th><th>source</th><th>name</th><th>posts</th></tr>"
+    return f"<table class='tl-table' id='tl-stored'>{head}{body}</table>"
 
 
 def run_link(url: str | None, store_uri: str) -> str:

@@ -91,17 +91,9 @@ def training_job(name: str, train: Train, track_backend: str | None, mlflow_ui: 
         out = bots.default_dir(name)
 
         def on_progress(update: TrainProgress) -> None:
-            fields: dict = {"step": update.step, "total": update.total_steps, "tokens_per_s": update.tokens_per_s}
+            fields = progress_fields(update, points)
             if update.event == "start":
-                fields.update(phase="training", run_url=run_url(out, track_backend, mlflow_ui))
-            elif update.event == "step" and update.loss is not None:
-                points.append((update.step, update.loss, "training"))
-                fields.update(loss=update.loss, eta_s=update.eta_s, points=tuple(points))
-                if update.step == update.total_steps:
-                    fields.update(phase="finishing")
-            elif update.event == "eval" and update.valid_loss is not None:
-                points.append((update.step, update.valid_loss, "validation"))
-                fields.update(valid_loss=update.valid_loss, points=tuple(points))
+                fields.update(run_url=run_url(out, track_backend, mlflow_ui))
             control.report(**fields)
 
         def on_plan(plan: TrainPlan) -> None:
@@ -125,6 +117,22 @@ def training_job(name: str, train: Train, track_backend: str | None, mlflow_ui: 
             raise TweetlingError(page_words(str(error))) from None
 
     return work
+
+
+def progress_fields(update: TrainProgress, points: list[tuple[int, float, str]]) -> dict:
+    """What the panel shows of a trainer's report; a loss is added to POINTS, the chart's."""
+    fields: dict = {"step": update.step, "total": update.total_steps, "tokens_per_s": update.tokens_per_s}
+    if update.event == "start":
+        fields.update(phase="training")
+    elif update.event == "step" and update.loss is not None:
+        points.append((update.step, update.loss, "training"))
+        fields.update(loss=update.loss, eta_s=update.eta_s, points=tuple(points))
+        if update.step == update.total_steps:
+            fields.update(phase="finishing")
+    elif update.event == "eval" and update.valid_loss is not None:
+        points.append((update.step, update.valid_loss, "validation"))
+        fields.update(valid_loss=update.valid_loss, points=tuple(points))
+    return fields
 
 
 def training_work(dataset_path: str, name: str, base_model: str, config: TrainConfig, resume: bool) -> Train:
@@ -154,7 +162,7 @@ def run_url(bot_path: Path, track_backend: str | None, mlflow_ui: str) -> str | 
     if track.backend_name(track_backend) != "mlflow":
         return None
     found = track.train_run(bot_path)
-    return f"{mlflow_ui.rstrip('/')}/#/experiments/{found[0]}/runs/{found[1]}" if found else None
+    return render.run_address(mlflow_ui, *found) if found else None
 
 
 def check_epochs(epochs: float | None) -> int | None:
