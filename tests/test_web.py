@@ -34,7 +34,7 @@ from tweetling.posts import Post, Profile  # noqa: E402
 from tweetling.store import Store  # noqa: E402
 from tweetling.track import RunSummary  # noqa: E402
 from tweetling.train import TrainPlan  # noqa: E402
-from tweetling.web import data, feedback, library, posting, render, sweeping, training, writing  # noqa: E402
+from tweetling.web import autopilot, data, feedback, library, posting, render, sweeping, training, writing  # noqa: E402
 from tweetling.web.jobs import JobRunner  # noqa: E402
 
 NOISY = "<script>alert('x')</script>"
@@ -720,6 +720,77 @@ def test_the_post_step_drafts_approves_edits_rejects_and_posts_once(mastodon):
         posting.queue_action("jack", target, "post", first.id, None)
     if others:
         assert "rejected" in posting.queue_action("jack", target, "reject", others[0].id, None)[1]
+
+
+def test_keep_posting_sends_approved_drafts_on_schedule_until_stopped(mastodon):
+    target = TARGETS["mastodon"]
+    posting.draft_more("jack", 3, target)
+    with Store() as store:
+        first, second, *_ = Queue(store).drafts("jack")
+        Queue(store).approve(first.id)
+    pilot = autopilot.Autopilot()
+
+    pilot.start("jack", target, autopilot.run_config("10m", "0", auto_approve=False, reply=False))
+    wait_for(lambda: pilot.statuses()[0].posted == 1)
+
+    assert posted_texts(mastodon) == [first.text]  # the first goes at once, the next 10 minutes later
+    assert 590 <= pilot.statuses()[0].next_post_at - time.time() <= 600
+    with pytest.raises(TweetlingError, match="jack is already posting to mastodon:@bot@botsin.space: stop it first"):
+        pilot.start("jack", target, autopilot.run_config("3h", "30m", auto_approve=False, reply=False))
+    pilot.stop(target)
+    status = pilot.wait(target, 30)
+    assert status.state == "stopped" and status.events[-1][1] == "stopped: approved drafts stay queued"
+    panel = render.autopilot(pilot.statuses())
+    assert "jack → mastodon:@bot@botsin.space</strong>: stopped · every 10 min ± 0 min" in panel
+    assert "approved drafts only · not answering mentions · 1 posted" in panel and "https://botsin.space/@bot/" in panel
+    with pytest.raises(TweetlingError, match="nothing is posting to mastodon:@bot@botsin.space"):
+        pilot.stop(target)
+    assert posted_texts(mastodon) == [first.text]  # the unapproved drafts stayed drafts
+    with Store() as store:
+        assert Queue(store).get(second.id).status == "pending"
+
+
+def test_keep_posting_without_approval_writes_its_own_and_says_what_it_did(mastodon):
+    target = TARGETS["mastodon"]
+    pilot = autopilot.Autopilot()
+    pilot.start("jack", target, autopilot.run_config("1h", "5m", auto_approve=True, reply=False))
+    wait_for(lambda: pilot.statuses()[0].posted == 1)
+    pilot.stop(target)
+    events = [text for _, text in pilot.wait(target, 30).events]
+    assert events[0] == "posting jack to mastodon:@bot@botsin.space"
+    assert re.fullmatch(r"auto-approved \d+ new drafts", events[1]) and events[2].startswith("posted draft ")
+    assert len(posted_texts(mastodon)) == 1
+
+
+def test_keep_posting_without_approved_drafts_says_where_to_approve_them(mastodon):
+    target = TARGETS["mastodon"]
+    pilot = autopilot.Autopilot()
+    pilot.start("jack", target, autopilot.run_config("1h", "0", auto_approve=False, reply=False))
+    wait_for(lambda: len(pilot.statuses()[0].events) >= 2)
+    pilot.stop(target)
+    assert pilot.wait(target, 30).events[1][1] == (
+        "no approved drafts for mastodon:@bot@botsin.space; approve some in step 4"
+    )
+    assert posted_texts(mastodon) == []
+
+
+@pytest.mark.parametrize(
+    "bot, target, every, jitter, message",
+    [
+        ("jack", None, "3h", "30m", "choose the account in “Post to”"),
+        ("jack", "mastodon:@other@botsin.space", "3h", "30m", "not connected"),
+        ("jack", "TARGET", "3", "0", "“Every” must be at least 10 minutes here"),
+        ("jack", "TARGET", "soon", "0", "“Every” and “Jitter”: invalid duration 'soon'"),
+        ("jack", "TARGET", "1h", "1h", "“Jitter” must be shorter than “Every”"),
+        (None, "TARGET", "3h", "30m", "choose a bot"),
+    ],
+)
+def test_keep_posting_refuses_what_it_cannot_do(mastodon, bot, target, every, jitter, message):
+    target = TARGETS["mastodon"] if target == "TARGET" else target
+    pilot = autopilot.Autopilot()
+    with pytest.raises(TweetlingError, match=re.escape(message)):
+        pilot.start(bot, target, autopilot.run_config(every, jitter, auto_approve=False, reply=False))
+    assert pilot.statuses() == []
 
 
 @pytest.mark.parametrize("service", ["mastodon", "bluesky", "x"])

@@ -351,6 +351,27 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
         "posts written by a language model trained on @tweetling_sample's public posts."
     )
 
+    # Keep posting on a schedule: a post went out minutes ago, so the next waits out the interval.
+    waiting = page.locator(".tl-draft[data-status='pending']").first
+    scheduled_id = waiting.get_attribute("data-draft")
+    waiting.locator("[data-action='approve']").click()
+    scheduled = page.locator(f"#tl-draft-{scheduled_id}")
+    expect(scheduled).to_have_attribute("data-status", "approved")
+    page.get_by_text("Keep posting on a schedule").click()
+    page.locator("#tl-run-every textarea").fill("2h")
+    page.click("#tl-run-start")
+    run = page.locator(".tl-autopilot-run[data-target='mastodon:@bot@botsin.space']")
+    expect(run).to_have_attribute("data-state", "running")
+    expect(run).to_contain_text("every 2 h ± 30 min · approved drafts only · not answering mentions · 0 posted")
+    expect(run).to_contain_text(re.compile(r"next post \d{4}-\d\d-\d\d \d\d:\d\d"))
+    page.click("#tl-run-start")
+    expect(message(visit, "tl-run-message")).to_contain_text("is already posting to mastodon:@bot@botsin.space")
+    visit.shot("keep-posting")
+    expect(scheduled).to_have_attribute("data-status", "approved")
+    page.click("#tl-run-stop")
+    expect(run).to_have_attribute("data-state", "stopped", timeout=10_000)
+    expect(run).to_contain_text("stopped: approved drafts stay queued")
+
     # The bots: a card opens the bot's page; evaluate, download, publish.
     visit.tab("Bots")
     page.locator("#tl-gallery .tl-card[data-bot='tweetling_sample']").click()

@@ -123,12 +123,13 @@ class Runner:
             return self.clock()
         return self._last_post + self.config.every_s + self._offset
 
-    def run(self) -> None:
-        """Post and reply until MAX_POSTS scheduled posts are out (forever without it)."""
+    def run(self, stopped: Callable[[], bool] = lambda: False) -> None:
+        """Post and reply until MAX_POSTS scheduled posts are out (forever without it), or until
+        STOPPED says so (checked after each step and each pause)."""
         try:
-            while not self.done:
+            while not self.done and not stopped():
                 pause = self.step()
-                if not self.done:
+                if not self.done and not stopped():
                     self.sleep(pause)
         finally:
             self.service.close()

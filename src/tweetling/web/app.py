@@ -21,7 +21,7 @@ from .. import track
 from ..dataset import MAX_ACCOUNTS
 from ..generate import DEFAULT_POSTS, DEFAULT_PROMPT, GenerateConfig
 from ..models import DEFAULT_BASE
-from . import data, library, posting, render, sweeping, training, writing
+from . import autopilot, data, library, posting, render, sweeping, training, writing
 from .feedback import shown, wire
 from .library import BOTS  # noqa: F401 - the loaded-bot cache, for tests and scripts
 from .training import RUNNER
@@ -334,6 +334,30 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                     mentions_button = gr.Button("Answer mentions", elem_id="tl-answer-mentions", min_width=160)
                 post_message = gr.HTML(elem_id="tl-post-message")
                 queue = gr.HTML(render.drafts([]), js_on_load=render.DRAFTS_JS, elem_id="tl-queue")
+                with gr.Accordion("Keep posting on a schedule", open=False, elem_id="tl-autopilot-box"):
+                    gr.Markdown(
+                        "The bot in “Bot” posts its approved drafts to the account in “Post to”, one every so "
+                        "often (moved by up to the jitter), as `tweetling run` does, for as long as this server "
+                        "runs. Ticked, it also answers mentions under the rules of “Answer mentions”, and can "
+                        "write and approve its drafts itself: then nobody reads them before they go out.",
+                        elem_classes=["tl-muted"],
+                    )
+                    with gr.Row():
+                        run_every = gr.Textbox("3h", label="Every", info="e.g. 3h, 45m, 1h30m; at least 10m",
+                                               elem_id="tl-run-every", min_width=160)  # fmt: skip
+                        run_jitter = gr.Textbox("30m", label="Jitter", elem_id="tl-run-jitter", min_width=160)
+                        run_reply = gr.Checkbox(label="Answer mentions", elem_id="tl-run-reply")
+                        run_auto = gr.Checkbox(
+                            label="Post without my approval (writes and approves drafts itself)",
+                            elem_id="tl-run-auto",
+                        )
+                    with gr.Row():
+                        run_start = gr.Button("Start posting", elem_id="tl-run-start")
+                        run_stop = gr.Button("Stop posting to the account in “Post to”", variant="stop",
+                                             elem_id="tl-run-stop")  # fmt: skip
+                    run_message = gr.HTML(elem_id="tl-run-message")
+                    run_panel = gr.HTML(render.autopilot([]), elem_id="tl-autopilot-panel")
+                    run_timer = gr.Timer(3.0, active=False)
 
             # --- the bots --------------------------------------------------------------------
             with gr.Tab("Bots", id="bots"):
@@ -581,6 +605,31 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             concurrency_id="model",
         )
 
+        def posting_panel(name):
+            """The posting loops, their timer (ticking while one runs) and the queue they post from."""
+            statuses = autopilot.AUTOPILOT.statuses()
+            active = any(status.active for status in statuses)
+            return render.autopilot(statuses), gr.Timer(active=active), posting.queue_panel(name)
+
+        def start_posting(name, target, every, jitter, reply, auto):
+            autopilot.AUTOPILOT.start(name, target, autopilot.run_config(every, jitter, auto, reply))
+            return posting_panel(name)
+
+        def stop_posting(name, target):
+            autopilot.AUTOPILOT.stop(target)
+            return posting_panel(name)
+
+        posting_outputs = [run_panel, run_timer, queue]
+        wire(
+            run_start.click,
+            start_posting,
+            [post_bot, post_to, run_every, run_jitter, run_reply, run_auto],
+            posting_outputs,
+            run_message,
+        )
+        wire(run_stop.click, stop_posting, [post_bot, post_to], posting_outputs, run_message)
+        run_timer.tick(posting_panel, [post_bot], posting_outputs, show_progress="hidden", concurrency_limit=None)
+
         def posting_to():
             choices = posting.account_choices()
             return gr.update(choices=choices, value=choices[0] if choices else None)
@@ -730,6 +779,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 accounts_picker(),
                 data.accounts_table(),
                 show_runs(),
+                *posting_panel(None)[:2],
             )
 
         app.load(
@@ -748,6 +798,8 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 forget_pick,
                 stored,
                 runs_table,
+                run_panel,
+                run_timer,
             ],
             show_progress="hidden",
         )

@@ -29,6 +29,7 @@ PAGE_WORDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?:: )?pass --account(?: NAME)?"), ": fill in “Account name”"),
     (re.compile(r"run `tweetling import` or `tweetling fetch` first"), "get them in step 1"),
     (re.compile(r"train one with `tweetling train`"), "train one in step 2"),
+    (re.compile(r"approve some with `tweetling queue [^`]*`"), "approve some in step 4"),
     (re.compile(r"prepare it again with `tweetling prepare` and retrain"), "get the data again in step 1 and retrain"),
     (re.compile(r"run `tweetling prepare [^`]*`"), "get the data in step 1"),
     (re.compile(r"fetch or import newer posts first"), "get its accounts' newer posts in step 1 first"),

@@ -64,6 +64,14 @@ def duration(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def span(seconds: float) -> str:
+    """A schedule's interval in words: 3 h, 45 min, 1 h 30 min, 20 s."""
+    seconds = round(seconds)
+    hours, minutes, rest = seconds // 3600, seconds % 3600 // 60, seconds % 60
+    words = [f"{hours} h" if hours else "", f"{minutes} min" if minutes else "", f"{rest} s" if rest else ""]
+    return " ".join(word for word in words if word) or "0 min"
+
+
 def size(n_bytes: int) -> str:
     value = float(n_bytes)
     for unit in ("bytes", "KB", "MB"):
@@ -580,3 +588,30 @@ CSS = """
   .tab-container button { padding: 0 6px !important; font-size: 13.5px !important; }
 }
 """
+
+
+def autopilot(statuses: Sequence[Any]) -> str:
+    """Each account's posting loop (`autopilot.AutopilotStatus`): its schedule, when it posts
+    next and what it did last, newest first."""
+    if not statuses:
+        return "<p class='tl-muted' id='tl-autopilot'>No bot is posting on a schedule.</p>"
+    parts = []
+    for status in statuses:
+        facts = [
+            f"every {span(status.every_s)} ± {span(status.jitter_s)}",
+            "drafts written and approved by itself" if status.auto_approve else "approved drafts only",
+            "answering mentions" if status.reply else "not answering mentions",
+            f"{status.posted} posted",
+        ]
+        if status.active and status.next_post_at:
+            facts.append(f"next post {datetime.fromtimestamp(status.next_post_at):%Y-%m-%d %H:%M}")
+        events = "".join(
+            f"<li><span class='tl-muted'>{datetime.fromtimestamp(when):%H:%M:%S}</span> {esc(text)}</li>"
+            for when, text in reversed(status.events)
+        )
+        parts.append(
+            f"<div class='tl-autopilot-run' data-target='{esc(status.target)}' data-state='{esc(status.state)}' "
+            f"data-posted='{status.posted}'><p><strong>{esc(status.bot)} → {esc(status.target)}</strong>: "
+            f"{esc(status.state)} · {' · '.join(esc(fact) for fact in facts)}</p><ul>{events}</ul></div>"
+        )
+    return f"<div id='tl-autopilot'>{''.join(parts)}</div>"
