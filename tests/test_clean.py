@@ -1,10 +1,12 @@
 import html
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tweetling.clean import CleanOptions, Table, clean_posts, clean_text, data_table, is_short, strip_urls
+from tweetling.errors import TweetlingError
 from tweetling.posts import Post
 
 words = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)
@@ -85,6 +87,18 @@ def test_options_are_counted_when_on():
     assert dropped.table.replies == 2 and dropped.table.kept == 3
     labels = [label for label, _ in dropped.table.rows()]
     assert labels == ["Posts downloaded", "Retweets", "Replies dropped", "Short posts", "Posts kept"]
+
+
+def test_language_codes_match_in_any_case_and_odd_ones_are_refused():
+    posts = [
+        post("a post in english here", lang="en", post_id="1"),
+        post("un post en français", lang="FR", post_id="2"),
+    ]
+    assert clean_posts("ana", posts, CleanOptions(languages=("EN",))).texts == ["a post in english here"]
+    assert clean_posts("ana", posts, CleanOptions(languages=("fr",))).texts == ["un post en français"]
+    for code in ("", "../x", "e", "english!"):
+        with pytest.raises(TweetlingError, match="invalid language code"):
+            CleanOptions(languages=(code,))
 
 
 @given(

@@ -309,6 +309,19 @@ def written(name: str, text: str) -> callable:
             r"^p\.csv:2: column 'created_at': cannot parse date .* \(out of range\)$",
         ),
         (
+            written("p.csv", "text,text,username\nhi,there,bob\n"),
+            r"^p\.csv:1: column 'text' appears twice in the header$",
+        ),
+        (written("p.csv", "id,id,text\n1,2,hi\n"), r"^p\.csv:1: column 'id' appears twice in the header$"),
+        (
+            written("p.csv", "id,text\n778,one\n779,two\n778,three\n"),
+            r"^p\.csv:4: column 'id': post 778 repeats the one at p\.csv:2$",
+        ),
+        (
+            written("p.jsonl", '{"id": "5", "text": "a"}\n\n{"id": 5, "text": "b"}\n'),
+            r"^p\.jsonl:3: field 'id': post 5 repeats the one at p\.jsonl:1$",
+        ),
+        (
             latin1_at_line("p.csv", "id,text", lambda n: f"{n},post number {n} with some padding words", 3001),
             r"^p\.csv:3001: not UTF-8 text",
         ),

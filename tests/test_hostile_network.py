@@ -447,7 +447,8 @@ def test_an_absurd_rate_limit_wait_is_one_readable_line(httpserver):
         ("http://example.org:99999", "expected http"),
         ("http://example.org:0", "expected http"),
         ("https://example.org/api?x=1", "expected http"),
-        ("https://user:secret@example.org", "credentials in the URL"),
+        ("https://example.org/api?access_token=secret", "expected http"),
+        ("https://user:secret@example.org", "credentials do not belong in the URL"),
         ("https://example.org\n", None),  # a stray newline is trimmed, the URL is fine
     ],
 )
@@ -457,7 +458,29 @@ def test_base_urls_are_checked(url, problem):
         return
     with pytest.raises(SourceError, match=rf"^invalid base URL .*: {problem}") as caught:
         HttpClient(url)
-    assert "secret" not in str(caught.value) or "user:secret" in repr(url)
+    assert "secret" not in str(caught.value)  # neither a password nor a query is repeated
+
+
+@pytest.mark.parametrize("token", ["AAAASECRETTOKEN x", "AAAASECRET\nTOKEN", "AAAASECRETé€"])
+def test_a_token_a_header_cannot_carry_is_refused_before_anything_is_sent(
+    httpserver, tweetling_home, monkeypatch, token
+):
+    monkeypatch.setenv("X_BEARER_TOKEN", token)
+    result = CliRunner().invoke(cli, ["fetch", "x:alice", "--base-url", httpserver.url_for("/2")])
+    assert result.exit_code == 1 and "SECRET" not in result.output and "Traceback" not in result.output
+    assert result.output.strip() == (
+        "error: x: environment variable X_BEARER_TOKEN holds spaces, line breaks or characters outside ASCII:"
+        " copy the token again"
+    )
+    assert httpserver.log == []
+
+
+def test_spaces_around_a_token_are_trimmed_and_a_broken_header_is_never_sent(httpserver):
+    client = HttpClient(httpserver.url_for("/"), token=f" {TOKEN}\n")
+    assert client._client.headers["Authorization"] == f"Bearer {TOKEN}"
+    with pytest.raises(SourceError, match=r"^a token sent to localhost holds line breaks") as caught:
+        client.request_json("GET", "/x", headers={"Authorization": "Bearer SESSION\nTOKEN"})
+    assert "SESSION" not in str(caught.value) and httpserver.log == []
 
 
 def test_cli_invalid_base_url_is_one_line(tweetling_home):

@@ -158,3 +158,19 @@ def test_cli_review_walks_the_pending_drafts(tiny_bot, tweetling_home):
 def test_cli_queue_errors_are_one_line(tiny_bot, tweetling_home):
     result = CliRunner().invoke(cli, ["queue", "jack", "--approve", "999"])
     assert result.exit_code == 1 and "error: no draft 999" in result.output
+    huge = str(10**23)
+    result = CliRunner().invoke(cli, ["queue", "jack", "--reject", huge])
+    assert result.exit_code == 1 and result.output == f"error: no draft {huge}\n"
+
+
+def test_cli_queue_changes_all_or_nothing(tiny_bot, tweetling_home):
+    with Store() as store:
+        first, second = Queue(store).add("jack", ["keep me", "and me"])
+    args = ["queue", "jack", "--edit", str(first.id), "new words", "--approve", str(second.id), "--approve", "999"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and "error: no draft 999" in result.output
+    with Store() as store:  # the edit and the first approval were undone with the refused one
+        assert [(d.text, d.status) for d in Queue(store).drafts("jack")] == [
+            ("keep me", "pending"),
+            ("and me", "pending"),
+        ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -35,6 +36,13 @@ def test_long_posts_are_shortened_to_fit_x():
     assert "…" not in shared_text(links.mastodon)  # Mastodon's 500 characters fit it whole
 
 
+def test_a_very_long_text_is_shortened_at_once():
+    started = time.perf_counter()
+    links = share_links("a" * 200_000 + " 夢" * 1000, ["jack"])
+    assert time.perf_counter() - started < 5  # it was quadratic: minutes for this
+    assert x_length(shared_text(links.x)) <= X_LIMIT and shared_text(links.x).endswith(NOTE)
+
+
 def test_x_counts_wide_characters_double():
     assert x_length("abc") == 3 and x_length("夢は") == 4
     text = shared_text(share_links("夢" * 200, ["jack"]).x)
@@ -58,3 +66,9 @@ def test_cli_share(tiny_bot):
     x_line, mastodon_line = result.stdout.splitlines()
     assert shared_text(x_line.removeprefix("X: ")) == f"My dream is to fly\n\n{NOTE}"
     assert mastodon_line.startswith("Mastodon: https://mastodon.social/share?text=")
+
+
+@pytest.mark.parametrize("text", ["", "   \n "])
+def test_cli_share_refuses_an_empty_post(tiny_bot, text):
+    result = CliRunner().invoke(cli, ["share", "jack", text])
+    assert result.exit_code == 1 and result.output == "error: TEXT is empty: pass the post to share\n"

@@ -96,3 +96,6 @@ def test_mlflow_links_prepare_and_train_runs_without_secrets(tiny_model, tmp_pat
 
     result = CliRunner().invoke(cli, ["runs"])
     assert result.exit_code == 0 and "train" in result.output and "prepare" in result.output
+    for limit in ("0", "-1", "99999999999999999999"):
+        refused = CliRunner().invoke(cli, ["runs", "--limit", limit])
+        assert refused.exit_code == 2 and "Invalid value for '--limit'" in refused.output

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -413,6 +414,7 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     expect(page.locator("#tl-sweep-trials tr")).to_have_count(2)
     expect(page.locator("#tl-sweep-trials")).to_contain_text("lora")
     visit.shot("searched")
+    shutil.rmtree(home / "bots" / "tweetling_sample-sweep")  # the later tests expect one bot
     local = {urlparse(server).netloc}
     assert visit.hosts == local  # no fonts, analytics or avatars from elsewhere
     page.close()

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 
-from .errors import InsufficientDataError
+from .errors import InsufficientDataError, TweetlingError
 from .posts import Post
 
 # huggingtweets' thresholds, in characters of kept text per account.
@@ -17,6 +17,7 @@ WARN_CHARS = 40_000
 _URL = re.compile(r"\s?https?:\S+")
 _LEADING_MENTIONS = re.compile(r"^(?:\s*@\w+)+\s*")
 _BORING_MARKS = ("http", "@", "#")
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")  # BCP 47, as the services write them
 _ISO_DATE = re.compile(r"\d{4}-\d\d-\d\dT")
 
 
@@ -30,6 +31,12 @@ class CleanOptions:
     drop_duplicates: bool = False  # drop exact repeats of an already kept post
     languages: tuple[str, ...] = ()  # keep only these languages (posts without one are kept)
     include_cw: bool = False  # keep posts shown behind a content warning (left out by default)
+
+    def __post_init__(self) -> None:
+        bad = next((code for code in self.languages if not _LANGUAGE_TAG.fullmatch(code)), None)
+        if bad is not None:
+            raise TweetlingError(f"invalid language code {bad[:40]!r}: expected one like en, pt-BR or zh-Hant")
+        object.__setattr__(self, "languages", tuple(code.lower() for code in self.languages))
 
     def to_dict(self) -> dict:
         return {**asdict(self), "languages": list(self.languages)}
@@ -157,7 +164,7 @@ def clean_posts(account: str, posts: Iterable[Post], options: CleanOptions = Cle
         if post.kind == "reply" and not options.keep_replies:
             table.replies = (table.replies or 0) + 1  # counted only with the option on
             continue
-        if options.languages and post.lang and post.lang not in options.languages:
+        if options.languages and post.lang and post.lang.lower() not in options.languages:
             table.other_language = (table.other_language or 0) + 1
             continue
         text = fix_text(post.text)

@@ -590,7 +590,9 @@ def check_continue_flags(continue_: bool) -> None:
 
 
 @cli.command()
-@click.option("--limit", default=20, show_default=True, help="How many runs to show, newest first.")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 1000), help="How many runs to show, newest first."
+)
 def runs(limit: int) -> None:
     """List recent prepare and train runs of the local MLflow store (`mlflow ui` shows more)."""
     from rich.table import Table
@@ -783,6 +785,8 @@ def share(bot: str, text: str, instance: str) -> None:
     from .bots import read_metadata, resolve
     from .share import share_links
 
+    if not text.strip():
+        raise TweetlingError("TEXT is empty: pass the post to share")
     links = share_links(text, read_metadata(resolve(bot)).accounts, instance)
     click.echo(f"X: {links.x}\nMastodon: {links.mastodon}")
 
@@ -1209,15 +1213,16 @@ def queue(
     name = bot_key(bot)
     with Store() as store:
         drafts = Queue(store)
-        for draft_id, text in edits:
-            edit_draft(store, draft_id, text, name)
-        for draft_id in approve_ids:
-            drafts.approve(draft_id, name)
-        for draft_id in reject_ids:
-            drafts.reject(draft_id, name)
-        if approve_all:
-            for d in drafts.drafts(name, ("pending",)):
-                drafts.approve(d.id, name)
+        with store.transaction():  # all of the changes asked for, or none when one is refused
+            for draft_id, text in edits:
+                edit_draft(store, draft_id, text, name)
+            for draft_id in approve_ids:
+                drafts.approve(draft_id, name)
+            for draft_id in reject_ids:
+                drafts.reject(draft_id, name)
+            if approve_all:
+                for d in drafts.drafts(name, ("pending",)):
+                    drafts.approve(d.id, name)
         if review:
             _review(store, drafts, name)
         shown = drafts.drafts(name) if show_all else drafts.drafts(name, ("pending", "approved"))

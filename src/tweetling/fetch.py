@@ -29,7 +29,7 @@ from .errors import SourceError, TweetlingError
 from .paths import checked_name
 from .provenance import FETCHED, Origin
 from .sources import bluesky, mastodon, shown, x_api
-from .sources.http import HttpClient, NetworkSource, OnWait, Page, RetryPolicy, checked_base_url
+from .sources.http import HttpClient, NetworkSource, OnWait, Page, RetryPolicy, checked_base_url, checked_token
 from .store import Store
 
 OnProgress = Callable[[int, "int | None"], None]  # (posts fetched this run, posts expected or None)
@@ -264,13 +264,13 @@ def _token(source: str, token_env: str | None) -> str | None:
         value = os.environ.get(token_env)
         if not value:
             raise SourceError(f"{source}: environment variable {token_env} is not set or empty")
-        return value
+        return checked_token(value, f"{source}: environment variable {token_env}")
     if source != "x":  # Mastodon tokens belong to one instance: sent only when asked for
         return None
-    value = next((os.environ[name] for name in x_api.TOKEN_ENVS if os.environ.get(name)), None)
-    if not value:
+    name = next((name for name in x_api.TOKEN_ENVS if os.environ.get(name)), None)
+    if not name:
         raise SourceError(
             "x: the X API needs a bearer token: set X_BEARER_TOKEN (or TWITTER_BEARER_TOKEN),"
             " or name another variable with --token-env"
         )
-    return value
+    return checked_token(os.environ[name], f"x: environment variable {name}")

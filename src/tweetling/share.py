@@ -44,6 +44,7 @@ def with_disclosure(post: str, accounts: list[str], limit: int, length=len) -> s
     if room < 1:
         raise TweetlingError("the account names are too long to fit a disclosure in one post")
     if length(post) > room:
+        post = post[:room]  # every character counts at least 1: the rest cannot fit
         while post and length(post.rstrip() + "…") > room:
             post = post[:-1]
         post = post.rstrip() + "…"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..errors import TweetlingError
+from ..sources.http import checked_token
 from ..store import Store
 from . import bluesky, credentials, mastodon, x
 from .credentials import Secret
@@ -79,17 +80,17 @@ def _env_secret(name: str) -> Secret:
     value = os.environ.get(name)
     if not value:
         raise TweetlingError(f"environment variable {name} is not set or empty")
-    return Secret(value)
+    return Secret(checked_token(value, f"environment variable {name}"))
 
 
 def _x_keys(token_env: str | None) -> dict[str, Secret]:
     """An OAuth 2.0 user token (and what renews it) from TOKEN_ENV, or the four OAuth 1.0a keys."""
     if token_env:
         keys = {"user_token": _env_secret(token_env)}
-        keys.update({name: Secret(os.environ[env]) for name, env in x.REFRESH_ENVS.items() if os.environ.get(env)})
+        keys.update({name: _env_secret(env) for name, env in x.REFRESH_ENVS.items() if os.environ.get(env)})
         return keys
     if all(os.environ.get(env) for env in x.OAUTH1_ENVS):
-        return {key: Secret(os.environ[env]) for key, env in zip(x.OAUTH1_KEYS, x.OAUTH1_ENVS, strict=True)}
+        return {key: _env_secret(env) for key, env in zip(x.OAUTH1_KEYS, x.OAUTH1_ENVS, strict=True)}
     if os.environ.get(x.TOKEN_ENV):
         return _x_keys(x.TOKEN_ENV)
     raise TweetlingError(

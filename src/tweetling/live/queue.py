@@ -117,6 +117,8 @@ class Queue:
         return self.get(_inserted_id(cursor))
 
     def get(self, draft_id: int) -> Draft:
+        if not 0 < draft_id < 2**63:  # beyond SQLite's integers: no draft has it
+            raise TweetlingError(f"no draft {draft_id}")
         row = self.db.execute("SELECT * FROM drafts WHERE id = ?", (draft_id,)).fetchone()
         if row is None:
             raise TweetlingError(f"no draft {draft_id}")

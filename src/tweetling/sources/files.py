@@ -58,6 +58,9 @@ def read_csv(path: Path, account: str | None = None, source: str | None = None) 
 
 
 def _check_header(name: str, header: list[str], account: str | None) -> None:
+    repeated = next((field for i, field in enumerate(header) if field and field in header[:i]), None)
+    if repeated:  # csv.DictReader would keep the last column's values and silently drop the others
+        raise InputError(f"{name}:1", f"column '{repeated}' appears twice in the header")
     if not any(field in header for field in TEXT_FIELDS):
         raise InputError(
             f"{name}:1",
@@ -124,6 +127,7 @@ def _posts_from_records(
 ) -> Iterator[Post]:
     """Posts of one account: a record naming another account than the first is an error."""
     first_handle = None
+    seen: dict[str, str] = {}  # post id -> where it was
     for number, (where, record) in enumerate(records, start=1):
         fields = Fields(record, where, word=word)
         handle = account or _record_handle(fields)
@@ -135,7 +139,12 @@ def _posts_from_records(
                 f"{word} '{_first_key(record, ACCOUNT_FIELDS)}': {handle!r} differs "
                 f"from {first_handle!r} above; one account per file, or pass --account",
             )
-        yield post_from_record(fields, handle, source, number)
+        post = post_from_record(fields, handle, source, number)
+        if post.post_id in seen:  # one would overwrite the other in the store
+            key = _first_key(record, ID_FIELDS)
+            raise InputError(where, f"{word} '{key}': post {post.post_id} repeats the one at {seen[post.post_id]}")
+        seen[post.post_id] = where
+        yield post
 
 
 def post_from_record(fields: Fields, account: str, source: str | None, number: int) -> Post:

@@ -134,10 +134,10 @@ class HttpClient:
         clock: Callable[[], float] = time.time,
     ):
         headers = {"Accept": "application/json", "User-Agent": "tweetling (+https://github.com/tweetling)"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
         self.base_url = checked_base_url(base_url)
         self.host = httpx.URL(self.base_url).host
+        if token:
+            headers["Authorization"] = f"Bearer {checked_token(token, f'the token for {self.host}')}"
         self.policy = policy
         self._secrets = _secret_forms(token)
         self._on_wait = on_wait
@@ -200,6 +200,9 @@ class HttpClient:
             raise explain(error) from None
 
     def _send(self, request: _Request) -> JsonReply:
+        if not all(_HEADER.fullmatch(value) for value in (request.headers or {}).values()):
+            # httpx would refuse it, quoting the value: a token read from a credentials file, say
+            raise SourceError(f"a token sent to {self.host} holds line breaks or characters outside ASCII")
         query = {k: v for k, v in (request.params or {}).items() if v is not None}
         failures = rate_limited = 0
         while True:
@@ -336,6 +339,19 @@ class HttpClient:
         self._sleep(seconds)
 
 
+_TOKEN = re.compile(r"[\x21-\x7e]+")  # what an HTTP header can carry of a token: visible ASCII
+_HEADER = re.compile(r"[\x20-\x7e]*")
+
+
+def checked_token(value: str, named: str) -> str:
+    """VALUE without the spaces around it, if a header can carry it; else a SourceError that names
+    where it came from (NAMED: a variable or a field), never the value."""
+    value = value.strip()
+    if not _TOKEN.fullmatch(value):
+        raise SourceError(f"{named} holds spaces, line breaks or characters outside ASCII: copy the token again")
+    return value
+
+
 def checked_base_url(base_url: str) -> str:
     """BASE_URL without its trailing slash if it is an http(s) URL with a host, else a SourceError."""
     problem = "expected http(s)://host[:port][/path]"
@@ -344,7 +360,9 @@ def checked_base_url(base_url: str) -> str:
     except (httpx.InvalidURL, TypeError, ValueError):
         url = None
     if url is not None and url.userinfo:
-        problem = "credentials in the URL would be shown in messages; pass a token with --token-env"
+        problem = (
+            "credentials do not belong in the URL (they would travel in every message); pass a token with --token-env"
+        )
     elif (
         url is not None
         and url.scheme in ("http", "https")
@@ -354,7 +372,12 @@ def checked_base_url(base_url: str) -> str:
         and not url.fragment
     ):
         return str(url).rstrip("/")
-    raise SourceError(f"invalid base URL {shown(base_url, 60)}: {problem}")
+    raise SourceError(f"invalid base URL {shown(_masked(base_url), 60)}: {problem}")
+
+
+def _masked(url: str) -> str:
+    """URL with what may hold a secret (the user:password before the host, the query) hidden."""
+    return re.sub(r"[?#].*", "?…", re.sub(r"//[^/?#]*@", "//…@", url, count=1), flags=re.DOTALL)
 
 
 def _secret_forms(token: str | None) -> tuple[bytes, ...]:

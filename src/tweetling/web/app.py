@@ -302,8 +302,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                         )
                     with gr.Accordion("X keys", open=False), gr.Row():
                         x_keys = [
-                            gr.Textbox(label=label, type="password", min_width=200)
-                            for label in ("API key", "API key secret", "Access token", "Access token secret")
+                            gr.Textbox(label=label, type="password", min_width=200) for label in posting.X_KEY_LABELS
                         ]
                     with gr.Row():
                         connect_disclose = gr.Checkbox(

@@ -30,11 +30,13 @@ from ..live import (
 from ..live.credentials import Secret
 from ..live.mastodon import SCOPES
 from ..live.x import OAUTH1_KEYS
+from ..sources.http import checked_token
 from ..store import Store
 from . import render
 from .library import BOTS, Progress, bot_folder, no_progress
 
 MAX_DRAFTS = 20  # drafts written per click
+X_KEY_LABELS = ("API key", "API key secret", "Access token", "Access token secret")  # the page's X key fields
 RECENT = 10  # posted and rejected drafts still shown
 ACTIONS = ("approve", "reject", "edit", "post")
 
@@ -104,11 +106,16 @@ def _typed_secrets(service: str, secret: str | None, x_keys: list[str | None]) -
     if service == "x" and (any(keys) or not secret):
         if not all(keys):
             raise TweetlingError(_MISSING["x"])
-        return {name: Secret(key) for name, key in zip(OAUTH1_KEYS, keys, strict=True)}
+        return {
+            name: Secret(checked_token(key, f"“{label}”"))
+            for name, key, label in zip(OAUTH1_KEYS, keys, X_KEY_LABELS, strict=True)
+        }
     if not secret:
         raise TweetlingError(_MISSING[service])
-    name = {"mastodon": "access_token", "bluesky": "app_password", "x": "user_token"}[service]
-    return {name: Secret(secret)}
+    if service == "bluesky":  # sent in a JSON body, not a header: any character may be in it
+        return {"app_password": Secret(secret)}
+    name = {"mastodon": "access_token", "x": "user_token"}[service]
+    return {name: Secret(checked_token(secret, "“Access token or app password”"))}
 
 
 def disconnect_account(target: str | None) -> tuple[str, str]:
