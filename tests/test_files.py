@@ -100,6 +100,14 @@ def test_snscrape_csv_takes_the_handle_from_the_user_url():
     assert posts[2].lang == "es"
 
 
+@pytest.mark.parametrize("user", ["foo/bar", "\"{'username': '../../x'}\"", "https://evil.example/bob"])
+def test_a_handle_that_is_a_path_is_refused_not_cut_to_its_last_part(tmp_path, user):
+    path = tmp_path / "posts.csv"
+    path.write_text(f"text,user\nhello there,{user}\n")
+    with pytest.raises(InputError, match=r"^posts\.csv:2: column 'user': invalid"):
+        list(read_csv(path))
+
+
 def test_csv_with_an_unknown_header_names_the_expected_columns():
     with pytest.raises(
         InputError,

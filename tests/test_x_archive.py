@@ -124,6 +124,15 @@ def test_zip_without_tweets_js_is_refused(tmp_path: Path):
         read_archive(zipped)
 
 
+def test_zip_of_two_archives_is_refused_not_half_imported(tmp_path: Path):
+    zipped = tmp_path / "both.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for root in ("a", "b"):
+            zf.writestr(f"{root}/data/tweets.js", "window.YTD.tweets.part0 = []")
+    with pytest.raises(InputError, match=r"^both\.zip: holds more than one archive \(a/data/, b/data/\)"):
+        read_archive(zipped)
+
+
 def test_data_file_without_the_wrapper_is_refused(tmp_path: Path):
     bad = tmp_path / "tweets.js"
     bad.write_text("console.log('hello')")

@@ -41,6 +41,7 @@ REPLY_FIELDS = (
 QUOTE_FIELDS = ("quoted_status_id_str", "quoted_status_id", "is_quote_status", "quotedTweet", "quote_url", "is_quote")
 # snscrape writes its user object into a CSV cell as a dict repr or a profile URL.
 _MAX_LANG_CHARS = 35  # the longest language tag in use (BCP 47)
+_PROFILE_URL = re.compile(r"(?:https?://)?(?:www\.|mobile\.)?(?:twitter|x)\.com/", re.IGNORECASE)
 _HANDLE_IN_DICT = re.compile(r"""['"](?:username|screen_name)['"]\s*:\s*['"]([^'"]+)['"]""")
 
 
@@ -199,7 +200,10 @@ def _record_handle(fields: Fields) -> str:
         fields.fail(key, f"expected a handle, got {json_type(value)}")
     elif found := _HANDLE_IN_DICT.search(value):
         value = found[1]
-    handle = (value or "").strip().rstrip("/").rsplit("/", 1)[-1].lstrip("@")
+    handle = (value or "").strip()
+    if _PROFILE_URL.match(handle):  # snscrape's profile link: the handle is its last segment
+        handle = handle.rstrip("/").rsplit("/", 1)[-1]
+    handle = handle.lstrip("@")
     try:
         return checked_name(handle)
     except TweetlingError as error:

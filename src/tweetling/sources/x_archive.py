@@ -119,7 +119,11 @@ def _open_zip(path: Path) -> Archive:
     data_files = [n for n in names if _TWEET_PART.match(n.rsplit("/", 1)[-1]) and "/data/" in f"/{n}"]
     if not data_files:
         raise InputError(path.name, "no data/tweets.js inside: is this an X account archive?")
-    folder = data_files[0].rsplit("/", 1)[0] + "/"
+    folders = sorted({n.rsplit("/", 1)[0] + "/" for n in data_files})
+    if len(folders) > 1:  # two accounts' archives zipped together: which to import is the user's call
+        shown_folders = ", ".join(folders[:3]) + (", …" if len(folders) > 3 else "")
+        raise InputError(path.name, f"holds more than one archive ({shown_folders}): zip or import each on its own")
+    folder = folders[0]
     # Members are only ever looked up by name and read into memory, never extracted to disk.
     members = {n[len(folder) :]: n for n in names if n.startswith(folder) and "/" not in n[len(folder) :]}
 
