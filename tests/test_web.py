@@ -821,10 +821,43 @@ def test_connect_in_the_page_with_what_was_typed_in(tiny_bot, httpserver, servic
     assert "was not connected" in posting.disconnect_account(target)[1]
 
 
+def test_connect_mastodon_with_a_sign_in_link_and_its_code(tiny_bot, httpserver):
+    fake = start_fake("mastodon", httpserver)
+    target = TARGETS["mastodon"]
+    with pytest.raises(TweetlingError, match="press “Get a sign-in link” for mastodon:@bot@botsin.space first"):
+        posting.connect_account(target, "", ["", "", "", ""], "jack", "", True, fake.url, fake.code)
+
+    link = posting.mastodon_sign_in(f" {target} ", fake.url)
+
+    address = re.search(r"href='([^']+)'", link).group(1)
+    assert address.startswith(f"{fake.url}/oauth/authorize?response_type=code&amp;client_id=client-id-1&amp;")
+    assert "paste the code it shows into “Authorization code”" in link and fake.client_secret not in link
+    with pytest.raises(TweetlingError, match="did not accept the code"):
+        posting.connect_account(target, "", ["", "", "", ""], "jack", "", True, fake.url, "wrong-code")
+    panel, note = posting.connect_account(target, "", ["", "", "", ""], "jack", "", True, fake.url, f" {fake.code} ")
+    assert f"Connected {target}" in note and not any(s in panel + note for s in secrets_of(fake))
+    kept = credentials.load(target)
+    assert kept["access_token"].reveal() == fake.token and kept["client_id"].reveal() == fake.client_id
+    assert fake.account["bot"] is True
+    with pytest.raises(TweetlingError, match="press “Get a sign-in link”"):  # a code is good once
+        posting.connect_account(target, "", ["", "", "", ""], "jack", "", True, fake.url, fake.code)
+
+
+@pytest.mark.parametrize("target", ["bluesky:bot.bsky.social", "x:botname", ""])
+def test_a_sign_in_link_is_for_mastodon_accounts(tiny_bot, target):
+    with pytest.raises(TweetlingError, match="a sign-in link is for Mastodon|type the bot's own account"):
+        posting.mastodon_sign_in(target, "http://127.0.0.1:9")
+    if target:
+        with pytest.raises(TweetlingError, match="“Authorization code” is for Mastodon's sign-in link"):
+            posting.connect_account(target, "", ["", "", "", ""], "jack", "", False, "http://127.0.0.1:9", "code")
+
+
 @pytest.mark.parametrize(
     ("target", "secret", "keys", "bot", "message"),
     [
         ("", "token", [], "jack", "type the bot's own account into “Account”"),
+        ("x:botname", "tok en", [], "jack", "“Access token or app password” holds spaces"),
+        ("x:botname", "", ["key", "sec ret", "token", "secret"], "jack", "“API key secret” holds spaces"),
         ("mastodon:bot", "token", [], "jack", "invalid Mastodon handle 'bot'"),
         ("mastodon:@bot@botsin.space", " ", [], "jack", "paste an access token of the bot's account"),
         ("bluesky:bot.bsky.social", "", [], "jack", "paste an app password"),

@@ -348,6 +348,16 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     expect(message(visit, "tl-connect-message")).to_contain_text("Connected mastodon:@bot@botsin.space")
     expect(secret).to_have_value("")
     visit.shot("connected")
+    # …and with a sign-in link instead: its code is traded for a token, and leaves its field too.
+    page.click("#tl-sign-in")
+    expect(message(visit, "tl-connect-message").locator("a")).to_have_attribute(
+        "href", re.compile(rf"^{re.escape(mastodon.url)}/oauth/authorize\?response_type=code&client_id=")
+    )
+    code = page.get_by_label("Authorization code")
+    code.fill(mastodon.code)
+    page.click("#tl-connect")
+    expect(message(visit, "tl-connect-message")).to_contain_text("Connected mastodon:@bot@botsin.space")
+    expect(code).to_have_value("")
     assert mastodon.account["source"]["note"].endswith(
         "posts written by a language model trained on @tweetling_sample's public posts."
     )

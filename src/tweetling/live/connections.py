@@ -55,6 +55,8 @@ def connect(store: Store, target_text: str, options: ConnectOptions, prompts: Pr
     if target.service == "mastodon":
         token = given.get("access_token") or (_env_secret(options.token_env) if options.token_env else None)
         result = mastodon.connect(target, base_url, token, prompts.authorization_code, options.bio_line, options.client)
+        # A token from the page's sign-in link comes with the app registered for it: kept alike.
+        result.secrets.update({name: given[name] for name in ("client_id", "client_secret") if name in given})
     elif target.service == "bluesky":
         typed = given.get("app_password")
         password = (

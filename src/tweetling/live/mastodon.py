@@ -109,6 +109,13 @@ def authorize_url(base_url: str, client_id: str) -> str:
 
 def _authorize(client: HttpClient, ask_code: Callable[[str], str]) -> tuple[Secret, dict[str, Secret]]:
     """Register tweetling on the instance and trade the code the operator pastes for a token."""
+    app = register_app(client)
+    code = ask_code(authorize_url(client.base_url, app["client_id"].reveal()))
+    return token_for_code(client, app, code), app
+
+
+def register_app(client: HttpClient) -> dict[str, Secret]:
+    """Register tweetling on the instance: its client id and secret, to ask the operator for a code."""
     app = client.request_json(
         "POST",
         "/api/v1/apps",
@@ -116,10 +123,14 @@ def _authorize(client: HttpClient, ask_code: Callable[[str], str]) -> tuple[Secr
         explain=lambda e: SourceError(f"mastodon: {client.host} refused to register the app{error_detail(e)}"),
     ).data
     try:
-        client_id, client_secret = Secret(app["client_id"]), Secret(app["client_secret"])
+        return {"client_id": Secret(app["client_id"]), "client_secret": Secret(app["client_secret"])}
     except (KeyError, TypeError):
         raise SourceError(f"mastodon: unexpected reply from {client.host}/api/v1/apps") from None
-    code = ask_code(authorize_url(client.base_url, client_id.reveal())).strip()
+
+
+def token_for_code(client: HttpClient, app: dict[str, Secret], code: str) -> Secret:
+    """The access token the instance gives for the authorization CODE shown to the operator."""
+    code = code.strip()
     if not code:
         raise SourceError("mastodon: no authorization code given")
     token = client.request_json(
@@ -128,16 +139,16 @@ def _authorize(client: HttpClient, ask_code: Callable[[str], str]) -> tuple[Secr
         form={
             "grant_type": "authorization_code",
             "code": code,
-            "client_id": client_id.reveal(),
-            "client_secret": client_secret.reveal(),
+            "client_id": app["client_id"].reveal(),
+            "client_secret": app["client_secret"].reveal(),
             "redirect_uri": OOB,
             "scope": SCOPES,
         },
         explain=lambda e: SourceError(f"mastodon: {client.host} did not accept the code{error_detail(e)}"),
     ).data
-    if not isinstance(token, dict) or not token.get("access_token"):
+    if not isinstance(token, dict) or not token.get("access_token") or not isinstance(token["access_token"], str):
         raise SourceError(f"mastodon: unexpected reply from {client.host}/oauth/token")
-    return Secret(token["access_token"]), {"client_id": client_id, "client_secret": client_secret}
+    return Secret(token["access_token"])
 
 
 def _own_account(me: Any, target: Target) -> str:

@@ -281,8 +281,9 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 accounts = gr.HTML(elem_id="tl-accounts")
                 with gr.Accordion("Connect an account", open=False, elem_id="tl-connect-box"):
                     gr.Markdown(
-                        "The bot posts from its own account, marked as automated. Mastodon: an access token "
-                        "of that account (Preferences → Development → New application); Bluesky: an app "
+                        "The bot posts from its own account, marked as automated. Mastodon: a sign-in link "
+                        "(sign in as the bot, paste the code it shows) or an access token of that account "
+                        "(Preferences → Development → New application); Bluesky: an app "
                         "password; X: the four keys of your app's “Keys and tokens” page.",
                         elem_classes=["tl-muted"],
                     )
@@ -298,6 +299,16 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                             type="password",
                             info="used to connect, then kept in credentials.json (readable only by you)",
                             elem_id="tl-connect-secret",
+                            min_width=240,
+                        )
+                    with gr.Row(equal_height=True):
+                        sign_in_button = gr.Button(
+                            "Get a sign-in link (Mastodon)", elem_id="tl-sign-in", min_width=200, scale=0
+                        )
+                        connect_code = gr.Textbox(
+                            label="Authorization code",
+                            info="Mastodon, instead of a token: the code the sign-in link shows",
+                            elem_id="tl-connect-code",
                             min_width=240,
                         )
                     with gr.Accordion("X keys", open=False), gr.Row():
@@ -633,9 +644,12 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             choices = posting.account_choices()
             return gr.update(choices=choices, value=choices[0] if choices else None)
 
-        def connect(target, secret, key, key_secret, token, token_secret, name, operator, disclose, base_url):
+        wire(sign_in_button.click, posting.mastodon_sign_in, [connect_target, connect_base], [], connect_message,
+             says=True)  # fmt: skip
+
+        def connect(target, secret, key, key_secret, token, token_secret, name, operator, disclose, base_url, code):
             panel, note = posting.connect_account(
-                target, secret, [key, key_secret, token, token_secret], name, operator, disclose, base_url
+                target, secret, [key, key_secret, token, token_secret], name, operator, disclose, base_url, code
             )
             return panel, posting_to(), note
 
@@ -651,11 +665,12 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 connect_operator,
                 connect_disclose,
                 connect_base,
+                connect_code,
             ],
             [accounts, post_to],
             connect_message,
             says=True,
-        ).then(lambda: ("",) * 5, None, [connect_secret, *x_keys], queue=False, show_progress="hidden")
+        ).then(lambda: ("",) * 6, None, [connect_secret, *x_keys, connect_code], queue=False, show_progress="hidden")
 
         def disconnect(target):
             panel, note = posting.disconnect_account(target)

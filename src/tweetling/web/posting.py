@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import closing
 from typing import Any
 
@@ -28,13 +29,18 @@ from ..live import (
     post_draft,
 )
 from ..live.credentials import Secret
-from ..live.mastodon import SCOPES
+from ..live.mastodon import SCOPES, authorize_url, register_app, token_for_code
+from ..live.service import ClientOptions, http_client
+from ..live.targets import Target
 from ..live.x import OAUTH1_KEYS
-from ..sources.http import checked_token
+from ..sources.http import checked_base_url, checked_token
 from ..store import Store
 from . import render
 from .library import BOTS, Progress, bot_folder, no_progress
 
+# The apps registered for the sign-in links shown, by (account, API root), until their code comes back.
+_SIGN_INS: dict[tuple[str, str], dict[str, Secret]] = {}
+_SIGN_INS_LOCK = threading.Lock()
 MAX_DRAFTS = 20  # drafts written per click
 X_KEY_LABELS = ("API key", "API key secret", "Access token", "Access token secret")  # the page's X key fields
 RECENT = 10  # posted and rejected drafts still shown
@@ -55,7 +61,7 @@ def accounts_panel() -> str:
 # never reads a secret from the environment: that is the server's, not the visitor's.
 _MISSING = {
     "mastodon": "mastodon: paste an access token of the bot's account into “Access token or app password”"
-    f" (Preferences → Development → New application, scopes {SCOPES})",
+    f" (Preferences → Development → New application, scopes {SCOPES}), or get a sign-in link and paste its code",
     "bluesky": "bluesky: paste an app password of the bot's account into “Access token or app password”",
     "x": "x: fill in the four “X keys” of your app (or paste a user token)",
 }
@@ -71,6 +77,35 @@ class _TypedIn:
         raise TweetlingError(_MISSING["bluesky"])
 
 
+def _typed_target(target: str | None) -> Target:
+    target = (target or "").strip()
+    if not target:
+        raise TweetlingError("type the bot's own account into “Account”, e.g. mastodon:@bot@botsin.space")
+    return parse_target(target)
+
+
+def _api_root(target: Target, base_url: str | None) -> str:
+    return checked_base_url((base_url or "").strip() or target.default_base_url())
+
+
+def mastodon_sign_in(target: str | None, base_url: str | None = None) -> str:
+    """Register tweetling on the Mastodon instance of TARGET and link to its sign-in page, whose
+    code `connect_account` then trades for a token (the CLI's `connect` without --token-env)."""
+    parsed = _typed_target(target)
+    if parsed.service != "mastodon":
+        raise TweetlingError("a sign-in link is for Mastodon accounts: Bluesky takes an app password, X its keys")
+    root = _api_root(parsed, base_url)
+    with closing(http_client(root, ClientOptions())) as client:
+        app = register_app(client)
+    with _SIGN_INS_LOCK:
+        _SIGN_INS[(parsed.key, root)] = app
+    return render.link_message(
+        "Open this link, sign in as the bot and authorize tweetling; then paste the code it shows into "
+        "“Authorization code” and press “Connect”:",
+        authorize_url(root, app["client_id"].reveal()),
+    )
+
+
 def connect_account(
     target: str | None,
     secret: str | None,
@@ -79,25 +114,40 @@ def connect_account(
     operator: str | None,
     disclose: bool,
     base_url: str | None = None,
+    code: str | None = None,
 ) -> tuple[str, str]:
     """Connect TARGET ('service:handle') with what was typed in: SECRET (a Mastodon access token,
-    a Bluesky app password or an X user token) or the four X_KEYS; with DISCLOSE, BOT's disclosure
-    line (naming its source accounts and the OPERATOR) goes into the profile. (accounts, what happened)"""
-    target = (target or "").strip()
-    if not target:
-        raise TweetlingError("type the bot's own account into “Account”, e.g. mastodon:@bot@botsin.space")
-    parsed = parse_target(target)
+    a Bluesky app password or an X user token), the four X_KEYS, or the CODE of a Mastodon sign-in
+    link; with DISCLOSE, BOT's disclosure line (naming its source accounts and the OPERATOR) goes
+    into the profile. (accounts, what happened)"""
+    parsed = _typed_target(target)
     line = None
     if disclose:
         folder = bot_folder(bot)
         line = bio_line(read_metadata(folder).accounts or [folder.name], (operator or "").strip() or None)
-    options = ConnectOptions(
-        base_url=(base_url or "").strip() or None, bio_line=line, secrets=_typed_secrets(parsed.service, secret, x_keys)
-    )
+    code = (code or "").strip()
+    secrets = _signed_in(parsed, base_url, code) if code else _typed_secrets(parsed.service, secret, x_keys)
+    options = ConnectOptions(base_url=(base_url or "").strip() or None, bio_line=line, secrets=secrets)
     with Store() as store:
         result = connect(store, parsed.key, options, _TypedIn())
+    if code:
+        with _SIGN_INS_LOCK:
+            _SIGN_INS.pop((parsed.key, _api_root(parsed, base_url)), None)
     notes = "".join(f"; {note}" for note in result.notes)
     return accounts_panel(), render.message(f"Connected {result.connection.target}{notes}", "ok")
+
+
+def _signed_in(target: Target, base_url: str | None, code: str) -> dict[str, Secret]:
+    """The token (and the app it was given to) for the CODE of the sign-in link made for TARGET."""
+    if target.service != "mastodon":
+        raise TweetlingError("“Authorization code” is for Mastodon's sign-in link; leave it empty for this account")
+    root = _api_root(target, base_url)
+    with _SIGN_INS_LOCK:
+        app = _SIGN_INS.get((target.key, root))
+    if app is None:
+        raise TweetlingError(f"press “Get a sign-in link” for {target.key} first, then paste the code it shows")
+    with closing(http_client(root, ClientOptions())) as client:
+        return {"access_token": token_for_code(client, app, code), **app}
 
 
 def _typed_secrets(service: str, secret: str | None, x_keys: list[str | None]) -> dict[str, Secret]:
