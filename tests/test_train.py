@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -325,6 +326,28 @@ def test_recipes():
         recipe("fastest")
     with pytest.raises(TweetlingError, match="unknown method"):
         recipe("default", method="qlora")
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("learning_rate", math.nan, "the learning rate must be above 0 and below 1, not nan"),
+        ("learning_rate", -1e-4, "the learning rate must be above 0"),
+        ("learning_rate", 3.0, "the learning rate must be above 0"),
+        ("max_time_s", -5.0, "the time limit must be a positive number of seconds"),
+        ("max_time_s", math.inf, "the time limit must be a positive number of seconds"),
+        ("warmup_ratio", 1.5, "warmup_ratio and weight_decay must be in"),
+        ("lora_r", 0, "lora_r and lora_alpha must be at least 1"),
+    ],
+)
+def test_settings_that_cannot_train_are_refused(field, value, message):
+    with pytest.raises(TweetlingError, match=re.escape(message)):
+        recipe("default", **{field: value})
+
+
+def test_cli_refuses_a_learning_rate_that_is_not_a_number(tweetling_home):
+    result = CliRunner().invoke(cli, ["train", "nobody", "--lr", "nan"])
+    assert result.exit_code == 1 and result.output.startswith("error: the learning rate must be above 0")
 
 
 @pytest.mark.parametrize(

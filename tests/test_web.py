@@ -261,6 +261,43 @@ def test_training_needs_a_dataset_a_name_and_sane_options(ada_dataset, path, nam
         training.start_training(path, name, base, "full", "default", epochs)
 
 
+@pytest.mark.parametrize(
+    "more, message",
+    [
+        (training.MoreSettings(learning_rate=-1e-4), "“Learning rate” must be above 0 and below 1"),
+        (training.MoreSettings(learning_rate=float("nan")), "“Learning rate” must be above 0 and below 1"),
+        (training.MoreSettings(batch_size=2.5), "“Batch size” must be a whole number from 0 to 512"),
+        (training.MoreSettings(batch_size=10**6), "“Batch size” must be a whole number"),
+        (training.MoreSettings(minutes=-1), "“Time limit” must be a number of minutes"),
+        (training.MoreSettings(minutes=float("inf")), "“Time limit” must be a number of minutes"),
+        (training.MoreSettings(seed=-3), "“Seed” must be a whole number from 0 to 2147483647"),
+        (training.MoreSettings(lora_r=1000), "“LoRA rank” must be a whole number from 0 to 256"),
+        (training.MoreSettings(dtype="int4"), "“Saved precision” must be one of"),
+    ],
+)
+def test_more_settings_are_checked_before_training(ada_dataset, more, message):
+    with pytest.raises(TweetlingError, match=re.escape(message)):
+        training.start_training(ada_dataset, "bot", "b", "lora", "default", 0, more=more)
+    assert training.RUNNER.status() is None or not training.RUNNER.status().active
+
+
+def test_more_settings_reach_the_training(ada_dataset, tiny_model, tweetling_home):
+    more = training.MoreSettings(learning_rate=1e-3, batch_size=8, minutes=5, seed=7, lora_r=4, dtype="bfloat16")
+    training.start_training(ada_dataset, "ada", str(tiny_model), "lora", "default", 1, False, "none", more=more)
+    status = training.RUNNER.wait(120)
+    assert status.state == "done", status.message
+    meta = bots.read_metadata(tweetling_home / "bots" / "ada")
+    trained = meta.recipe
+    assert (trained["learning_rate"], trained["batch_size"], trained["max_time_s"], trained["seed"]) == (
+        1e-3,
+        8,
+        300,
+        7,
+    )
+    assert (trained["method"], trained["lora_r"], trained["lora_alpha"]) == ("lora", 4, 8)
+    assert "bfloat16" in json.dumps(json.loads((tweetling_home / "bots" / "ada" / "config.json").read_text()))
+
+
 def test_the_dataset_picker_lists_prepared_datasets_with_their_table(ada_dataset, tweetling_home):
     broken = tweetling_home / "datasets" / "broken-000"
     broken.mkdir()

@@ -9,6 +9,7 @@ Each step's screenshot goes to $TWEETLING_ARTIFACTS (default: out/screenshots) f
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -257,6 +258,9 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     expect(page.get_by_label("Bot name")).to_have_value("tweetling_sample")
     expect(page.locator("#tl-recipe")).to_contain_text("the fastest")
     page.get_by_label("Epochs").fill("2")
+    page.get_by_text("More settings", exact=True).click()
+    page.locator("#tl-seed input").fill("7")
+    page.locator("#tl-minutes input").fill("10")
     page.click("#tl-train")
     status = page.locator("#tl-train-status")
     chart = page.locator("#tl-loss-chart")
@@ -273,6 +277,8 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
         "href", re.compile(r"^http://127\.0\.0\.1:5000/#/experiments/\d+/runs/\w+$")
     )
     visit.shot("trained")
+    trained = json.loads((home / "bots" / "tweetling_sample" / "tweetling.json").read_text())["recipe"]
+    assert (trained["seed"], trained["max_time_s"]) == (7, 600)  # "More settings" reached the training
 
     # Training again under the same name asks first.
     expect(page.locator("#tl-name-note")).to_contain_text("already exists")

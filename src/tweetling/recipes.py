@@ -79,6 +79,14 @@ class TrainConfig:
             raise TweetlingError(f"near_duplicate_words must be at least 2, not {self.near_duplicate_words}")
         if not 0 <= self.freeze_fraction < 1:
             raise TweetlingError(f"freeze_fraction must be in [0, 1), not {self.freeze_fraction}")
+        if not 0 < self.learning_rate < 1:  # also refuses NaN, which trains a bot of noise
+            raise TweetlingError(f"the learning rate must be above 0 and below 1, not {self.learning_rate}")
+        if not 0 <= self.warmup_ratio < 1 or not 0 <= self.weight_decay < 1 or not self.max_grad_norm > 0:
+            raise TweetlingError("warmup_ratio and weight_decay must be in [0, 1), max_grad_norm above 0")
+        if self.max_time_s is not None and not 0 < self.max_time_s < math.inf:
+            raise TweetlingError(f"the time limit must be a positive number of seconds, not {self.max_time_s}")
+        if self.lora_r < 1 or self.lora_alpha < 1 or not 0 <= self.lora_dropout < 1:
+            raise TweetlingError("lora_r and lora_alpha must be at least 1, lora_dropout in [0, 1)")
 
     @property
     def sized_epochs(self) -> int:

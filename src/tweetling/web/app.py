@@ -160,6 +160,18 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
                 recipe_name = gr.Radio(training.RECIPE_CHOICES, value="default", label="Recipe", elem_id="tl-recipe")
                 method = gr.Radio(training.METHOD_CHOICES, value="full", label="Method", elem_id="tl-method")
                 epochs = gr.Number(0, label="Epochs", info="0: the recipe's", precision=0, elem_id="tl-epochs")
+                with gr.Accordion("More settings", open=False, elem_id="tl-more-settings"), gr.Row():
+                    more_rate = gr.Number(0, label="Learning rate", info="0: the recipe's", elem_id="tl-rate",
+                                          min_width=140)  # fmt: skip
+                    more_batch = gr.Number(0, label="Batch size", info="posts a step; 0: the recipe's", precision=0,
+                                           elem_id="tl-batch", min_width=140)  # fmt: skip
+                    more_minutes = gr.Number(0, label="Time limit", info="minutes; 0: none", elem_id="tl-minutes",
+                                             min_width=140)  # fmt: skip
+                    more_seed = gr.Number(42, label="Seed", precision=0, elem_id="tl-seed", min_width=120)
+                    more_rank = gr.Number(0, label="LoRA rank", info="with LoRA; 0: the recipe's (16)", precision=0,
+                                          elem_id="tl-lora-rank", min_width=140)  # fmt: skip
+                    more_dtype = gr.Radio(["float32", "bfloat16"], value="float32", label="Saved precision",
+                                          info="bfloat16 halves the bot's folder", min_width=200)  # fmt: skip
                 with gr.Row():
                     train_button = gr.Button("Train", variant="primary", elem_id="tl-train")
                     cancel_button = gr.Button("Cancel", variant="stop", elem_id="tl-cancel")
@@ -476,17 +488,20 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
 
         bot_name.change(check_name, bot_name, [name_note, replace_box, replace_group], show_progress="hidden")
 
-        def train(dataset_path, name, base, method_name, recipe_value, epochs_value, replace):
+        more_settings = [more_rate, more_batch, more_minutes, more_seed, more_rank, more_dtype]
+
+        def train(dataset_path, name, base, method_name, recipe_value, epochs_value, replace, *more_values):
+            more = training.MoreSettings(*more_values)
             panel = training.start_training(
                 dataset_path, name, base, method_name, recipe_value, epochs_value, replace, config.track,
-                config.mlflow_ui,
+                config.mlflow_ui, more,
             )  # fmt: skip
             return panel, gr.Timer(active=True), "", ""
 
         wire(
             train_button.click,
             train,
-            [dataset_pick, bot_name, base_model, method, recipe_name, epochs, replace_box],
+            [dataset_pick, bot_name, base_model, method, recipe_name, epochs, replace_box, *more_settings],
             [train_status, timer, loss_plot, run_link],
             train_message,
         )

@@ -4,13 +4,16 @@ a training stopped with a checkpoint can be continued after a reload."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import bots, paths, track
 from ..bots import DatasetRecord
 from ..dataset import Dataset
 from ..errors import TweetlingError
+from ..export import DTYPES
 from ..pipeline import (
     BotUpdate,
     Resumable,
@@ -27,6 +30,8 @@ from .feedback import page_words
 from .jobs import Cancelled, JobControl, JobRunner, JobStatus
 
 MAX_EPOCHS = 20
+MAX_BATCH = 512
+MAX_LORA_RANK = 256
 # One line each, shown on the page beside the choice (measured in bench/README.md).
 RECIPE_CHOICES = [
     ("Default — one pass with the lowest third of the model kept fixed: the fastest", "default"),
@@ -135,8 +140,11 @@ def progress_fields(update: TrainProgress, points: list[tuple[int, float, str]])
     return fields
 
 
-def training_work(dataset_path: str, name: str, base_model: str, config: TrainConfig, resume: bool) -> Train:
-    """Training the bot NAME on the dataset at DATASET_PATH from BASE_MODEL (or RESUME its checkpoint)."""
+def training_work(
+    dataset_path: str, name: str, base_model: str, config: TrainConfig, resume: bool, dtype: str = "float32"
+) -> Train:
+    """Training the bot NAME on the dataset at DATASET_PATH from BASE_MODEL (or RESUME its
+    checkpoint), its weights saved in DTYPE."""
 
     def train(
         track_backend: str | None, on_progress: Callable[[TrainProgress], None], on_plan: Callable[[TrainPlan], None]
@@ -152,6 +160,7 @@ def training_work(dataset_path: str, name: str, base_model: str, config: TrainCo
             track_backend=track_backend,
             on_progress=on_progress,
             on_plan=on_plan,
+            dtype=dtype,
         )
 
     return train
@@ -172,6 +181,46 @@ def check_epochs(epochs: float | None) -> int | None:
     return int(epochs) or None
 
 
+@dataclass(frozen=True)
+class MoreSettings:
+    """Step 2's "More settings", as the page sends them: 0 (or empty) keeps the recipe's value."""
+
+    learning_rate: float | None = 0
+    batch_size: float | None = 0
+    minutes: float | None = 0  # the time limit
+    seed: float | None = None
+    lora_r: float | None = 0
+    dtype: str = "float32"  # the precision the weights are saved in
+
+    def overrides(self) -> dict:
+        """The recipe's fields these settings change; an error naming the field that is wrong."""
+        rate = self.learning_rate or 0
+        if not 0 <= rate < 1:  # NaN fails it too
+            raise TweetlingError("“Learning rate” must be above 0 and below 1 (0: the recipe's)")
+        minutes = self.minutes or 0
+        if not 0 <= minutes < math.inf:
+            raise TweetlingError("“Time limit” must be a number of minutes (0: none)")
+        return {
+            "learning_rate": rate or None,
+            "batch_size": _whole(self.batch_size, "Batch size", 0, MAX_BATCH) or None,
+            "max_time_s": minutes * 60 or None,
+            "seed": None if self.seed is None else _whole(self.seed, "Seed", 0, 2**31 - 1),
+            "lora_r": _whole(self.lora_r, "LoRA rank", 0, MAX_LORA_RANK) or None,
+        }
+
+    def lora_alpha(self) -> int | None:
+        """lora_alpha twice the chosen rank, as the sweep sets it (None: the recipe's)."""
+        rank = self.overrides()["lora_r"]
+        return 2 * rank if rank else None
+
+
+def _whole(value: float | None, label: str, low: int, high: int) -> int:
+    value = value or 0
+    if int(value) != value or not low <= value <= high:
+        raise TweetlingError(f"“{label}” must be a whole number from {low} to {high}")
+    return int(value)
+
+
 def start_training(
     dataset_path: str | None,
     bot_name: str,
@@ -182,6 +231,7 @@ def start_training(
     replace: bool = False,
     track_backend: str | None = None,
     mlflow_ui: str = "http://127.0.0.1:5000",
+    more: MoreSettings = MoreSettings(),
 ) -> str:
     """Step 2: start training in the background (the page polls its progress); returns the panel."""
     record = find_dataset(dataset_path)
@@ -191,12 +241,16 @@ def start_training(
     base_model = (base_model or "").strip()
     if not base_model:
         raise TweetlingError("enter a “Base model”")
-    config = recipe(recipe_name, method=method, epochs=check_epochs(epochs))
+    if more.dtype not in DTYPES:
+        raise TweetlingError(f"“Saved precision” must be one of {', '.join(DTYPES)}")
+    config = recipe(
+        recipe_name, method=method, epochs=check_epochs(epochs), lora_alpha=more.lora_alpha(), **more.overrides()
+    )
     if existing_bot(name) and not replace:
         raise TweetlingError(
             f"a bot named {name} already exists: tick “Replace {name}” to train over it, or choose another “Bot name”"
         )
-    train = training_work(str(record.path), name, base_model, config, False)
+    train = training_work(str(record.path), name, base_model, config, False, more.dtype)
     return start_job(name, train, "loading", track_backend, mlflow_ui)
 
 
