@@ -221,6 +221,12 @@ def test_import_tweetling_stays_light():
     assert out.stdout.strip() == "Bot"
 
 
+@pytest.mark.parametrize("seed", [str(10**20), "-1"])
+def test_cli_generate_refuses_a_seed_torch_cannot_take(tiny_bot, seed):
+    result = CliRunner().invoke(cli, ["generate", "jack", "My dream is", "--seed", seed])
+    assert result.exit_code == 1 and result.output.startswith("error: the seed must be a whole number from 0 to ")
+
+
 def test_cli_generate_json(tiny_bot):
     result = CliRunner().invoke(cli, ["generate", "jack", "My dream is", "-n", "4", "--seed", "1", "--json"])
     assert result.exit_code == 0, result.output

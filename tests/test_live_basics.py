@@ -138,6 +138,12 @@ def test_bad_durations(text):
         parse_duration(text)
 
 
+@pytest.mark.parametrize("text", ["300000000h", "99999999999999999999h", "1e30", "367d", "31622401"])
+def test_durations_longer_than_a_year_are_refused(text):
+    with pytest.raises(TweetlingError, match="invalid duration|is longer than a year"):
+        parse_duration(text)
+
+
 def test_secrets_never_print():
     secret = Secret("hunter2")
     assert "hunter2" not in f"{secret} {secret!r} {[secret]} { ({'token': secret}) }"

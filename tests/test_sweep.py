@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import optuna
 import pytest
@@ -87,11 +88,20 @@ def test_sweep_keeps_the_best_bot_and_resumes_the_study(tiny_model, dataset, twe
 
     second = sweep(dataset, config(tiny_model, 1), track_backend="none")
 
-    study = optuna.load_study(study_name=study_name(dataset, str(tiny_model)), storage=storage_url())
+    study = optuna.load_study(study_name=study_name(dataset, str(tiny_model), SPACE), storage=storage_url())
     assert second.trials == len(study.trials) == 3 and second.study_name == first.study_name
     assert (tweetling_home / "sweeps.db").exists()
     assert second.best_value == min(t.value for t in study.trials) <= first.best_value
     assert read_meta_file(second.bot)["valid_loss"] == pytest.approx(second.best_value)
+
+
+def test_a_sweep_of_other_methods_starts_its_own_study(tiny_model, dataset, tweetling_home):
+    both = sweep(dataset, config(tiny_model, 1), track_backend="none")
+    full_only = SweepConfig(trials=1, base=str(tiny_model), space=replace(SPACE, methods=("full",)), recipe="default")
+    again = sweep(dataset, full_only, track_backend="none")  # Optuna refuses a changed choice in one study
+
+    assert again.study_name != both.study_name and again.trials == 1
+    assert all(f"-{dataset.manifest['hash'][:12]}-" in name for name in (both.study_name, again.study_name))
 
 
 def test_sweep_cli_prints_the_best_config(tiny_model, dataset, tweetling_home):

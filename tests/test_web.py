@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 import threading
 import time
 import zipfile
@@ -187,6 +188,10 @@ def test_an_opted_out_account_is_refused_unless_these_are_my_own_accounts(opted_
         ("no bot named 'x'; train one with `tweetling train`", "no bot named 'x'; train one in step 2"),
         ("no Hugging Face token: run `hf auth login` or set HF_TOKEN", "no Hugging Face token: paste a token into “Hugging Face token”"),
         ("/b.pt was made with other settings or data; start again without --resume", "/b.pt was made with other settings or data; start it again with “Train” instead of continuing it"),
+        ("x:bot is not connected: run `tweetling connect x:bot` first", "x:bot is not connected: connect it first in step 4 (“Connect an account”)"),
+        ("cannot reach h (ReadTimeout); run the same command again to resume", "cannot reach h (ReadTimeout); try again to go on"),
+        ("h rate limit: no requests left for 5 min; run the same command again later", "h rate limit: no requests left for 5 min; try again later"),
+        ("invalid base URL 'http://…@h': credentials do not belong in the URL; pass a token with --token-env", "invalid base URL 'http://…@h': credentials do not belong in the URL"),
     ],
 )  # fmt: skip
 def test_messages_speak_of_the_page_controls(cli, page):
@@ -252,7 +257,7 @@ def ada_dataset(tweetling_home) -> str:
         ("/not/a/dataset", "bot", "b", 0, "choose a dataset first"),
         ("DATASET", "../up", "b", 0, "invalid bot name"),
         ("DATASET", "bot", " ", 0, "enter a “Base model”"),
-        ("DATASET", "bot", "b", 2.5, "“Epochs” must be a whole number from 1 to 20"),
+        ("DATASET", "bot", "b", 2.5, "“Epochs” must be a whole number from 0 to 20 (0: the recipe's)"),
     ],
 )
 def test_training_needs_a_dataset_a_name_and_sane_options(ada_dataset, path, name, base, epochs, message):
@@ -264,13 +269,16 @@ def test_training_needs_a_dataset_a_name_and_sane_options(ada_dataset, path, nam
 @pytest.mark.parametrize(
     "more, message",
     [
-        (training.MoreSettings(learning_rate=-1e-4), "“Learning rate” must be above 0 and below 1"),
-        (training.MoreSettings(learning_rate=float("nan")), "“Learning rate” must be above 0 and below 1"),
+        (
+            training.MoreSettings(learning_rate=-1e-4),
+            "“Learning rate” must be a number from 0 up to 1 (0: the recipe's)",
+        ),
+        (training.MoreSettings(learning_rate=float("nan")), "“Learning rate” must be a number from 0 up to 1"),
         (training.MoreSettings(batch_size=2.5), "“Batch size” must be a whole number from 0 to 512"),
         (training.MoreSettings(batch_size=10**6), "“Batch size” must be a whole number"),
-        (training.MoreSettings(minutes=-1), "“Time limit” must be a number of minutes"),
-        (training.MoreSettings(minutes=float("inf")), "“Time limit” must be a number of minutes"),
-        (training.MoreSettings(seed=-3), "“Seed” must be a whole number from 0 to 2147483647"),
+        (training.MoreSettings(minutes=-1), "“Time limit” must be a number from 0 up to 10080 minutes (0: none)"),
+        (training.MoreSettings(minutes=float("inf")), "“Time limit” must be a number from 0 up to 10080"),
+        (training.MoreSettings(seed=-3), "“Seed” must be a whole number from 0 to 2,147,483,647"),
         (training.MoreSettings(lora_r=1000), "“LoRA rank” must be a whole number from 0 to 256"),
         (training.MoreSettings(dtype="int4"), "“Saved precision” must be one of"),
     ],
@@ -415,7 +423,10 @@ def test_a_bot_continues_on_its_new_posts_from_the_page(ada_dataset, tiny_model,
         ("DATASET", "b", 2.5, 0, "“Trials” must be a whole number from 1 to 50"),
         ("DATASET", "b", 51, 0, "“Trials” must be a whole number from 1 to 50"),
         ("DATASET", "b", None, 0, "“Trials” must be a whole number"),
-        ("DATASET", "b", 5, -1, "“Minutes per trial” must be 0 (no limit) or more"),
+        ("DATASET", "b", 5, -1, "“Minutes per trial” must be a number from 0 up to 10080 (0: no limit)"),
+        ("DATASET", "b", 5, 1e308, "“Minutes per trial” must be a number from 0 up to 10080"),
+        ("DATASET", "b", 5, float("nan"), "“Minutes per trial” must be a number"),
+        ("DATASET", "b", float("inf"), 0, "“Trials” must be a whole number from 1 to 50"),
     ],
 )
 def test_a_search_needs_a_dataset_a_base_and_sane_limits(ada_dataset, path, base, trials, minutes, message):
@@ -580,6 +591,24 @@ def test_generate_writes_posts_with_share_links_an_image_and_preview_choices(esc
     assert cooler != posts  # the sampling settings reach the sampler
 
 
+@pytest.mark.parametrize("seed", [10**20, 2**63, float("nan"), float("inf"), 2.5])
+def test_a_seed_torch_cannot_take_is_refused(escaped_bot, seed):
+    with pytest.raises(TweetlingError, match="“Seed” must be a whole number"):
+        writing.generate_step("jack", "", 1, seed)
+
+
+def test_one_damaged_bot_is_left_out_of_the_gallery_not_fatal_to_it(escaped_bot, tweetling_home):
+    broken = tweetling_home / "bots" / "broken"
+    shutil.copytree(tweetling_home / "bots" / "jack", broken)
+    meta = json.loads((broken / "tweetling.json").read_text())
+    for field, value in (("created_at", 5), ("recipe", "str"), ("train_time_s", "x")):
+        (broken / "tweetling.json").write_text(json.dumps({**meta, field: value}))
+        assert library.bot_names() == ["jack"] and "data-bot='broken'" not in library.gallery()
+        with pytest.raises(TweetlingError, match=f"field '{field}' holds a value of the wrong kind"):
+            library.bot_page("broken")
+    assert "Evaluated 7" in render.evaluation({"evaluated_at": 7})
+
+
 def test_a_negative_seed_means_random(escaped_bot):
     first, second = (writing.generate_step("jack", "My dream is", 3, -1)[0] for _ in range(2))
     assert first != second
@@ -699,17 +728,24 @@ def test_a_gguf_download_says_its_phase_while_packing(escaped_bot):
 
 def test_publish_uploads_with_the_token_given_and_never_shows_it(escaped_bot, monkeypatch, httpserver, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_TOKEN", "hf_SERVER_OWNER_TOKEN")  # the server's own: the page never uses it
     hub = FakeHub(httpserver)
     monkeypatch.setenv("HF_ENDPOINT", httpserver.url_for("").rstrip("/"))
-    with pytest.raises(TweetlingError) as no_token:
-        library.publish("jack", "", "me/jack-bot", False)
-    assert feedback.problem(no_token.value) == "no Hugging Face token: paste a token into “Hugging Face token”"
+    with pytest.raises(TweetlingError, match="paste a token with write access into “Hugging Face token”"):
+        library.publish("jack", " ", "me/jack-bot", False)
+    with pytest.raises(TweetlingError) as odd:
+        library.publish("jack", "hf_SECRÉT", "me/jack-bot", False)
+    assert (
+        str(odd.value)
+        == "“Hugging Face token” holds spaces, line breaks or characters outside ASCII: copy the token again"
+    )
+    assert hub.created == []
     with pytest.raises(TweetlingError, match="enter a “Repository”"):
         library.publish("jack", "hf_tokentokentoken", " ", False)
     note = library.publish("jack", " hf_tokentokentoken ", "me/jack-bot", True)
     assert "hf_tokentokentoken" not in note and re.search(r"href='http://[^']+/me/jack-bot'", note)
     assert hub.created[-1]["visibility"] == "private" and "Bearer hf_tokentokentoken" in hub.auth
+    assert not any("SERVER_OWNER" in auth for auth in hub.auth)
 
 
 def test_delete_removes_the_bot_and_its_checkpoint(escaped_bot, tweetling_home):
@@ -819,6 +855,7 @@ def test_keep_posting_without_approved_drafts_says_where_to_approve_them(mastodo
         ("jack", "TARGET", "3", "0", "“Every” must be at least 10 minutes here"),
         ("jack", "TARGET", "soon", "0", "“Every” and “Jitter”: invalid duration 'soon'"),
         ("jack", "TARGET", "1h", "1h", "“Jitter” must be shorter than “Every”"),
+        ("jack", "TARGET", "300000000h", "0", "“Every” and “Jitter”: the duration '300000000h' is longer than a year"),
         (None, "TARGET", "3h", "30m", "choose a bot"),
     ],
 )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import platform
 import shutil
+import types
+import typing
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -29,7 +31,7 @@ from .generate import (
 )
 from .models import computes_bf16, context_length
 from .provenance import Provenance
-from .recipes import TrainConfig
+from .recipes import TrainConfig, check_seed
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -282,7 +284,34 @@ def read_metadata(folder: Path) -> BotMeta:
         meta = BotMeta.from_dict(data)
     except (TypeError, AttributeError) as error:  # a value of the wrong kind, e.g. a list for "profiles"
         raise TweetlingError(f"{meta_file}: not bot metadata ({error})") from None
+    wrong = _wrong_kind(meta) or _wrong_kind(meta.dataset)
+    if wrong:
+        raise TweetlingError(f"{meta_file}: not bot metadata (field {wrong!r} holds a value of the wrong kind)")
     return meta if meta.name else replace(meta, name=Path(folder).name, accounts=meta.accounts or [Path(folder).name])
+
+
+_KINDS: dict[Any, tuple[type, ...]] = {
+    str: (str,),
+    int: (int,),
+    float: (int, float),
+    bool: (bool,),
+    list: (list,),
+    dict: (dict,),
+    type(None): (type(None),),
+}
+
+
+def _wrong_kind(record: Any) -> str | None:
+    """The first field of the dataclass RECORD whose value is not of the plain kind its type names
+    (a number where a date is due, say); fields of other types are their own readers' business."""
+    hints = typing.get_type_hints(type(record))
+    for item in fields(record):
+        hint = hints[item.name]
+        options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        kinds = [_KINDS.get(typing.get_origin(option) or option) for option in options]
+        if all(kinds) and not isinstance(getattr(record, item.name), tuple(k for ks in kinds if ks for k in ks)):
+            return item.name
+    return None
 
 
 def write_metadata(folder: Path, meta: BotMeta) -> None:
@@ -504,6 +533,7 @@ class Bot:
         fewer than N are left then, `complete` is false and the counts say why."""
         if n < 1:
             raise TweetlingError(f"the number of posts must be at least 1, not {n}")
+        check_seed(seed)
         prompt_ids = self._prompt_ids(prompt, config)
         index = self.memorization_index(config.memorization_ngram)
         result = Generations(prompt=prompt, requested=n, seed=seed)

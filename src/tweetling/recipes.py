@@ -21,6 +21,12 @@ SCHEDULES: dict[str, Callable[[float], float]] = {
 }
 
 
+def check_seed(seed: int | None) -> None:
+    """Refuse a seed torch cannot take (it would fail deep inside, with an overflow)."""
+    if seed is not None and not 0 <= seed < 2**63:
+        raise TweetlingError(f"the seed must be a whole number from 0 to {2**63 - 1}, not {str(seed)[:30]}")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How a bot is trained. The field defaults are the "default" recipe, chosen by measurement
@@ -79,12 +85,13 @@ class TrainConfig:
             raise TweetlingError(f"near_duplicate_words must be at least 2, not {self.near_duplicate_words}")
         if not 0 <= self.freeze_fraction < 1:
             raise TweetlingError(f"freeze_fraction must be in [0, 1), not {self.freeze_fraction}")
-        if not 0 < self.learning_rate < 1:  # also refuses NaN, which trains a bot of noise
-            raise TweetlingError(f"the learning rate must be above 0 and below 1, not {self.learning_rate}")
+        if not 0 < self.learning_rate < math.inf:  # also refuses NaN, which trains a bot of noise
+            raise TweetlingError(f"the learning rate must be a positive number, not {self.learning_rate}")
         if not 0 <= self.warmup_ratio < 1 or not 0 <= self.weight_decay < 1 or not self.max_grad_norm > 0:
             raise TweetlingError("warmup_ratio and weight_decay must be in [0, 1), max_grad_norm above 0")
         if self.max_time_s is not None and not 0 < self.max_time_s < math.inf:
             raise TweetlingError(f"the time limit must be a positive number of seconds, not {self.max_time_s}")
+        check_seed(self.seed)
         if self.lora_r < 1 or self.lora_alpha < 1 or not 0 <= self.lora_dropout < 1:
             raise TweetlingError("lora_r and lora_alpha must be at least 1, lora_dropout in [0, 1)")
 

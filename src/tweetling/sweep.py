@@ -5,6 +5,7 @@ the best bot so far is kept in the bot folder."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import warnings
 from collections.abc import Callable
@@ -86,9 +87,13 @@ def storage_url() -> str:
     return f"sqlite:///{paths.home() / 'sweeps.db'}"
 
 
-def study_name(dataset: Dataset, base: str) -> str:
-    """One study per dataset version and base model."""
-    return f"{dataset.name}-{dataset.manifest['hash'][:12]}-{base}"
+def study_name(dataset: Dataset, base: str, space: SweepSpace = SweepSpace()) -> str:
+    """One study per dataset version, base model and searched space: Optuna cannot continue a
+    study whose choices (say, of methods) changed, so another space starts a study of its own."""
+    name = f"{dataset.name}-{dataset.manifest['hash'][:12]}-{base}"
+    if space != SweepSpace():
+        name += "-space-" + hashlib.sha256(repr(space).encode()).hexdigest()[:8]
+    return name
 
 
 def suggest(trial, space: SweepSpace) -> dict:
@@ -177,7 +182,7 @@ def sweep(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=ExperimentalWarning)
     paths.home().mkdir(parents=True, exist_ok=True)
-    name = study_name(dataset, config.base)
+    name = study_name(dataset, config.base, config.space)
     study = optuna.create_study(study_name=name, storage=storage_url(), direction="minimize", load_if_exists=True)
     startup = config.startup_trials or startup_trials(len(study.trials) + config.trials)
     # A fresh seed per run, or a resumed study would sample its first points again.

@@ -25,10 +25,12 @@ BLUESKY_LIMIT = 300
 X_LIMIT = 280
 
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Each starts only where its run of characters starts: tried from every position of a long run,
+# they would take time growing with the square of its length.
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Bare domains that services turn into links ("example.com/page"), by their common endings.
 _DOMAIN = re.compile(
-    r"(?i)\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\."
+    r"(?i)(?<![a-z0-9.-])\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\."
     r"(?:com|org|net|io|co|me|ly|gg|app|dev|ai|xyz|info|social|link|site|online|tv|to|uk|de|fr|us|ca)\b(?:/\S*)?"
 )
 # "@user" and "@user@instance": an @ not preceded by a word character, as the services parse it.

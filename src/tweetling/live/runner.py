@@ -29,18 +29,23 @@ if TYPE_CHECKING:
     from ..bots import Bot
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_MAX_DURATION_S = 366 * 86400
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 
 
 def parse_duration(text: str) -> float:
-    """'3h', '30m', '1h30m', '90s', '2d' or plain seconds -> seconds."""
+    """'3h', '30m', '1h30m', '90s', '2d' or plain seconds -> seconds, at most a year."""
     value = text.strip().lower()
     if re.fullmatch(r"\d+(?:\.\d+)?", value):
-        return float(value)
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        raise TweetlingError(f"invalid duration {text!r}: use e.g. 3h, 30m, 1h30m or 90s")
-    return sum(float(n) * _UNITS[u] for n, u in parts)
+        seconds = float(value)
+    else:
+        parts = _DURATION.findall(value)
+        if not parts or "".join(n + u for n, u in parts) != value:
+            raise TweetlingError(f"invalid duration {text[:40]!r}: use e.g. 3h, 30m, 1h30m or 90s")
+        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds > _MAX_DURATION_S:  # beyond it, the clock's arithmetic overflows
+        raise TweetlingError(f"the duration {text[:40]!r} is longer than a year")
+    return seconds
 
 
 @dataclass(frozen=True)

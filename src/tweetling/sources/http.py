@@ -377,7 +377,7 @@ def checked_base_url(base_url: str) -> str:
 
 def _masked(url: str) -> str:
     """URL with what may hold a secret (the user:password before the host, the query) hidden."""
-    return re.sub(r"[?#].*", "?…", re.sub(r"//[^/?#]*@", "//…@", url, count=1), flags=re.DOTALL)
+    return re.sub(r"[?#].*", "?…", re.sub(r"//[^?#]*@", "//…@", url, count=1), flags=re.DOTALL)
 
 
 def _secret_forms(token: str | None) -> tuple[bytes, ...]:

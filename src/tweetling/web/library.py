@@ -18,7 +18,9 @@ from ..errors import TweetlingError
 from ..evaluate import EvalConfig, evaluate_bot
 from ..export import export_gguf, export_safetensors, gguf_size, safetensors_shapes
 from ..pipeline import delete_bot
+from ..sources.http import checked_token
 from . import handouts, render
+from .fields import text
 
 Progress = Callable[..., Any]
 
@@ -219,13 +221,19 @@ def pack_download(name: str | None, kind: str, progress: Progress = no_progress)
 def publish(name: str | None, token: str, repo_id: str, private: bool, progress: Progress = no_progress) -> str:
     """Upload the bot with its model card to the Hugging Face Hub as REPO_ID; the link to it.
 
-    The token is used for this upload only: not kept, logged, or shown again."""
+    The token is used for this upload only: not kept, logged, or shown again. Like the post step,
+    the page never falls back to a token of the server's (its HF_TOKEN or `hf auth login`)."""
     folder = bot_folder(name)
-    repo_id = (repo_id or "").strip()
+    repo_id = text(repo_id)
     if not repo_id:
         raise TweetlingError("enter a “Repository” as owner/name, e.g. your-name/" + folder.name)
+    if not text(token):
+        raise TweetlingError(
+            "paste a token with write access into “Hugging Face token” (huggingface.co/settings/tokens)"
+        )
+    typed = checked_token(text(token), "“Hugging Face token”")
     progress(None, desc=f"uploading to {repo_id}")
-    url = hub.push(folder, repo_id, token=(token or "").strip() or None, private=bool(private))
+    url = hub.push(folder, repo_id, token=typed, private=bool(private))
     return render.link_message("Published:", url)
 
 

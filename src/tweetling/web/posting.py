@@ -36,6 +36,7 @@ from ..live.x import OAUTH1_KEYS
 from ..sources.http import checked_base_url, checked_token
 from ..store import Store
 from . import render
+from .fields import text, whole_number
 from .library import BOTS, Progress, bot_folder, no_progress
 
 # The apps registered for the sign-in links shown, by (account, API root), until their code comes back.
@@ -78,14 +79,14 @@ class _TypedIn:
 
 
 def _typed_target(target: str | None) -> Target:
-    target = (target or "").strip()
+    target = text(target)
     if not target:
         raise TweetlingError("type the bot's own account into “Account”, e.g. mastodon:@bot@botsin.space")
     return parse_target(target)
 
 
 def _api_root(target: Target, base_url: str | None) -> str:
-    return checked_base_url((base_url or "").strip() or target.default_base_url())
+    return checked_base_url(text(base_url) or target.default_base_url())
 
 
 def mastodon_sign_in(target: str | None, base_url: str | None = None) -> str:
@@ -124,10 +125,10 @@ def connect_account(
     line = None
     if disclose:
         folder = bot_folder(bot)
-        line = bio_line(read_metadata(folder).accounts or [folder.name], (operator or "").strip() or None)
-    code = (code or "").strip()
+        line = bio_line(read_metadata(folder).accounts or [folder.name], text(operator) or None)
+    code = text(code)
     secrets = _signed_in(parsed, base_url, code) if code else _typed_secrets(parsed.service, secret, x_keys)
-    options = ConnectOptions(base_url=(base_url or "").strip() or None, bio_line=line, secrets=secrets)
+    options = ConnectOptions(base_url=text(base_url) or None, bio_line=line, secrets=secrets)
     with Store() as store:
         result = connect(store, parsed.key, options, _TypedIn())
     if code:
@@ -151,8 +152,9 @@ def _signed_in(target: Target, base_url: str | None, code: str) -> dict[str, Sec
 
 
 def _typed_secrets(service: str, secret: str | None, x_keys: list[str | None]) -> dict[str, Secret]:
-    secret = (secret or "").strip()
-    keys = [(key or "").strip() for key in x_keys]
+    secret = text(secret)
+    keys = [text(key) for key in x_keys] if isinstance(x_keys, list) and len(x_keys) == len(OAUTH1_KEYS) else []
+    keys = keys or [""] * len(OAUTH1_KEYS)
     if service == "x" and (any(keys) or not secret):
         if not all(keys):
             raise TweetlingError(_MISSING["x"])
@@ -170,7 +172,7 @@ def _typed_secrets(service: str, secret: str | None, x_keys: list[str | None]) -
 
 def disconnect_account(target: str | None) -> tuple[str, str]:
     """Forget TARGET's credentials and connection; (accounts, what happened)."""
-    if not target:
+    if not isinstance(target, str) or not target:
         raise TweetlingError("choose the account to disconnect in “Post to”")
     with Store() as store:
         removed = disconnect(store, target)
@@ -195,14 +197,13 @@ def draft_more(
 ) -> tuple[str, str]:
     """Write N more drafts (for TARGET's length limit, or every service's); (queue, what happened)."""
     folder = bot_folder(bot)
-    if n is None or int(n) != n or not 1 <= n <= MAX_DRAFTS:
-        raise TweetlingError(f"“Drafts” must be a whole number from 1 to {MAX_DRAFTS}")
+    count = whole_number(n, "Drafts", 1, MAX_DRAFTS)
     if not BOTS.is_loaded(folder.name):
         progress(None, desc=f"loading the bot {folder.name}")
     loaded = BOTS.get(folder.name)
-    progress(None, desc=f"writing {int(n)} drafts")
+    progress(None, desc=f"writing {count} drafts")
     with Store() as store:
-        result = draft_posts(store, loaded, DraftConfig(n=int(n)), target=target or None)
+        result = draft_posts(store, loaded, DraftConfig(n=count), target=target or None)
     dropped = ", ".join(f"{count} {why}" for why, count in result.dropped.items() if count)
     note = f"{len(result.drafts)} new drafts of {result.sampled} samples" + (f"; left out {dropped}" if dropped else "")
     return queue_panel(folder.name), render.message(note, "ok" if result.drafts else "warning")

@@ -436,7 +436,7 @@ def evaluation(result: dict | None) -> str:
     missing = [str(v) for k, v in result.items() if k.endswith("_unavailable")]
     if style.get("unavailable"):
         missing.append(f"style attribution: {style['unavailable']}")
-    when = (result.get("evaluated_at") or "")[:16].replace("T", " ")
+    when = str(result.get("evaluated_at") or "")[:16].replace("T", " ")
     return (
         f"<div id='tl-eval'><p class='tl-muted'>Evaluated {esc(when)}</p>"
         f"{key_values(rows, 'tl-eval-table')}{notes(missing, 'warning')}</div>"
@@ -450,8 +450,8 @@ def connections(accounts: list[Any]) -> str:
     """The accounts bots post from, with their disclosure state."""
     if not accounts:
         return (
-            "<p class='tl-muted' id='tl-connections'>No account connected yet. Connect the bot's own account"
-            " with <code>tweetling connect</code> (it asks the service to authorize tweetling), then reload.</p>"
+            "<p class='tl-muted' id='tl-connections'>No account connected yet: connect the bot's own account"
+            " under “Connect an account” below, or with <code>tweetling connect</code>.</p>"
         )
     rows = "".join(
         f"<li><strong>{esc(a.target)}</strong> <span class='tl-muted'>"

@@ -14,27 +14,22 @@ from ..recipes import TrainingInterrupted, TrainProgress
 from ..sweep import SweepConfig, SweepSpace, TrialSummary, sweep
 from . import render
 from .feedback import page_words
+from .fields import number, text, whole_number
 from .jobs import Cancelled, JobControl
-from .training import RUNNER, find_dataset, progress_fields
+from .training import MAX_MINUTES, RUNNER, find_dataset, progress_fields
 
 MAX_TRIALS = 50
 METHOD_CHOICES = [("Both", "both"), ("Full only", "full"), ("LoRA only", "lora")]
 
 
-def whole_number(value: float | None, label: str, low: int, high: int) -> int:
-    if value is None or int(value) != value or not low <= value <= high:
-        raise TweetlingError(f"“{label}” must be a whole number from {low} to {high}")
-    return int(value)
-
-
 def sweep_config(base_model: str, trials: float | None, method: str, trial_minutes: float | None) -> SweepConfig:
     """The sweep the page's fields ask for; an error naming the field that is wrong."""
-    base = (base_model or "").strip()
+    base = text(base_model)
     if not base:
         raise TweetlingError("enter a “Base model”")
-    minutes = trial_minutes or 0
-    if minutes < 0:
-        raise TweetlingError("“Minutes per trial” must be 0 (no limit) or more")
+    minutes = number(trial_minutes, "Minutes per trial", 0, MAX_MINUTES, hint=" (0: no limit)")
+    if trials is None:
+        raise TweetlingError(f"“Trials” must be a whole number from 1 to {MAX_TRIALS}")
     return SweepConfig(
         trials=whole_number(trials, "Trials", 1, MAX_TRIALS),
         base=base,

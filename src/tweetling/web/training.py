@@ -4,7 +4,6 @@ a training stopped with a checkpoint can be continued after a reload."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +26,13 @@ from ..recipes import ContinueConfig, TrainConfig, TrainingInterrupted, TrainPro
 from ..train import TrainPlan
 from . import render
 from .feedback import page_words
+from .fields import number, text, whole_number
 from .jobs import Cancelled, JobControl, JobRunner, JobStatus
 
 MAX_EPOCHS = 20
 MAX_BATCH = 512
 MAX_LORA_RANK = 256
+MAX_MINUTES = 7 * 24 * 60  # a week: a time limit, of a training or of a sweep's trial
 # One line each, shown on the page beside the choice (measured in bench/README.md).
 RECIPE_CHOICES = [
     ("Default — one pass with the lowest third of the model kept fixed: the fastest", "default"),
@@ -66,11 +67,11 @@ def existing_bot(name: str) -> bool:
 
 def name_warning(name: str) -> tuple[str, bool]:
     """A warning when NAME is an existing bot's (training would replace it), and whether to ask."""
-    name = (name or "").strip()
+    name = text(name)
     if not existing_bot(name):
         return "", False
-    text = f"A bot named {name} already exists: training replaces it. Tick “Replace {name}” or choose another name."
-    return render.message(text, "warning"), True
+    note = f"A bot named {name} already exists: training replaces it. Tick “Replace {name}” or choose another name."
+    return render.message(note, "warning"), True
 
 
 # --- the job --------------------------------------------------------------------------------------
@@ -175,10 +176,7 @@ def run_url(bot_path: Path, track_backend: str | None, mlflow_ui: str) -> str | 
 
 
 def check_epochs(epochs: float | None) -> int | None:
-    epochs = epochs or 0
-    if int(epochs) != epochs or not 0 <= epochs <= MAX_EPOCHS:
-        raise TweetlingError(f"“Epochs” must be a whole number from 1 to {MAX_EPOCHS} (0: the recipe's)")
-    return int(epochs) or None
+    return whole_number(epochs, "Epochs", 0, MAX_EPOCHS, hint=" (0: the recipe's)") or None
 
 
 @dataclass(frozen=True)
@@ -194,31 +192,20 @@ class MoreSettings:
 
     def overrides(self) -> dict:
         """The recipe's fields these settings change; an error naming the field that is wrong."""
-        rate = self.learning_rate or 0
-        if not 0 <= rate < 1:  # NaN fails it too
-            raise TweetlingError("“Learning rate” must be above 0 and below 1 (0: the recipe's)")
-        minutes = self.minutes or 0
-        if not 0 <= minutes < math.inf:
-            raise TweetlingError("“Time limit” must be a number of minutes (0: none)")
+        rate = number(self.learning_rate, "Learning rate", 0, 1, hint=" (0: the recipe's)")
+        minutes = number(self.minutes, "Time limit", 0, MAX_MINUTES, hint=" minutes (0: none)")
         return {
             "learning_rate": rate or None,
-            "batch_size": _whole(self.batch_size, "Batch size", 0, MAX_BATCH) or None,
+            "batch_size": whole_number(self.batch_size, "Batch size", 0, MAX_BATCH) or None,
             "max_time_s": minutes * 60 or None,
-            "seed": None if self.seed is None else _whole(self.seed, "Seed", 0, 2**31 - 1),
-            "lora_r": _whole(self.lora_r, "LoRA rank", 0, MAX_LORA_RANK) or None,
+            "seed": None if self.seed is None else whole_number(self.seed, "Seed", 0, 2**31 - 1),
+            "lora_r": whole_number(self.lora_r, "LoRA rank", 0, MAX_LORA_RANK) or None,
         }
 
     def lora_alpha(self) -> int | None:
         """lora_alpha twice the chosen rank, as the sweep sets it (None: the recipe's)."""
         rank = self.overrides()["lora_r"]
         return 2 * rank if rank else None
-
-
-def _whole(value: float | None, label: str, low: int, high: int) -> int:
-    value = value or 0
-    if int(value) != value or not low <= value <= high:
-        raise TweetlingError(f"“{label}” must be a whole number from {low} to {high}")
-    return int(value)
 
 
 def start_training(
@@ -237,8 +224,8 @@ def start_training(
     record = find_dataset(dataset_path)
     if record is None:
         raise TweetlingError("choose a dataset first (get data in step 1)")
-    name = paths.checked_name((bot_name or "").strip(), "bot name")
-    base_model = (base_model or "").strip()
+    name = paths.checked_name(text(bot_name), "bot name")
+    base_model = text(base_model)
     if not base_model:
         raise TweetlingError("enter a “Base model”")
     if more.dtype not in DTYPES:
@@ -308,7 +295,7 @@ def continue_on_new_posts(
 ) -> tuple[str, str]:
     """Step 2: update the existing bot BOT with the posts fetched or imported since it was
     trained, plus older ones replayed, in the background; the panel and what it trains on."""
-    update = plan_update((bot or "").strip())
+    update = plan_update(text(bot))
     panel = start_job(update.folder.name, continuation_work(update, False), "updating", track_backend, mlflow_ui)
     note = (
         f"Continuing {update.folder.name} on {update.new_posts:,} new posts and "

@@ -12,6 +12,7 @@ from ..errors import TweetlingError
 from ..generate import GenerateConfig
 from ..paths import atomic_path
 from . import handouts, render
+from .fields import whole_number
 from .library import BOTS, Progress, bot_folder, no_progress
 
 MAX_PROMPT_CHARS = 200
@@ -45,9 +46,7 @@ def check_generate_inputs(bot: str | None, prompt: str, n: float | None) -> int:
         raise TweetlingError("choose a bot first (train one in step 2)")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise TweetlingError(f"the prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
-    if n is None or int(n) != n or not 1 <= n <= MAX_SAMPLES:
-        raise TweetlingError(f"“Posts” must be a whole number from 1 to {MAX_SAMPLES}")
-    return int(n)
+    return whole_number(n, "Posts", 1, MAX_SAMPLES)
 
 
 def predictions_image(bot: Bot, prompt: str, text: str) -> str:
@@ -83,7 +82,11 @@ def generate_step(
     loaded = BOTS.get(bot)
     progress(None, desc=f"writing {count} posts")
     # A drawn seed, shown in the summary, so any result can be written again.
-    seed = random.SystemRandom().randrange(2**31) if seed is None or seed < 0 else int(seed)
+    seed = (
+        whole_number(seed, "Seed", -(2**63), 2**63 - 1, hint=" (-1: a new one each time)") if seed is not None else -1
+    )
+    if seed < 0:
+        seed = random.SystemRandom().randrange(2**31)
     result = loaded.generate(prompt, n=count, seed=seed, config=config)
     summary = f"{result.summary()}; seed {seed}"
     if not result.outputs:
