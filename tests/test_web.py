@@ -135,6 +135,12 @@ def test_data_step_input_errors_are_clear(tweetling_home, handles, message):
         load(handles=handles)
 
 
+@pytest.mark.parametrize("most", [float("nan"), float("inf"), -3, 2.5])
+def test_most_posts_per_account_must_be_a_whole_number(tweetling_home, most):
+    with pytest.raises(TweetlingError, match="“Most posts per account” must be a whole number from 1 to 2,000,000"):
+        data.load_data(None, "", data.STORED, "ada", most, False, False, False, "none")
+
+
 def test_upload_and_three_handles_is_too_many_accounts(tweetling_home, tmp_path):
     upload = tmp_path / "d.txt"
     upload.write_text("one two three four\n")

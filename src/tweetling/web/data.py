@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import paths
+from .. import limits, paths
 from ..clean import CleanOptions
 from ..dataset import MAX_ACCOUNTS, Dataset, PrepareConfig, clean_accounts
 from ..errors import InsufficientDataError, TweetlingError
@@ -19,6 +19,7 @@ from ..importer import ImportResult, import_path
 from ..pipeline import prepare_dataset
 from ..store import Store
 from . import render
+from .fields import text, whole_number
 
 DEFAULT_MAX_POSTS = 3200  # what the X API let huggingtweets download per account
 SAMPLE_POSTS = 8  # kept posts shown after the data step
@@ -123,17 +124,15 @@ def load_data(
 
     Returns (notes, table, samples, the dataset's path or None, the bot name it suggests).
     """
-    source = SOURCES.get(source_label)
+    source = SOURCES.get(source_label) if isinstance(source_label, str) else None
     if source is None:
-        raise TweetlingError(f"unknown source {source_label!r}")
-    handles = parse_handles(handles_text)
-    max_posts = int(max_posts or DEFAULT_MAX_POSTS)
-    if max_posts < 1:
-        raise TweetlingError("“Most posts per account” must be at least 1")
+        raise TweetlingError(f"unknown source {str(source_label)[:40]!r}")
+    handles = parse_handles(text(handles_text))
+    max_posts = whole_number(max_posts or DEFAULT_MAX_POSTS, "Most posts per account", 1, limits.MAX_POSTS_PER_IMPORT)
     options = CleanOptions(keep_replies=not drop_replies, keep_newlines=keep_newlines, drop_duplicates=drop_duplicates)
     with Store() as store:
         accounts, events = collect_accounts(
-            store, upload, (upload_account or "").strip(), source, handles, max_posts, progress, bool(account_owner)
+            store, upload, text(upload_account), source, handles, max_posts, progress, bool(account_owner)
         )
         progress(None, desc="cleaning and splitting the posts")
         try:
