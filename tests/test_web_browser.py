@@ -259,8 +259,13 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     expect(page.locator("#tl-recipe")).to_contain_text("the fastest")
     page.get_by_label("Epochs").fill("2")
     page.get_by_text("More settings", exact=True).click()
-    page.locator("#tl-seed input").fill("7")
-    page.locator("#tl-minutes input").fill("10")
+    expect(page.locator("#tl-seed input")).to_have_value("42")  # rendered: a fill before would be lost
+    settings = (("#tl-seed input", "7"), ("#tl-minutes input", "10"))
+    for field, value in settings:
+        page.locator(field).fill(value)
+        page.locator(field).press("Tab")  # the page takes a number field's value when it loses focus
+    for field, value in settings:
+        expect(page.locator(field)).to_have_value(value)
     page.click("#tl-train")
     status = page.locator("#tl-train-status")
     chart = page.locator("#tl-loss-chart")
@@ -375,6 +380,7 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     scheduled = page.locator(f"#tl-draft-{scheduled_id}")
     expect(scheduled).to_have_attribute("data-status", "approved")
     page.get_by_text("Keep posting on a schedule").click()
+    expect(page.locator("#tl-run-every textarea")).to_have_value("3h")  # rendered before it is filled
     page.locator("#tl-run-every textarea").fill("2h")
     page.click("#tl-run-start")
     run = page.locator(".tl-autopilot-run[data-target='mastodon:@bot@botsin.space']")
@@ -422,7 +428,9 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     )
     expect(page.locator("#tl-runs")).to_contain_text("tweetling_sample")
     page.get_by_text("Search for a better recipe", exact=True).click()
+    expect(page.get_by_label("Trials")).to_have_value("10")  # rendered before it is filled
     page.get_by_label("Trials").fill("1")
+    page.get_by_label("Trials").press("Tab")
     page.get_by_label("LoRA only").check()
     page.click("#tl-sweep")
     expect(status).to_have_attribute("data-state", "done", timeout=120_000)
