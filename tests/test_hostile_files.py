@@ -152,7 +152,21 @@ def test_zip_member_names_never_become_paths(store: Store, tmp_path: Path):
 
 # --- archive records ----------------------------------------------------------------------------
 
-BAD_IDS = [1.5, 1e18, [1], True, {"id": 1}, "../etc/passwd", "1.5", "-5", "0", "", "12345678901234567890123"]
+BAD_IDS = [
+    1.5,
+    1e18,
+    [1],
+    True,
+    {"id": 1},
+    "../etc/passwd",
+    "1.5",
+    "-5",
+    "0",
+    "",
+    "12345678901234567890123",
+    "18446744073709551616",
+    2**64,
+]
 
 
 @pytest.mark.parametrize("value", BAD_IDS)
@@ -204,6 +218,13 @@ def test_raw_record_nested_deeper_than_the_cap_names_file_and_post(store, tmp_pa
         nested = {"n": nested}
     folder = archive_folder(tmp_path, tweets_js(tweet(id_str="77", entities=nested)))
     refused(store, folder, r"^archive: x post 77: raw record nested more than 100 levels deep$")
+
+
+def test_a_jsonl_record_nested_deeper_than_the_cap_names_its_line(store, tmp_path):
+    deep = "[" * 150 + "]" * 150
+    path = tmp_path / "deep.jsonl"
+    path.write_text(f'{{"text": "fine", "user": "bob"}}\n{{"text": "hi", "user": "bob", "x": {deep}}}\n')
+    refused(store, path, r"^deep\.jsonl:2: record nested more than 100 levels deep$")
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ failure behaviour"). Code reads them as `limits.NAME` when it runs, so a test ca
 (the HTTP ones are the defaults of `sources.http.RetryPolicy`, which a fetch can set).
 """
 
+from typing import Any
+
 MiB = 2**20
 
 # Imported files and archives
@@ -32,3 +34,20 @@ MAX_JSON_DEPTH = 100  # nesting of a stored raw record (real tweets nest under 1
 def size(n_bytes: int) -> str:
     """N_BYTES for a message: MiB from one MiB up, bytes below."""
     return f"{n_bytes / MiB:,.0f} MiB" if n_bytes >= MiB else f"{n_bytes:,} bytes"
+
+
+def too_deep(value: Any, text: str) -> bool:
+    """Whether VALUE (parsed from, or written as, the JSON TEXT) nests deeper than MAX_JSON_DEPTH."""
+    # Nesting needs an opening bracket per level: counting them is a cheap test that spares the walk.
+    return text.count("{") + text.count("[") > MAX_JSON_DEPTH and _depth(value) > MAX_JSON_DEPTH
+
+
+def _depth(value: Any) -> int:
+    """How deeply VALUE's containers nest (without recursion, so any depth can be measured)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

@@ -588,23 +588,11 @@ def _raw_json(post: Post) -> str | None:
         text = json.dumps(post.raw, ensure_ascii=False)
     except (RecursionError, ValueError, TypeError) as error:
         raise InputError(f"{post.source} post {post.post_id}", f"raw record cannot be stored ({error})") from None
-    # Nesting needs an opening bracket per level: counting them is a cheap test that spares the walk.
-    if text.count("{") + text.count("[") > limits.MAX_JSON_DEPTH and _depth(post.raw) > limits.MAX_JSON_DEPTH:
+    if limits.too_deep(post.raw, text):
         raise InputError(
             f"{post.source} post {post.post_id}", f"raw record nested more than {limits.MAX_JSON_DEPTH} levels deep"
         )
     return text
-
-
-def _depth(value: Any) -> int:
-    """How deeply VALUE's containers nest (without recursion, so any depth can be measured)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
-    return deepest
 
 
 def _repaired(value: str | None) -> str | None:

@@ -65,7 +65,7 @@ def checked_id(value: Any, kind: str) -> str:
         text = value.strip()
     else:
         raise ValueError(f"expected {_ID_DESCRIPTIONS[kind]}, got {json_type(value)} {shown(value)}")
-    if not ID_FORMATS[kind].fullmatch(text):
+    if not ID_FORMATS[kind].fullmatch(text) or (kind == "x" and int(text) >= 2**64):
         got = shown(value) if isinstance(value, str) else f"{json_type(value)} {shown(value)}"
         raise ValueError(f"expected {_ID_DESCRIPTIONS[kind]}, got {got}")
     return text

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import limits
 from ..errors import InputError, TweetlingError
 from ..paths import checked_name
 from ..posts import Kind, Post
@@ -103,6 +104,8 @@ def _jsonl_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         record = load_json(line, where, lines=False)
         if not isinstance(record, dict):
             raise InputError(where, "expected a JSON object")
+        if limits.too_deep(record, line):  # the store would refuse it, without the line
+            raise InputError(where, f"record nested more than {limits.MAX_JSON_DEPTH} levels deep")
         yield where, record
 
 
