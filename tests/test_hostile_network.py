@@ -478,6 +478,9 @@ def test_a_token_a_header_cannot_carry_is_refused_before_anything_is_sent(
 def test_spaces_around_a_token_are_trimmed_and_a_broken_header_is_never_sent(httpserver):
     client = HttpClient(httpserver.url_for("/"), token=f" {TOKEN}\n")
     assert client._client.headers["Authorization"] == f"Bearer {TOKEN}"
+    httpserver.expect_request("/echo").respond_with_json({"error": f"bad token {TOKEN}"})
+    assert client.get_json("/echo").data == {"error": "bad token [redacted]"}  # the token as sent is redacted
+    httpserver.clear_log()
     with pytest.raises(SourceError, match=r"^a token sent to localhost holds line breaks") as caught:
         client.request_json("GET", "/x", headers={"Authorization": "Bearer SESSION\nTOKEN"})
     assert "SESSION" not in str(caught.value) and httpserver.log == []

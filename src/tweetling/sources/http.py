@@ -136,8 +136,9 @@ class HttpClient:
         headers = {"Accept": "application/json", "User-Agent": "tweetling (+https://github.com/tweetling)"}
         self.base_url = checked_base_url(base_url)
         self.host = httpx.URL(self.base_url).host
-        if token:
-            headers["Authorization"] = f"Bearer {checked_token(token, f'the token for {self.host}')}"
+        if token:  # as sent, so that a reply echoing it is redacted too
+            token = checked_token(token, f"the token for {self.host}")
+            headers["Authorization"] = f"Bearer {token}"
         self.policy = policy
         self._secrets = _secret_forms(token)
         self._on_wait = on_wait
