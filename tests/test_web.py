@@ -561,6 +561,7 @@ def test_training_status_shows_what_it_does_steps_loss_and_eta():
         ("b", "My dream is", 0, (), "“Posts” must be a whole number from 1 to 20"),
         ("b", "My dream is", 21, (), "from 1 to 20"),
         ("b", "My dream is", 2.5, (), "from 1 to 20"),
+        ("b", "My dream is", None, (), "“Posts” must be a whole number from 1 to 20"),
         ("b", "My dream is", 5, (3.0, None, None), "“Temperature” must be from 0.1 to 2.0"),
         ("b", "My dream is", 5, (None, 0.0, None), "“Top-p” must be from 0.05 to 1.0"),
         ("b", "My dream is", 5, (None, None, 4), "“Length” must be from 16 to 512"),

@@ -128,7 +128,9 @@ def load_data(
     if source is None:
         raise TweetlingError(f"unknown source {str(source_label)[:40]!r}")
     handles = parse_handles(text(handles_text))
-    max_posts = whole_number(max_posts or DEFAULT_MAX_POSTS, "Most posts per account", 1, limits.MAX_POSTS_PER_IMPORT)
+    max_posts = whole_number(  # 0 too means the default
+        max_posts or None, "Most posts per account", 1, limits.MAX_POSTS_PER_IMPORT, empty=DEFAULT_MAX_POSTS
+    )
     options = CleanOptions(keep_replies=not drop_replies, keep_newlines=keep_newlines, drop_duplicates=drop_duplicates)
     with Store() as store:
         accounts, events = collect_accounts(

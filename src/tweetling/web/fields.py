@@ -9,9 +9,10 @@ from typing import Any
 from ..errors import TweetlingError
 
 
-def whole_number(value: Any, label: str, low: int, high: int, *, hint: str = "") -> int:
-    """VALUE as an int in [LOW, HIGH] (None and "" count as LOW); else an error naming the field LABEL."""
-    value = low if value is None or value == "" else value
+def whole_number(value: Any, label: str, low: int, high: int, *, hint: str = "", empty: int | None = None) -> int:
+    """VALUE as an int in [LOW, HIGH], EMPTY for an empty field where the field may be left empty;
+    else an error naming the field LABEL."""
+    value = _filled(value, empty)
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
@@ -23,12 +24,19 @@ def whole_number(value: Any, label: str, low: int, high: int, *, hint: str = "")
     return int(value)
 
 
-def number(value: Any, label: str, low: float, high: float, *, hint: str = "") -> float:
-    """VALUE as a float in [LOW, HIGH) (None and "" count as LOW); else an error naming the field LABEL."""
-    value = low if value is None or value == "" else value
+def number(value: Any, label: str, low: float, high: float, *, hint: str = "", empty: float | None = None) -> float:
+    """VALUE as a float in [LOW, HIGH), EMPTY for an empty field where the field may be left empty;
+    else an error naming the field LABEL."""
+    value = _filled(value, empty)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value < high:  # NaN fails too
         raise TweetlingError(f"“{label}” must be a number from {low:g} up to {high:g}{hint}")
     return float(value)
+
+
+def _filled(value: Any, empty: float | None) -> Any:
+    """VALUE, or EMPTY when the field was left empty (None or ""); an empty field without a
+    default stays None, which the checks refuse."""
+    return empty if value is None or value == "" else value
 
 
 def text(value: Any) -> str:

@@ -27,9 +27,7 @@ def sweep_config(base_model: str, trials: float | None, method: str, trial_minut
     base = text(base_model)
     if not base:
         raise TweetlingError("enter a “Base model”")
-    minutes = number(trial_minutes, "Minutes per trial", 0, MAX_MINUTES, hint=" (0: no limit)")
-    if trials is None:
-        raise TweetlingError(f"“Trials” must be a whole number from 1 to {MAX_TRIALS}")
+    minutes = number(trial_minutes, "Minutes per trial", 0, MAX_MINUTES, hint=" (0: no limit)", empty=0)
     return SweepConfig(
         trials=whole_number(trials, "Trials", 1, MAX_TRIALS),
         base=base,

@@ -176,7 +176,7 @@ def run_url(bot_path: Path, track_backend: str | None, mlflow_ui: str) -> str | 
 
 
 def check_epochs(epochs: float | None) -> int | None:
-    return whole_number(epochs, "Epochs", 0, MAX_EPOCHS, hint=" (0: the recipe's)") or None
+    return whole_number(epochs, "Epochs", 0, MAX_EPOCHS, hint=" (0: the recipe's)", empty=0) or None
 
 
 @dataclass(frozen=True)
@@ -191,21 +191,19 @@ class MoreSettings:
     dtype: str = "float32"  # the precision the weights are saved in
 
     def overrides(self) -> dict:
-        """The recipe's fields these settings change; an error naming the field that is wrong."""
-        rate = number(self.learning_rate, "Learning rate", 0, 1, hint=" (0: the recipe's)")
-        minutes = number(self.minutes, "Time limit", 0, MAX_MINUTES, hint=" minutes (0: none)")
+        """The recipe's fields these settings change (lora_alpha twice a chosen rank, as the sweep
+        sets it); an error naming the field that is wrong."""
+        rate = number(self.learning_rate, "Learning rate", 0, 1, hint=" (0: the recipe's)", empty=0)
+        minutes = number(self.minutes, "Time limit", 0, MAX_MINUTES, hint=" minutes (0: none)", empty=0)
+        rank = whole_number(self.lora_r, "LoRA rank", 0, MAX_LORA_RANK, empty=0)
         return {
             "learning_rate": rate or None,
-            "batch_size": whole_number(self.batch_size, "Batch size", 0, MAX_BATCH) or None,
+            "batch_size": whole_number(self.batch_size, "Batch size", 0, MAX_BATCH, empty=0) or None,
             "max_time_s": minutes * 60 or None,
             "seed": None if self.seed is None else whole_number(self.seed, "Seed", 0, 2**31 - 1),
-            "lora_r": whole_number(self.lora_r, "LoRA rank", 0, MAX_LORA_RANK) or None,
+            "lora_r": rank or None,
+            "lora_alpha": 2 * rank or None,
         }
-
-    def lora_alpha(self) -> int | None:
-        """lora_alpha twice the chosen rank, as the sweep sets it (None: the recipe's)."""
-        rank = self.overrides()["lora_r"]
-        return 2 * rank if rank else None
 
 
 def start_training(
@@ -230,9 +228,7 @@ def start_training(
         raise TweetlingError("enter a “Base model”")
     if more.dtype not in DTYPES:
         raise TweetlingError(f"“Saved precision” must be one of {', '.join(DTYPES)}")
-    config = recipe(
-        recipe_name, method=method, epochs=check_epochs(epochs), lora_alpha=more.lora_alpha(), **more.overrides()
-    )
+    config = recipe(recipe_name, method=method, epochs=check_epochs(epochs), **more.overrides())
     if existing_bot(name) and not replace:
         raise TweetlingError(
             f"a bot named {name} already exists: tick “Replace {name}” to train over it, or choose another “Bot name”"

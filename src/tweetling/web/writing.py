@@ -82,9 +82,7 @@ def generate_step(
     loaded = BOTS.get(bot)
     progress(None, desc=f"writing {count} posts")
     # A drawn seed, shown in the summary, so any result can be written again.
-    seed = (
-        whole_number(seed, "Seed", -(2**63), 2**63 - 1, hint=" (-1: a new one each time)") if seed is not None else -1
-    )
+    seed = whole_number(seed, "Seed", -(2**63), 2**63 - 1, hint=" (-1: a new one each time)", empty=-1)
     if seed < 0:
         seed = random.SystemRandom().randrange(2**31)
     result = loaded.generate(prompt, n=count, seed=seed, config=config)
