@@ -601,14 +601,13 @@ def runs(limit: int) -> None:
 
     table = Table("started", "kind", "name", "status", "time", "valid ppl", "test ppl", "run id")
     for run in recent_runs(limit):
-        perplexities = (run.metrics.get(f"final_{split}_perplexity") for split in ("valid", "test"))
         table.add_row(
             run.started,
             run.kind,
             escape(run.name),
             run.status,
             "-" if run.duration_s is None else f"{run.duration_s:.0f} s",
-            *("-" if ppl is None else f"{ppl:.2f}" for ppl in perplexities),
+            *("-" if ppl is None else f"{ppl:.2f}" for ppl in run.final_perplexities),
             run.id,
         )
     console.print(table)

@@ -291,6 +291,11 @@ class RunSummary:
     tags: dict[str, str] = field(default_factory=dict)
     experiment_id: str = ""
 
+    @property
+    def final_perplexities(self) -> tuple[float | None, float | None]:
+        """(validation, test) perplexity a training run ended with; None where it has none."""
+        return self.metrics.get("final_valid_perplexity"), self.metrics.get("final_test_perplexity")
+
 
 def recent_runs(limit: int = 20) -> list[RunSummary]:
     """The newest runs of the local MLflow store, newest first ([] when there is none yet)."""

@@ -280,14 +280,13 @@ def tracked_runs(runs: Sequence[Any], mlflow_ui: str, store_uri: str) -> str:
         address = safe_url(run_address(mlflow_ui, run.experiment_id, run.id)) if run.experiment_id else None
         name = esc(run.name or run.id)
         link = f"<a href='{address}' target='_blank' rel='noopener noreferrer'>{name}</a>" if address else name
-        perplexities = (run.metrics.get(f"final_{split}_perplexity") for split in ("valid", "test"))
         cells = [
             esc(run.started),
             esc(run.kind),
             link,
             esc(run.status.lower()),
             "" if run.duration_s is None else esc(duration(run.duration_s)),
-            *("" if ppl is None else f"{ppl:.2f}" for ppl in perplexities),
+            *("" if ppl is None else f"{ppl:.2f}" for ppl in run.final_perplexities),
         ]
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     head = "".join(
