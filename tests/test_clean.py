@@ -26,6 +26,16 @@ def test_clean_text_has_no_urls_nor_runs_of_spaces(parts, keep_newlines):
         assert "\n" not in text and "\t" not in text
 
 
+@given(st.text(), st.booleans())
+def test_clean_text_drops_control_characters(text, keep_newlines):
+    cleaned = clean_text(text, keep_newlines)
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", cleaned)
+
+
+def test_control_characters_in_a_word_leave_a_space():
+    assert clean_text("nul\x00byte and \x1b[2J escape") == "nul byte and [2J escape"
+
+
 @given(st.text())
 def test_clean_text_is_idempotent(text):
     once = clean_text(text)

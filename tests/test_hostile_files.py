@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import zipfile
 from pathlib import Path
 
@@ -435,6 +436,33 @@ def test_file_caps_are_one_line_errors(store, tmp_path, monkeypatch, cap, value,
 @pytest.mark.parametrize("fmt", ["text", "jsonl", "csv"])
 def test_reading_dev_zero_stops_at_the_line_cap(store, fmt):
     refused(store, Path("/dev/zero"), r"^zero:1: line longer than 16 MiB$", account="a", fmt=fmt)
+
+
+def test_a_stream_of_unknown_format_is_refused_unread(store):
+    refused(store, Path("/dev/zero"), r"^zero: cannot tell the format of a stream: pass --format", account="a")
+
+
+@pytest.mark.parametrize(
+    "fmt, name, account",
+    [("csv", "minimal.csv", "a"), ("x-archive", "archive/data/tweets.js", "fixture_fern")],
+)
+def test_a_pipe_is_read_whole_once(store, tmp_path, fmt, name, account):
+    """`tweetling import <(…)`: nothing may peek at a pipe's first bytes before its reader does."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    data = (DATA / name).read_bytes()
+    writer = threading.Thread(target=pipe.write_bytes, args=(data,))
+    writer.start()
+    try:
+        result = import_path(store, pipe, account=account, fmt=fmt)
+    finally:
+        writer.join(timeout=10)
+    expected = import_path(Store(tmp_path / "again.db"), DATA / name, account=account, fmt=fmt)
+    assert result.kinds == expected.kinds and sum(result.kinds.values()) == expected.total > 0
+
+
+def test_a_file_that_is_no_archive_says_so_as_an_archive(store, tmp_path):
+    refused(store, DATA / "minimal.csv", r"^minimal\.csv: not an X archive, nor one of its data files", fmt="x-archive")
 
 
 # --- the command line ---------------------------------------------------------------------------

@@ -171,6 +171,22 @@ def test_cli_import_options(tweetling_home: Path):
         assert {post.source for post in store.posts("obama")} == {"file"}
 
 
+def test_cli_import_says_when_posts_move_from_another_account(tweetling_home: Path):
+    first = CliRunner().invoke(cli, ["import", str(DATA / "minimal.csv"), "--account", "obama"])
+    assert first.exit_code == 0, first.output
+    with Store() as store:
+        held = store.count_posts("obama")
+
+    again = CliRunner().invoke(cli, ["import", str(DATA / "minimal.csv"), "--account", "barack"])
+
+    assert again.exit_code == 0, again.output
+    assert f"moved here: {held:,} from obama" in again.output
+    with Store() as store:
+        assert (store.count_posts("obama"), store.count_posts("barack")) == (0, held)
+    quiet = CliRunner().invoke(cli, ["import", str(DATA / "minimal.csv"), "--account", "barack"])
+    assert "moved" not in quiet.output
+
+
 def test_cli_import_errors_exit_nonzero_with_the_location(tweetling_home: Path):
     result = CliRunner().invoke(cli, ["import", str(DATA / "bad-date.csv"), "--account", "a"])
     assert result.exit_code == 1

@@ -17,6 +17,7 @@ from tweetling.cli import cli
 from tweetling.errors import TweetlingError
 from tweetling.generate import GenerateConfig
 from tweetling.live import Blocklist, Queue, ReplyPolicy, RunConfig, Runner
+from tweetling.live import runner as runner_module
 from tweetling.store import Store
 
 HOUR = 3600.0
@@ -162,7 +163,9 @@ def test_replies_are_written_and_posted_within_the_hourly_limit(httpserver, stor
 
 def test_run_config_is_checked():
     with pytest.raises(TweetlingError, match="jitter"):
-        RunConfig(every_s=60, jitter_s=60)
+        RunConfig(every_s=HOUR, jitter_s=HOUR)
+    with pytest.raises(TweetlingError, match="at most once every 10 minutes, not every 3 s"):
+        RunConfig(every_s=3, jitter_s=0)
 
 
 def test_cli_post_and_dry_runs(httpserver, tiny_bot, tweetling_home, monkeypatch):
@@ -187,6 +190,7 @@ def test_cli_post_and_dry_runs(httpserver, tiny_bot, tweetling_home, monkeypatch
 
 
 def test_cli_run_stops_after_max_posts(httpserver, tiny_bot, tweetling_home, monkeypatch):
+    monkeypatch.setattr(runner_module, "MIN_EVERY_S", 0)  # two posts a second apart: the test's own clock
     with Store() as store:
         fake = connected("bluesky", httpserver, store, monkeypatch)
         approve(store, "first", "second")
@@ -202,6 +206,7 @@ def test_cli_run_stops_after_max_posts(httpserver, tiny_bot, tweetling_home, mon
     ("args", "message"),
     [
         (["--every", "soon"], "invalid duration 'soon'"),
+        (["--every", "3"], "a bot posts at most once every 10 minutes, not every 3 s"),
         (["--every", "1h", "--jitter", "2h"], "the jitter must be at least 0 and shorter than the interval"),
         (["--to", "x:nobody"], "x:nobody is not connected"),
     ],

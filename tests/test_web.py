@@ -91,6 +91,10 @@ def test_data_step_imports_an_archive_and_shows_table_and_samples(tweetling_home
         (ImportResult("ada", 10, 0, {"post": 40}), "ada: imported 10 new posts, 30 already there"),
         (ImportResult("ada", 40, 0, {"post": 40}), "ada: imported 40 new posts"),
         (ImportResult("ada", 5, 2, {"post": 40}), "ada: imported 5 new posts, 2 updated, 33 already there"),
+        (
+            ImportResult("ada", 0, 40, {"post": 40}, moved_from={"bob": 40}),
+            "ada: imported 0 new posts, 40 updated; posts already stored under another account moved here: 40 from bob",
+        ),
     ],
 )
 def test_an_import_says_what_was_new_and_what_was_there(result, said):

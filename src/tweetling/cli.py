@@ -80,7 +80,7 @@ def import_(path: Path, account: str | None, source: str | None, fmt: str) -> No
     from rich.table import Table
 
     from .importer import import_path
-    from .store import Store
+    from .store import Store, moved_note
 
     with Store() as store, console.status(f"Importing {escape(path.name)}"):
         result = import_path(store, path, account=account, source=source, fmt=fmt)
@@ -92,6 +92,8 @@ def import_(path: Path, account: str | None, source: str | None, fmt: str) -> No
         console.print(
             f"{result.deleted:,} stored posts missing from this archive marked deleted (left out of datasets)"
         )
+    if result.moved_from:
+        warn(moved_note(result.moved_from))
     table = Table("kind", "posts")
     for kind, count in result.kinds.items():
         table.add_row(kind, f"{count:,}")
@@ -300,7 +302,7 @@ def fetch(
 
     from .fetch import FetchOptions, account_name
     from .fetch import fetch as fetch_account
-    from .store import Store
+    from .store import Store, moved_note
 
     account_name(target)  # a malformed target fails here, before the store is created
     options = FetchOptions(
@@ -342,6 +344,8 @@ def fetch(
         )
     if result.not_public:
         console.print(f"{result.not_public:,} followers-only or direct posts not stored")
+    if result.moved_from:
+        warn(moved_note(result.moved_from))
     if result.deleted or (check_deletions and result.deleted is not None):
         console.print(f"checked for deletions: {result.deleted:,} posts newly marked deleted at the source")
     if not result.complete:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -73,6 +74,7 @@ class FetchResult:
     not_public: int = 0  # followers-only and direct posts the server returned, not stored
     deleted: int | None = None  # posts newly marked deleted at the source; None: no full walk completed
     consent: consent.ConsentCheck | None = None  # what the opt-out check found
+    moved_from: dict[str, int] = field(default_factory=dict)  # see UpsertResult
 
 
 def parse_target(target: str) -> tuple[str, str]:
@@ -148,6 +150,7 @@ def _walk(
         expected = max(info.post_count - store.count_posts(account), 0)
         expected = min(expected, max_posts) if max_posts else expected
     fetched = added = updated = pages = not_public = 0
+    moved_from: Counter[str] = Counter()
     deleted = None
     complete = False
     cursors_seen: set[str | None] = {walk["cursor"]}
@@ -192,13 +195,16 @@ def _walk(
         fetched += len(posts)
         added += result.added
         updated += result.updated
+        moved_from.update(result.moved_from)
         not_public += page.not_public
         pages += 1
         if on_progress:
             on_progress(fetched, expected)
         if complete:
             break
-    return FetchResult(account, remote.source, added, updated, pages, complete, not_public, deleted, check)
+    return FetchResult(
+        account, remote.source, added, updated, pages, complete, not_public, deleted, check, dict(moved_from)
+    )
 
 
 def _consent(

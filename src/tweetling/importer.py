@@ -46,6 +46,7 @@ class ImportResult:
     updated: int
     kinds: dict[str, int] = field(default_factory=dict)
     deleted: int = 0  # stored posts missing from this archive, newly marked deleted
+    moved_from: dict[str, int] = field(default_factory=dict)  # see UpsertResult
 
     @property
     def total(self) -> int:
@@ -58,6 +59,8 @@ def detect_format(path: Path) -> str:
         return "x-archive"
     if path.suffix.lower() in _FORMAT_BY_SUFFIX:
         return _FORMAT_BY_SUFFIX[path.suffix.lower()]
+    if not path.is_file():  # a pipe such as <(…): what is peeked at would be lost to the reader
+        raise InputError(path.name, "cannot tell the format of a stream: pass --format csv, jsonl, text or x-archive")
     with open(path, "rb") as handle:
         head = handle.read(4096)
     if head.startswith(b"PK\x03\x04"):
@@ -129,7 +132,12 @@ def import_path(
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(path.name, f"cannot read ({error})") from None
     return ImportResult(
-        profile.name, upserted.added, upserted.updated, {kind: kinds[kind] for kind in KINDS if kinds[kind]}, deleted
+        profile.name,
+        upserted.added,
+        upserted.updated,
+        {kind: kinds[kind] for kind in KINDS if kinds[kind]},
+        deleted,
+        upserted.moved_from,
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,15 @@ class UpsertResult:
     added: int
     updated: int  # known posts whose stored fields changed
     forgotten: int = 0  # posts skipped because they were forgotten on request
+    moved_from: dict[str, int] = field(default_factory=dict)  # account -> its posts now stored under another
+
+
+def moved_note(moved_from: dict[str, int]) -> str:
+    """One line on posts that moved from another account (the same post ids), or ''."""
+    if not moved_from:
+        return ""
+    parts = [f"{count:,} from {account}" for account, count in sorted(moved_from.items())]
+    return f"posts already stored under another account moved here: {', '.join(parts)}"
 
 
 def _id_order(post_id: str) -> tuple[int, str]:
@@ -284,6 +294,7 @@ class Store:
         forgotten on request (`forget_posts`) are skipped.
         """
         added = updated = skipped = 0
+        moved_from: Counter[str] = Counter()
         now = _now()
         with self.transaction():
             forgotten = {(row[0], row[1]) for row in self.db.execute("SELECT source, post_id FROM forgotten")}
@@ -308,6 +319,13 @@ class Store:
                 if inserted:
                     added += 1
                     continue
+                # The same post under another account: an account renamed, or a file imported under
+                # the wrong name. The post follows the newest import, and the caller says so.
+                holder = self.db.execute(
+                    "SELECT account FROM posts WHERE source = ? AND post_id = ?", (post.source, post.post_id)
+                ).fetchone()[0]
+                if holder != post.account:
+                    moved_from[holder] += 1
                 cursor = self.db.execute(
                     "UPDATE posts SET account = ?1, created_at = COALESCE(?2, created_at), text = ?3,"
                     " kind = ?4, lang = COALESCE(?5, lang), raw = COALESCE(?6, raw), content_warning = ?7"
@@ -323,7 +341,7 @@ class Store:
                         " WHERE source = ? AND post_id = ?",
                         (seen_at, revive, post.source, post.post_id),
                     )
-        return UpsertResult(added, updated, skipped)
+        return UpsertResult(added, updated, skipped, dict(moved_from))
 
     def _insert_post(self, post: Post, row: tuple[object, ...], now: str, seen_at: str | None) -> bool:
         cursor = self.db.execute(

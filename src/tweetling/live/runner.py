@@ -48,6 +48,11 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+# A bot posting more often floods its followers and breaks servers' rules for bots; and a bare
+# number is seconds, so "--every 3" must not mean a post every 3 seconds.
+MIN_EVERY_S = 10 * 60
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """How `tweetling run` paces a bot."""
@@ -65,6 +70,10 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.every_s <= 0 or self.poll_s <= 0:
             raise TweetlingError("the posting interval and the polling interval must be positive")
+        if self.every_s < MIN_EVERY_S:
+            raise TweetlingError(
+                f"a bot posts at most once every {MIN_EVERY_S // 60} minutes, not every {self.every_s:g} s: e.g. 3h or 45m"
+            )
         if not 0 <= self.jitter_s < self.every_s:
             raise TweetlingError("the jitter must be at least 0 and shorter than the interval")
 

@@ -33,12 +33,17 @@ def read_data(handle: IO[bytes], where: str, starts: tuple[bytes, ...], refusal:
     """
     cap = limits.MAX_DATA_FILE_BYTES
     head = handle.read(_HEAD_BYTES)
-    if not head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(starts):
+    if not starts_with(head, starts):
         raise InputError(where, refusal)
     data = head + handle.read(cap + 1 - len(head))
     if len(data) > cap:
         raise InputError(where, f"larger than {limits.size(cap)}, the most one archive data file may hold")
     return data
+
+
+def starts_with(head: bytes, starts: tuple[bytes, ...]) -> bool:
+    """Whether HEAD, after a BOM and blanks, begins with one of STARTS."""
+    return head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(starts)
 
 
 def check_zip_member(info: zipfile.ZipInfo, where: str) -> None:

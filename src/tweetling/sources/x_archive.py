@@ -21,14 +21,16 @@ from ..errors import InputError, TweetlingError
 from ..paths import checked_name
 from ..posts import Kind, Post, Profile
 from . import Fields, is_set
-from .reading import check_zip_member, read_file, read_zip_member
+from .reading import check_zip_member, read_file, read_zip_member, starts_with
 
 SOURCE = "x"
 _TWEET_PART = re.compile(r"^tweets?(?:-part(\d+))?\.js$")
 _REPLY_FIELDS = ("status_id_str", "user_id_str", "status_id", "user_id")
 _WRAPPER = re.compile(r"^\s*window\.YTD\.\w+\.part\d+\s*=\s*")
 DATA_FILE_STARTS = (b"window.YTD.", b"[")  # what a data file starts with, after blanks
-_NOT_A_DATA_FILE = "not an archive data file: expected 'window.YTD.<name>.part0 = ['"
+_PEEK_BYTES = 64 * 1024  # as much as read_data looks at
+_NOT_A_DATA_FILE_START = "expected 'window.YTD.<name>.part0 = ['"
+_NOT_A_DATA_FILE = f"not an archive data file: {_NOT_A_DATA_FILE_START}"
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,15 @@ def open_archive(path: Path) -> Archive:
         )
         _check_total(archive, {f.name: p.stat().st_size for f, p in _members(archive, folder)})
         return archive
-    if path.is_file() and zipfile.is_zipfile(path):  # is_zipfile reads a device such as /dev/zero forever
-        return _open_zip(path)
-    with open(path, "rb") as handle:
-        if path.suffix.lower() == ".zip" or handle.read(4) == b"PK\x03\x04":
+    if path.is_file():  # a pipe is read once, by read_file: peeking here would lose its first bytes
+        if zipfile.is_zipfile(path):  # is_zipfile reads a device such as /dev/zero forever
+            return _open_zip(path)
+        with open(path, "rb") as handle:
+            head = handle.read(_PEEK_BYTES)
+        if path.suffix.lower() == ".zip" or head.startswith(b"PK\x03\x04"):
             raise InputError(path.name, "corrupt zip (no zip directory at its end: truncated or not a zip file)")
+        if not starts_with(head, DATA_FILE_STARTS):
+            raise InputError(path.name, f"not an X archive, nor one of its data files: {_NOT_A_DATA_FILE_START}")
     account, profile = (path.parent / "account.js", path.parent / "profile.js")
 
     def data_file(file: Path) -> DataFile:

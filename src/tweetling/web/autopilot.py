@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 from ..bots import Bot
 from ..errors import TweetlingError
 from ..live import PostOptions, ReplyPolicy, RunConfig, Runner, get_connection, parse_duration
+from ..live.runner import MIN_EVERY_S
 from ..store import Store
 from .feedback import page_words
 from .library import bot_folder
 
-MIN_EVERY_S = 10 * 60  # the page's floor: a typed "3" must not mean a post every 3 seconds
 EVENTS_KEPT = 20
 RUNNING, STOPPING, STOPPED, FAILED = "running", "stopping", "stopped", "failed"
 

@@ -17,7 +17,7 @@ from ..fetch import FetchOptions, fetch
 from ..forget import forget
 from ..importer import ImportResult, import_path
 from ..pipeline import prepare_dataset
-from ..store import Store
+from ..store import Store, moved_note
 from . import render
 from .fields import text, whole_number
 
@@ -53,7 +53,8 @@ def import_event(result: ImportResult) -> str:
         parts.append(f"{result.updated:,} updated")
     if already:
         parts.append(f"{already:,} already there")
-    return f"{result.account}: {', '.join(parts)}"
+    moved = f"; {moved_note(result.moved_from)}" if result.moved_from else ""
+    return f"{result.account}: {', '.join(parts)}{moved}"
 
 
 def collect_accounts(
@@ -98,7 +99,8 @@ def collect_accounts(
         options = FetchOptions(max_posts=max_posts, account_owner=account_owner)
         fetched = fetch(store, target, options, on_progress=on_progress)
         accounts.append(fetched.account)
-        events.append(f"{fetched.account}: downloaded {fetched.added:,} new posts")
+        moved = f"; {moved_note(fetched.moved_from)}" if fetched.moved_from else ""
+        events.append(f"{fetched.account}: downloaded {fetched.added:,} new posts{moved}")
     return accounts, events
 
 
