@@ -346,7 +346,8 @@ def test_a_cancel_while_the_model_loads_stops_before_the_first_step(ada_dataset,
 
 def test_training_runs_one_at_a_time_cancels_safely_and_continues(ada_dataset, tiny_model, tweetling_home):
     runner = training.RUNNER
-    training.start_training(ada_dataset, "ada", str(tiny_model), "full", "default", 1, False, "none")
+    bf16 = training.MoreSettings(dtype="bfloat16")
+    training.start_training(ada_dataset, "ada", str(tiny_model), "full", "default", 1, False, "none", more=bf16)
     wait_for(lambda: runner.status().progress.get("step", 0) >= 1)
     plan = runner.status().progress["plan"]  # known before the first step
     posts = len(Dataset.load(ada_dataset).train)
@@ -369,6 +370,7 @@ def test_training_runs_one_at_a_time_cancels_safely_and_continues(ada_dataset, t
     assert status.state == "done", status.message
     assert status.progress["step"] == status.progress["total"] and status.progress["phase"] == "finishing"
     assert library.bot_names() == ["ada"] and training.resumable_choices() == []
+    assert bots.saved_dtype(tweetling_home / "bots" / "ada") == "bfloat16"  # as the stopped training was started
     chart = training.loss_chart(status)
     assert "<polyline class='tl-training'" in chart and "<circle class='tl-validation'" in chart
     assert "Done: ada" in render.training_status(status)
@@ -399,7 +401,8 @@ def add_new_posts(account: str, count: int) -> None:
 def test_a_bot_continues_on_its_new_posts_from_the_page(ada_dataset, tiny_model, tweetling_home):
     with pytest.raises(TweetlingError, match="choose the bot to continue in “Bot to continue”"):
         training.continue_on_new_posts(None)
-    training.start_training(ada_dataset, "ada", str(tiny_model), "full", "default", 1, False, "none")
+    bf16 = training.MoreSettings(dtype="bfloat16")
+    training.start_training(ada_dataset, "ada", str(tiny_model), "full", "default", 1, False, "none", more=bf16)
     assert training.RUNNER.wait(120).state == "done"
     with pytest.raises(TweetlingError) as nothing_new:
         training.continue_on_new_posts("ada", "none")
@@ -421,6 +424,7 @@ def test_a_bot_continues_on_its_new_posts_from_the_page(ada_dataset, tiny_model,
     assert status.state == "done", status.message
     [update] = bots.read_metadata(tweetling_home / "bots" / "ada").continued
     assert update.new_posts > 0 and library.bot_names() == ["ada"]
+    assert bots.saved_dtype(tweetling_home / "bots" / "ada") == "bfloat16"  # the bot's own precision is kept
     assert status.progress["plan"].posts == update.new_posts + update.replayed_posts
 
 

@@ -593,3 +593,13 @@ class Bot:
             temperature=config.temperature,
         )
         return self.tokenizer.batch_decode(rows, skip_special_tokens=True)
+
+
+def saved_dtype(folder: Path) -> str | None:
+    """The precision config.json records for the weights in FOLDER; None when it records none."""
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    dtype = (config.get("dtype") or config.get("torch_dtype")) if isinstance(config, dict) else None
+    return dtype if isinstance(dtype, str) else None

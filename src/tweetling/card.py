@@ -5,14 +5,13 @@ limitations, a disclosure."""
 from __future__ import annotations
 
 import html
-import json
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
 
-from .bots import BotMeta, Continuation, read_metadata, resolve
+from .bots import BotMeta, Continuation, read_metadata, resolve, saved_dtype
 from .clean import data_table
 from .errors import TweetlingError
 from .generate import DEFAULT_PROMPT, GenerateConfig
@@ -355,10 +354,7 @@ def _file_size(size: int) -> str:
 
 def _file_role(path: Path, folder: Path) -> str:
     if path.suffix == ".safetensors":
-        try:
-            dtype = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("dtype")
-        except (OSError, ValueError):
-            dtype = None
+        dtype = saved_dtype(folder)
         return "the weights" + (f" ({escape_markdown(dtype)})" if dtype else "")
     if path.suffix == ".gguf":
         return "the model as one GGUF file (weights, tokenizer, sampling defaults) for llama.cpp, Ollama, LM Studio"

@@ -417,9 +417,8 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
 @click.option(
     "--dtype",
     type=click.Choice(DTYPES),
-    default="float32",
-    show_default=True,
-    help="Precision of the saved weights; bfloat16 halves the bot folder.",
+    help="Precision of the saved weights; bfloat16 halves the bot folder. Default: float32; with --resume,"
+    " what the stopped training was started with; with --continue, the bot's own.",
 )
 @clean_option_flags
 def train(
@@ -438,7 +437,7 @@ def train(
     max_time_s: float | None,
     checkpoint_every: int | None,
     seed: int | None,
-    dtype: str,
+    dtype: str | None,
     **clean_flags,
 ) -> None:
     """Fine-tune a base model on a dataset, or on up to three accounts (a blend), into a bot.

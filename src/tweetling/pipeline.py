@@ -26,13 +26,13 @@ from .dataset import (
     replay_sample,
 )
 from .errors import TweetlingError
-from .export import check_dtype, export_safetensors
+from .export import DTYPES, check_dtype, export_safetensors
 from .generate import DEFAULT_PROMPT
 from .models import DEFAULT_BASE
 from .preview import emoji_note, write_preview
 from .recipes import ContinueConfig, ProgressCallback, TrainConfig, continue_recipe
 from .store import Store
-from .train import TrainPlan, checkpoint_path, checkpoint_summary, fine_tune
+from .train import TrainPlan, checkpoint_extra, checkpoint_path, checkpoint_summary, fine_tune
 
 
 def prepare_dataset(
@@ -56,13 +56,17 @@ def train_bot(
     track_backend: str | None = None,
     on_progress: ProgressCallback | None = None,
     on_warning: Callable[[str], None] | None = None,
-    dtype: str = "float32",
+    dtype: str | None = None,
     on_plan: Callable[[TrainPlan], None] | None = None,
 ) -> Path:
     """Train a bot on DATASET and give its folder the predictions image and model card (under a
     launcher, the main process does). DTYPE is the precision the weights are saved in: bfloat16
-    or float16 halve the folder. ON_PLAN hears what training will do and how long it should take
+    or float16 halve the folder; None: float32, or when RESUMING what the stopped training was
+    started with. ON_PLAN hears what training will do and how long it should take
     before it starts."""
+    if dtype is None:
+        checkpoint = checkpoint_path(Path(out) if out else bots.default_dir(dataset.name))
+        dtype = checkpoint_extra(checkpoint).get("dtype", "float32") if resume and checkpoint.exists() else "float32"
     check_dtype(dtype)
     folder = fine_tune(
         dataset,
@@ -73,6 +77,7 @@ def train_bot(
         track_backend=track_backend,
         on_progress=on_progress,
         on_plan=on_plan,
+        notes={"dtype": dtype},
     )
     return _finish_trained(folder, dtype, on_warning)
 
@@ -140,12 +145,14 @@ def continue_bot(
     track_backend: str | None = None,
     on_progress: ProgressCallback | None = None,
     on_warning: Callable[[str], None] | None = None,
-    dtype: str = "float32",
+    dtype: str | None = None,
     on_plan: Callable[[TrainPlan], None] | None = None,
 ) -> Path:
     """Run UPDATE: fine-tune from the bot's weights, then its predictions image and model card
     (as `train_bot`). The bot is replaced only once the update is done; tweetling.json and the
-    card record both datasets."""
+    card record both datasets. DTYPE None keeps the precision the bot's weights are saved in."""
+    kept = bots.saved_dtype(update.folder)
+    dtype = dtype or (kept if kept in DTYPES else "float32")
     check_dtype(dtype)
     folder = fine_tune(
         update.dataset,

@@ -662,6 +662,7 @@ def fine_tune(
     on_progress: ProgressCallback | None = None,
     on_plan: Callable[[TrainPlan], None] | None = None,
     continues: bots.BotMeta | None = None,
+    notes: dict | None = None,
 ) -> Path:
     """Fine-tune BASE on DATASET with CONFIG and write the bot folder (default: bots/<dataset
     name>) without its model card and image (`pipeline.train_bot` adds them). ON_PLAN hears the
@@ -669,7 +670,8 @@ def fine_tune(
 
     CONTINUES is the metadata of the bot being updated when BASE is that bot's folder: training
     starts with a validation, the new tweetling.json records what it continued, and the
-    folder's avatar images are kept.
+    folder's avatar images are kept. NOTES are kept in the checkpoint for whoever resumes it
+    (`checkpoint_extra`).
 
     On a CUDA GPU when there is one. Under `torchrun` or `accelerate launch` every process calls
     this: they share the work, the main one reports, tracks and writes, and all return once the
@@ -711,7 +713,7 @@ def fine_tune(
             checkpoint=checkpoint,
             resume=resume,
             identity=identity,
-            extra={"run_id": run.id},
+            extra={"run_id": run.id, **(notes or {})},
             on_progress=on_progress if world.is_main else None,
             run=run,
             world=world,

@@ -142,10 +142,10 @@ def progress_fields(update: TrainProgress, points: list[tuple[int, float, str]])
 
 
 def training_work(
-    dataset_path: str, name: str, base_model: str, config: TrainConfig, resume: bool, dtype: str = "float32"
+    dataset_path: str, name: str, base_model: str, config: TrainConfig, resume: bool, dtype: str | None = None
 ) -> Train:
     """Training the bot NAME on the dataset at DATASET_PATH from BASE_MODEL (or RESUME its
-    checkpoint), its weights saved in DTYPE."""
+    checkpoint), its weights saved in DTYPE (None: as `train_bot` chooses)."""
 
     def train(
         track_backend: str | None, on_progress: Callable[[TrainProgress], None], on_plan: Callable[[TrainPlan], None]
