@@ -4,6 +4,7 @@ runner, training and its cancel and resume, the bot's page, the queue of drafts.
 from __future__ import annotations
 
 import html
+import inspect
 import json
 import re
 import shutil
@@ -230,6 +231,33 @@ def test_a_step_shows_its_error_beside_its_button_and_clears_it_on_success():
     assert all(value == gr.skip() for value in kept) and "tl-error" in box and "fill in “Account name”" in box
     assert "something went wrong (KeyError: &#x27;oops&#x27;); the server log has the details" in run("bug")[-1]
     assert feedback.shown(lambda: ("queue", "<p>note</p>"), 1, says=True)() == ("queue", "<p>note</p>")
+
+
+FIELDS = (gr.Dropdown, gr.Radio, gr.Textbox, gr.Number, gr.Checkbox, gr.Slider)
+
+
+@pytest.mark.parametrize("sent", [["x"], {"a": 1}, 3.5, "text", True])
+def test_every_page_action_refuses_values_of_the_wrong_kind_in_one_line(tweetling_home, sent):
+    """Gradio's API passes any JSON value to a step: none may end in a traceback or "something went wrong"."""
+    from tweetling.web.app import build_app
+
+    app = build_app()
+    called = 0
+    for block_fn in app.fns.values():
+        if block_fn.fn is None or not any(isinstance(field, FIELDS) for field in block_fn.inputs):
+            continue
+        args = [sent] * len(block_fn.inputs)
+        if len(inspect.signature(block_fn.fn).parameters) > len(args):  # a step that reads the event
+            args.append(gr.EventData(None, {"action": sent, "draft": sent, "text": sent}))
+        out = block_fn.fn(*args)
+        out = list(out)[-1] if inspect.isgenerator(out) else out
+        said = " ".join(str(value) for value in (out if isinstance(out, tuple) else (out,)))
+        assert "something went wrong" not in said, (block_fn.name, said)
+        called += 1
+    assert called > 25
+    if isinstance(sent, list):
+        train = next(f.fn for f in app.fns.values() if f.name == "train")
+        assert "“Dataset” must be one of its choices, not list" in train(*[sent] * 13)[-1]
 
 
 def test_forget_removes_an_account_and_its_datasets_from_the_page(tweetling_home):

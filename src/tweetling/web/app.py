@@ -19,10 +19,12 @@ import gradio as gr
 
 from .. import track
 from ..dataset import MAX_ACCOUNTS
+from ..errors import TweetlingError
 from ..generate import DEFAULT_POSTS, DEFAULT_PROMPT, GenerateConfig
 from ..models import DEFAULT_BASE
 from . import autopilot, data, library, posting, render, sweeping, training, writing
-from .feedback import shown, wire
+from .feedback import problem, shown, wire
+from .fields import text
 from .library import BOTS  # noqa: F401 - the loaded-bot cache, for tests and scripts
 from .training import RUNNER
 
@@ -484,7 +486,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
 
         def check_name(name):
             note, ask = training.name_warning(name)
-            return note, gr.update(value=False, label=f"Replace {(name or '').strip()}"), gr.update(visible=ask)
+            return note, gr.update(value=False, label=f"Replace {text(name)}"), gr.update(visible=ask)
 
         bot_name.change(check_name, bot_name, [name_note, replace_box, replace_group], show_progress="hidden")
 
@@ -634,7 +636,11 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
             """The posting loops, their timer (ticking while one runs) and the queue they post from."""
             statuses = autopilot.AUTOPILOT.statuses()
             active = any(status.active for status in statuses)
-            return render.autopilot(statuses), gr.Timer(active=active), posting.queue_panel(name)
+            try:
+                queue_now = posting.queue_panel(text(name))
+            except TweetlingError as error:  # the timer's refresh: a bot deleted since says so in place
+                queue_now = render.message(problem(error))
+            return render.autopilot(statuses), gr.Timer(active=active), queue_now
 
         def start_posting(name, target, every, jitter, reply, auto):
             autopilot.AUTOPILOT.start(name, target, autopilot.run_config(every, jitter, auto, reply))

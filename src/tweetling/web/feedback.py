@@ -141,6 +141,38 @@ def phases(step: Callable, outputs: int, says: bool) -> Callable:
     return run
 
 
+# What each kind of field sends. Gradio's API passes any JSON value on to the step (a list for a
+# dropdown, a number for a text), which would fail deep inside it; a wrong kind is refused first.
+_SENDS: list[tuple[type, tuple[type, ...], str]] = [
+    (gr.Checkbox, (bool,), "true or false"),
+    (gr.Number, (int, float), "a number"),
+    (gr.Slider, (int, float), "a number"),
+    (gr.Textbox, (str,), "text"),
+    (gr.Dropdown, (str,), "one of its choices"),
+    (gr.Radio, (str,), "one of its choices"),
+]
+
+
+def checked_inputs(step: Callable, inputs: list) -> Callable:
+    """STEP, refusing a value of the wrong kind for its field among INPUTS (None is left to STEP)."""
+    expected = [
+        next(((kinds, what) for cls, kinds, what in _SENDS if isinstance(field, cls)), None) for field in inputs
+    ]
+    labels = [getattr(field, "label", None) or getattr(field, "elem_id", None) or "a field" for field in inputs]
+
+    @wraps(step)
+    def run(*args, **kwargs):
+        for value, kinds_what, label in zip(args, expected, labels, strict=False):  # args may add gr.EventData
+            if kinds_what is None or value is None:
+                continue
+            kinds, what = kinds_what
+            if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+                raise TweetlingError(f"“{label}” must be {what}, not {type(value).__name__}")
+        return step(*args, **kwargs)
+
+    return run
+
+
 def clear() -> str:
     """The message box as an action starts: the last message no longer applies."""
     return ""
@@ -161,7 +193,7 @@ def wire(
     OUTPUTS. A step that READS_EVENT (gr.EventData) runs on the event itself: a chained step
     would not see the event's data, so its box changes only when it ends. A step that reports
     its progress says so in its box, in place of Gradio's spinner."""
-    run = shown(step, len(outputs), says)
+    run = shown(checked_inputs(step, inputs), len(outputs), says)
     if "progress" in inspect.signature(step).parameters:
         options.setdefault("show_progress", "hidden")  # the box says what the step is doing
     if reads_event:
