@@ -164,3 +164,25 @@ def test_kill_9_during_a_fetch_loses_nothing_and_the_rerun_is_exact(tmp_path: Pa
     assert code == 0, output
     with Store(home / "tweetling.db") as store:
         assert sorted(int(post.post_id) for post in store.posts("alice@social.example")) == list(range(1, 201))
+
+
+def _write_folder_again_and_again(target: str, writer: str, times: int) -> None:
+    from tweetling.paths import atomic_folder
+
+    for i in range(times):
+        with atomic_folder(Path(target)) as folder:
+            (folder / "weights").write_text(f"{writer} {i}")
+
+
+def test_two_writers_of_one_folder_both_finish_and_the_last_one_stays(tmp_path: Path):
+    """Two trainings of one account, or two exports, replace the same folder at the same time."""
+    target = tmp_path / "bots" / "ada"
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_write_folder_again_and_again, args=(str(target), w, 150)) for w in "AB"]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(TIMEOUT)
+    assert [writer.exitcode for writer in writers] == [0, 0]
+    assert (target / "weights").read_text() in {"A 149", "B 149"}
+    assert [p.name for p in target.parent.iterdir()] == ["ada"]  # nothing moved aside is left

@@ -14,7 +14,7 @@ from tiny_bot import build_tiny_bot
 from tweetling import bots, track
 from tweetling.bots import read_metadata
 from tweetling.cli import cli
-from tweetling.dataset import Dataset
+from tweetling.dataset import Dataset, PrepareConfig
 from tweetling.errors import TweetlingError
 from tweetling.forget import forget
 from tweetling.pipeline import prepare_dataset
@@ -184,3 +184,41 @@ def test_nothing_happens_before_an_unknown_post_is_refused(tweetling_home):
         forget("ana", ["1", "nope"])
     with Store() as store:
         assert store.count_posts("ana") == 3
+
+
+def test_forget_names_what_it_could_not_look_into(tiny_model, tweetling_home):
+    stored_posts(GONE, marker=MARK)
+    dataset = prepare_dataset([GONE], track_backend="none")
+    unreadable = bots.default_dir("damaged")
+    build_tiny_bot(tiny_model, unreadable, accounts=(GONE,))
+    (unreadable / "tweetling.json").write_text("[" * 100_000 + "]" * 100_000)  # nested past the recursion limit
+    other = prepare_dataset([GONE], PrepareConfig(valid_fraction=0.2), track_backend="none")
+    (other.path / "manifest.json").write_text("{garbage")
+    unfinished = other.path.with_name(f".{other.path.name}.ab12cd")
+    unfinished.mkdir()
+
+    result = CliRunner().invoke(cli, ["forget", GONE])
+
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "1 datasets and 0 tracking runs deleted" in said and not dataset.path.exists()
+    assert f"damaged/tweetling.json cannot be read, so forget cannot tell whether this bot learned from @{GONE}" in said
+    assert f"{other.path.name}: its manifest.json cannot be read, so it may hold posts of @{GONE}" in said
+    assert f"{unfinished.name}: an unfinished dataset, so it may hold posts of @{GONE}" in said
+
+
+def test_a_damaged_tracking_store_does_not_stop_forget(tweetling_home):
+    stored_posts(GONE, marker=MARK)
+    dataset = prepare_dataset([GONE], track_backend="none")
+    (tweetling_home / "mlflow.db").write_text("garbage " * 100)
+
+    result = CliRunner().invoke(cli, ["forget", GONE])
+
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "tracking runs not deleted:" in said and "mlflow.db: the tracking store cannot be used" in said
+    assert not dataset.path.exists()
+    with Store() as store:
+        assert store.count_posts(GONE) == 0
+    runs = CliRunner().invoke(cli, ["runs"])
+    assert runs.exit_code == 1 and "the tracking store cannot be used" in runs.output and "Traceback" not in runs.output

@@ -21,6 +21,7 @@ from safetensors.torch import load_file
 
 from tiny_bot import read_meta_file
 from tiny_model import TEXTS
+from tweetling import track
 from tweetling.bots import FORMAT_VERSION
 from tweetling.cli import cli
 from tweetling.dataset import Dataset
@@ -235,6 +236,56 @@ def test_ctrl_c_finishes_the_step_and_saves_a_checkpoint(tiny_model, dataset, tm
     assert signal.getsignal(signal.SIGINT) == before  # the handler training replaced is back
 
 
+def test_sigterm_stops_like_ctrl_c_with_a_checkpoint(tiny_model, dataset, tmp_path, tweetling_home):
+    """`kill`, `systemctl stop` and `docker stop` send SIGTERM: the steps so far are kept."""
+
+    def terminate(update):
+        if update.event == "step" and update.step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    out = tmp_path / "bot"
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted) as stopped:
+        fine_tune(dataset, recipe("default", **FAST), str(tiny_model), out, track_backend="none", on_progress=terminate)
+    assert stopped.value.step == 2 and checkpoint_path(out).exists()
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_ctrl_c_once_the_steps_are_done_waits_for_the_bot(tiny_model, dataset, tmp_path, tweetling_home, monkeypatch):
+    """After the last step there may be no checkpoint: a first Ctrl-C must not throw the training away."""
+    import tweetling.train
+
+    measure = tweetling.train.test_perplexity
+
+    def ctrl_c_while_measuring(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(tweetling.train, "test_perplexity", ctrl_c_while_measuring)
+    out = fine_tune(dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "bot", track_backend="none")
+    assert (out / "model.safetensors").exists() and not checkpoint_path(out).exists()
+
+
+def test_no_bot_is_written_when_its_dataset_was_forgotten_meanwhile(
+    tiny_model, dataset, tmp_path, tweetling_home, monkeypatch
+):
+    import tweetling.train
+
+    measure = tweetling.train.test_perplexity
+
+    def forget_while_measuring(*args, **kwargs):
+        shutil.rmtree(dataset.path)  # what `tweetling forget` of its account does
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(tweetling.train, "test_perplexity", forget_while_measuring)
+    out = tmp_path / "bot"
+    with pytest.raises(TweetlingError, match="was deleted while training .* the bot is not written"):
+        fine_tune(dataset, recipe("default", **FAST), str(tiny_model), out)
+    assert not out.exists()
+    runs = track.recent_runs()
+    assert runs[0].status == "FAILED"  # the tracked run ends, not RUNNING forever
+
+
 def stop_at_once(update):
     if update.event == "step":
         raise KeyboardInterrupt
@@ -263,7 +314,7 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tiny_model, dataset, tmp_
         fine_tune(
             dataset, recipe("default", **FAST), str(tiny_model), out, track_backend="none", on_progress=stop_at_once
         )
-    with pytest.raises(TweetlingError, match="other settings"):
+    with pytest.raises(TweetlingError, match=r"other settings or data \(learning_rate: [\d.e-]+ then, 0\.0001 now\)"):
         fine_tune(
             dataset,
             recipe("default", **{**FAST, "learning_rate": 1e-4}),
@@ -276,6 +327,18 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tiny_model, dataset, tmp_
         fine_tune(
             dataset, recipe("default", **FAST), str(tiny_model), tmp_path / "other", resume=True, track_backend="none"
         )
+    # How long it may run and how often it saves change no step: the training resumes.
+    steps = []
+    fine_tune(
+        dataset,
+        recipe("default", **{**FAST, "max_time_s": 3600.0, "checkpoint_every": 7}),
+        str(tiny_model),
+        out,
+        resume=True,
+        track_backend="none",
+        on_progress=lambda u: u.event == "step" and steps.append(u.step),
+    )
+    assert steps and steps[0] == 2
 
 
 def test_heldout_perplexity_counts_each_post_and_its_final_eos(tiny_model):
@@ -433,10 +496,15 @@ def test_cli_trains_a_blend_of_stored_accounts(tiny_model, tweetling_home):
             for account in ("ann", "bob")
             for i, text in enumerate(TEXTS * 6)
         )
+    stopped = tweetling_home / "bots" / "ann-bob.checkpoint.pt"  # an earlier training's, stopped
+    stopped.parent.mkdir(parents=True)
+    stopped.write_bytes(b"state")
     result = CliRunner().invoke(
         cli, ["train", "ann", "bob", "--base", str(tiny_model), "--epochs", "1", "--batch-size", "8", "--track", "none"]
     )
     assert result.exit_code == 0, result.output
+    said = "".join(result.output.split())  # rich wraps the long path anywhere
+    assert "ann-bob.checkpoint.ptholdsastoppedtraining(--resumecontinuesit):thisonestartsover" in said
     folder = tweetling_home / "bots" / "ann-bob"
     meta = read_meta_file(folder)
     assert meta["accounts"] == ["ann", "bob"] and f"test perplexity {meta['test_perplexity']:.2f}" in result.output

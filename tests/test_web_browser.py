@@ -172,6 +172,20 @@ class Visit:
         # Gradio shows the name's stem and suffix in two spans, sometimes with a space between.
         expect(self.page.locator("#tl-upload")).to_contain_text(path.stem)
 
+    def fill(self, field, value: str) -> None:
+        """Type VALUE into FIELD and leave it (a number field takes its value on blur). A field in
+        an accordion just opened can still receive its initial value from the server under load,
+        over what was typed: then type it again."""
+        for _ in range(5):
+            field.fill(value)
+            field.press("Tab")
+            try:
+                expect(field).to_have_value(value, timeout=3_000)
+                return
+            except AssertionError:
+                continue
+        expect(field).to_have_value(value)
+
     def no_horizontal_scroll(self) -> None:
         width = self.page.evaluate("document.documentElement.scrollWidth")
         assert width <= self.page.viewport_size["width"], f"the page is {width} px wide"
@@ -262,8 +276,7 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     expect(page.locator("#tl-seed input")).to_have_value("42")  # rendered: a fill before would be lost
     settings = (("#tl-seed input", "7"), ("#tl-minutes input", "10"))
     for field, value in settings:
-        page.locator(field).fill(value)
-        page.locator(field).press("Tab")  # the page takes a number field's value when it loses focus
+        visit.fill(page.locator(field), value)
     for field, value in settings:
         expect(page.locator(field)).to_have_value(value)
     page.click("#tl-train")
@@ -381,7 +394,7 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     expect(scheduled).to_have_attribute("data-status", "approved")
     page.get_by_text("Keep posting on a schedule").click()
     expect(page.locator("#tl-run-every textarea")).to_have_value("3h")  # rendered before it is filled
-    page.locator("#tl-run-every textarea").fill("2h")
+    visit.fill(page.locator("#tl-run-every textarea"), "2h")
     page.click("#tl-run-start")
     run = page.locator(".tl-autopilot-run[data-target='mastodon:@bot@botsin.space']")
     expect(run).to_have_attribute("data-state", "running")
@@ -429,8 +442,7 @@ def test_journey_upload_train_generate_post_evaluate_publish(server, browser, ar
     expect(page.locator("#tl-runs")).to_contain_text("tweetling_sample")
     page.get_by_text("Search for a better recipe", exact=True).click()
     expect(page.get_by_label("Trials")).to_have_value("10")  # rendered before it is filled
-    page.get_by_label("Trials").fill("1")
-    page.get_by_label("Trials").press("Tab")
+    visit.fill(page.get_by_label("Trials"), "1")
     page.get_by_label("LoRA only").check()
     page.click("#tl-sweep")
     expect(status).to_have_attribute("data-state", "done", timeout=120_000)

@@ -74,12 +74,17 @@ def forget(account: str, post_ids: Sequence[str] = (), *, deleted: bool = False)
             raise TweetlingError(f"nothing to forget: no posts, datasets or bots of account {account!r}")
         hashes |= {meta.dataset.hash for _, meta in stale if meta.dataset.hash}
         marked = [_mark_stale(folder, meta, account, whole) for folder, meta in stale]
-        runs = track.forget_runs(hashes, account if whole else None)
+        notes = []
+        try:
+            runs = track.forget_runs(hashes, account if whole else None)
+        except TweetlingError as error:  # the runs hold settings and numbers, no posts: forget the rest
+            runs = 0
+            notes.append(f"tracking runs not deleted: {error}; then run the same command again")
         studies = sweep.delete_studies(hashes)
         for dataset in datasets:
             shutil.rmtree(dataset.path)
         removed = store.forget_account(account) if whole else store.forget_posts(account, keys)
-    notes = []
+    notes += _unchecked(account, {folder for folder, _ in bots.installed()})
     if os.environ.get("WANDB_API_KEY"):
         notes.append("runs sent to Weights & Biases are not removed here: delete them on wandb.ai")
     return ForgetResult(account, removed, [d.path for d in datasets], marked, runs, studies, notes)
@@ -91,11 +96,31 @@ def _datasets() -> list[Dataset]:
     for manifest in sorted(paths.datasets_dir().glob("*/manifest.json")):
         try:
             data = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # named by `_unchecked`
             continue
         if isinstance(data, dict) and isinstance(data.get("accounts"), list):
             found.append(Dataset(manifest.parent, data, [], []))
     return found
+
+
+def _unchecked(account: str, readable_bots: set[Path]) -> list[str]:
+    """What forget could not look into, so may still hold or have learned ACCOUNT's posts: bots
+    whose tweetling.json, and datasets whose manifest, cannot be read, and the unfinished folders
+    of an interrupted prepare."""
+    notes = []
+    bots_root, datasets_root = paths.bots_dir(), paths.datasets_dir()
+    for meta_file in sorted(bots_root.glob(f"*/{bots.METADATA_FILE}")) if bots_root.exists() else []:
+        if not meta_file.parent.name.startswith(".") and meta_file.parent not in readable_bots:
+            notes.append(
+                f"{meta_file} cannot be read, so forget cannot tell whether this bot learned from @{account}:"
+                " delete the bot if it did"
+            )
+    readable_datasets = {d.path for d in _datasets()}
+    for folder in sorted(datasets_root.iterdir()) if datasets_root.exists() else []:
+        if folder.is_dir() and folder not in readable_datasets:
+            what = "an unfinished dataset" if folder.name.startswith(".") else "its manifest.json cannot be read"
+            notes.append(f"{folder}: {what}, so it may hold posts of @{account}: delete it if it does")
+    return notes
 
 
 def _holds(dataset: Dataset, gone: set[str]) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .errors import TweetlingError
@@ -79,13 +80,26 @@ def atomic_folder(target: Path) -> Iterator[Path]:
 
 
 def replace_folder(built: Path, target: Path) -> None:
-    """Move the finished folder BUILT to TARGET, removing an older TARGET only once BUILT is in place."""
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    os.replace(built, target)
-    shutil.rmtree(old, ignore_errors=True)
+    """Move the finished folder BUILT to TARGET, removing an older TARGET only once BUILT is in place.
+
+    Two writers of one folder (two trainings of an account, `export` twice) may replace it at
+    once: each moves older folders into a place of its own, and the last one in stays."""
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+    try:
+        for attempt in range(_REPLACE_ATTEMPTS):
+            try:
+                os.replace(built, target)  # a folder replaces only an empty one: not a finished TARGET
+                return
+            except OSError as error:
+                if error.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == _REPLACE_ATTEMPTS - 1:
+                    raise
+            with suppress(FileNotFoundError):  # another writer moved it aside first
+                os.replace(target, aside / str(attempt))
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+_REPLACE_ATTEMPTS = 20
 
 
 def write_text_atomic(target: Path, text: str) -> None:

@@ -64,10 +64,14 @@ def train_bot(
     or float16 halve the folder; None: float32, or when RESUMING what the stopped training was
     started with. ON_PLAN hears what training will do and how long it should take
     before it starts."""
+    checkpoint = checkpoint_path(Path(out) if out else bots.default_dir(dataset.name))
     if dtype is None:
-        checkpoint = checkpoint_path(Path(out) if out else bots.default_dir(dataset.name))
         dtype = checkpoint_extra(checkpoint).get("dtype", "float32") if resume and checkpoint.exists() else "float32"
     check_dtype(dtype)
+    if checkpoint.exists() and not resume and on_warning:
+        on_warning(
+            f"{checkpoint} holds a stopped training (--resume continues it): this one starts over and replaces it"
+        )
     folder = fine_tune(
         dataset,
         config,

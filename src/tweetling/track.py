@@ -8,12 +8,18 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import wraps
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from . import paths
 from .errors import TweetlingError
+
+P = ParamSpec("P")
+T = TypeVar("T")
+log = logging.getLogger("tweetling")
 
 BACKENDS = ("mlflow", "wandb", "none")
 EXPERIMENT = "tweetling"
@@ -95,7 +101,7 @@ def start_run(
         return NoRun()
     if backend == "wandb":
         return WandbRun(kind, name, public_params(params), tags, resume_id)
-    return MlflowRun(kind, name, public_params(params), tags, resume_id)
+    return _readable_store(MlflowRun)(kind, name, public_params(params), tags, resume_id)
 
 
 class NoRun:
@@ -119,6 +125,31 @@ class NoRun:
 
 def tracking_uri() -> str:
     return f"sqlite:///{paths.home() / 'mlflow.db'}"
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """What a damaged or foreign mlflow.db raises, through MLflow or SQLAlchemy."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return MlflowException, SQLAlchemyError
+
+
+def _readable_store(function: Callable[P, T]) -> Callable[P, T]:
+    """FUNCTION, with a failure of the tracking store as one line naming it."""
+
+    @wraps(function)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return function(*args, **kwargs)
+        except _store_errors() as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise TweetlingError(
+                f"{paths.home() / 'mlflow.db'}: the tracking store cannot be used ({first_line[:200]}):"
+                " move it aside, or pass --track none"
+            ) from None
+
+    return checked
 
 
 def _mlflow_client():
@@ -145,6 +176,7 @@ class MlflowRun:
         from mlflow.entities import Param
 
         self.client = _mlflow_client()
+        self.lost = False
         if resume_id:
             self.id = resume_id
             self.client.update_run(resume_id, status="RUNNING")
@@ -159,20 +191,31 @@ class MlflowRun:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self.client.log_batch(self.id, metrics=[Metric(k, float(v), now, step or 0) for k, v in metrics.items()])
+        metric_list = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
+        self._logged(lambda: self.client.log_batch(self.id, metrics=metric_list))
 
     def log_dict(self, data: dict, name: str) -> None:
-        self.client.log_dict(self.id, public_dict(data), name)
+        self._logged(lambda: self.client.log_dict(self.id, public_dict(data), name))
 
     def log_artifact(self, path: Path) -> None:
-        self.client.log_artifact(self.id, str(path))
+        self._logged(lambda: self.client.log_artifact(self.id, str(path)))
 
     def set_tags(self, tags: dict[str, str]) -> None:
-        for key, value in tags.items():
-            self.client.set_tag(self.id, key, value)
+        self._logged(lambda: [self.client.set_tag(self.id, key, value) for key, value in tags.items()])
 
     def end(self, status: str = "FINISHED") -> None:
-        self.client.set_terminated(self.id, status=status)
+        self._logged(lambda: self.client.set_terminated(self.id, status=status))
+
+    def _logged(self, write: Callable[[], object]) -> None:
+        """WRITE to the run, unless the run is gone: `tweetling forget` deletes the runs of the
+        posts it forgets, a running training's too, and a training must not fail for its record."""
+        if self.lost:
+            return
+        try:
+            write()
+        except _store_errors() as error:
+            self.lost = True
+            log.warning("tracking run %s stopped recording: %s", self.id, str(error).splitlines()[0][:200])
 
 
 class WandbRun:
@@ -223,6 +266,7 @@ def dataset_tags(manifest: dict) -> dict[str, str]:
     return tags
 
 
+@_readable_store
 def record_prepare(manifest: dict, backend: str | None = None) -> str | None:
     """Record a prepare run for a dataset MANIFEST: its options, counts and the manifest itself."""
     params = {
@@ -264,6 +308,7 @@ def train_run(bot_path: Path) -> tuple[str, str] | None:
     return (experiment_id, run.info.run_id) if run else None
 
 
+@_readable_store
 def _newest_runs(filter_string: str, max_results: int) -> tuple[str, list] | None:
     """(experiment id, its runs matching FILTER_STRING, newest first) in the local MLflow store;
     None when there is no store or no tweetling experiment yet."""
@@ -323,6 +368,7 @@ def recent_runs(limit: int = 20) -> list[RunSummary]:
     return summaries
 
 
+@_readable_store
 def forget_runs(dataset_hashes: set[str], account: str | None = None) -> int:
     """Permanently delete the local MLflow runs that carry forgotten data, as `mlflow gc` does
     (params, tags, metrics and artifacts): the runs of the datasets DATASET_HASHES (prepare, train

@@ -181,18 +181,21 @@ def _lr_lambda(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
-class _StopOnSigint:
-    """The first Ctrl-C asks the loop to stop after the current step (so the checkpoint is
-    consistent); a second one interrupts at once."""
+class _StopOnSignal:
+    """The first Ctrl-C, or SIGTERM (`kill`, systemd, docker stop), asks the work to stop where it
+    is consistent (the loop: after the current step, so the checkpoint is); a second one
+    interrupts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.requested = False
         self.forced = False
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> _StopOnSigint:
+    def __enter__(self) -> _StopOnSignal:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame) -> None:
@@ -202,8 +205,8 @@ class _StopOnSigint:
         self.requested = True
 
     def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 def trainable_weights(model) -> dict:
@@ -304,6 +307,10 @@ def _save_checkpoint(path: Path, checkpoint: dict) -> None:
         torch.save(checkpoint, tmp)
 
 
+# Settings that do not change what a step computes: a training may resume with other values.
+_RESUMABLE_CHANGES = ("max_time_s", "checkpoint_every", "threads")
+
+
 def _saved_state(checkpoint: Path | None, identity: dict, plan: str, device) -> dict:
     """The training state saved in CHECKPOINT, when it was made with IDENTITY and the batch PLAN."""
     import torch
@@ -311,9 +318,33 @@ def _saved_state(checkpoint: Path | None, identity: dict, plan: str, device) -> 
     if checkpoint is None or not checkpoint.exists():
         raise TweetlingError(f"no checkpoint to resume from at {checkpoint}")
     saved = torch.load(checkpoint, map_location=device, weights_only=False)
-    if saved["identity"] != identity or saved["plan"] != plan:
-        raise TweetlingError(f"{checkpoint} was made with other settings or data; start again without --resume")
+    changed = _identity_changes(saved["identity"], identity)
+    if changed or saved["plan"] != plan:
+        what = "; ".join(changed) or "the posts trained on or their order"
+        raise TweetlingError(
+            f"{checkpoint} was made with other settings or data ({what}): resume with the same ones,"
+            " or start again without --resume"
+        )
     return saved["state"]
+
+
+def _identity_changes(saved: dict, now: dict) -> list[str]:
+    """What differs between the identity a checkpoint was SAVED with and the one training has NOW."""
+    changes = [
+        f"{key}: {saved.get(key)!r} then, {now.get(key)!r} now"
+        for key in ("base", "dataset")
+        if saved.get(key) != now.get(key)
+    ]
+    before, after = (
+        {k: v for k, v in (identity.get("config") or {}).items() if k not in _RESUMABLE_CHANGES}
+        for identity in (saved, now)
+    )
+    changes += [
+        f"{key}: {before.get(key)!r} then, {after.get(key)!r} now"
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    ]
+    return changes
 
 
 def optimizer_groups(params: list, config: TrainConfig) -> list[dict]:
@@ -408,7 +439,7 @@ def train_model(
     if validate_first and state.step == 0 and not state.validations:
         validate()
     model.train()
-    stop = _StopOnSigint()
+    stop = _StopOnSignal()
     try:
         with stop:
             report(progress("start"))  # the model is loaded: a caller may stop here, before the first step
@@ -720,30 +751,34 @@ def fine_tune(
             validate_first=continues is not None,
             texts=texts,
         )
-    except TrainingInterrupted:
+        # The steps are done: a first Ctrl-C or SIGTERM now waits for the bot to be written (there
+        # may be no checkpoint to resume from); a second one stops at once.
+        with _StopOnSignal():
+            test = test_perplexity(result.model, tokenizer, dataset, config, world)
+            if not world.is_main:
+                world.barrier()  # until the main process has written the bot
+                return out
+            _check_dataset_kept(dataset)
+            model = result.model.merge_and_unload() if config.method == "lora" else result.model
+            meta = bots.training_metadata(
+                dataset,
+                config,
+                base,
+                result,
+                tokenizer.eos_token,
+                wall_time=time.time() - started,
+                processes=world.size,
+                test=test,
+                continues=continues,
+            )
+            bots.write_bot(out, model, tokenizer, meta, keep=bots.avatar_files(Path(base)) if continues else ())
+            checkpoint.unlink(missing_ok=True)
+    except (TrainingInterrupted, KeyboardInterrupt):
         run.end("KILLED")
         raise
     except BaseException:
         run.end("FAILED")
         raise
-    test = test_perplexity(result.model, tokenizer, dataset, config, world)
-    if not world.is_main:
-        world.barrier()  # until the main process has written the bot
-        return out
-    model = result.model.merge_and_unload() if config.method == "lora" else result.model
-    meta = bots.training_metadata(
-        dataset,
-        config,
-        base,
-        result,
-        tokenizer.eos_token,
-        wall_time=time.time() - started,
-        processes=world.size,
-        test=test,
-        continues=continues,
-    )
-    bots.write_bot(out, model, tokenizer, meta, keep=bots.avatar_files(Path(base)) if continues else ())
-    checkpoint.unlink(missing_ok=True)
     world.barrier()
     finals = {
         "final_train_loss": meta.train_loss,
@@ -758,6 +793,15 @@ def fine_tune(
     run.log_artifact(out / bots.METADATA_FILE)
     run.end()
     return out
+
+
+def _check_dataset_kept(dataset: Dataset) -> None:
+    """Refuse to write a bot whose dataset was deleted while it trained: `tweetling forget` of
+    one of its accounts deletes it, and a forgotten account's posts must not make a new bot."""
+    if dataset.path is not None and not Path(dataset.path).exists():
+        raise TweetlingError(
+            f"the dataset {dataset.name} was deleted while training (`tweetling forget`?): the bot is not written"
+        )
 
 
 def test_perplexity(
