@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -128,3 +129,33 @@ def test_stale_marks_and_provenance_are_read_tolerantly(stale, expected):
     [origin] = meta.dataset.provenance["a"].origins
     assert (origin.source, origin.how, origin.host) == ("x", "archive", None)
     assert BotMeta.from_dict(meta.to_dict()) == meta  # written back as read
+
+
+def _truncate_weights(folder: Path) -> None:
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:500])
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_truncate_weights, r"cannot load this model folder \(.*\): train the bot again"),
+        (lambda folder: (folder / "config.json").write_text("{}"), r"cannot load this model folder"),
+        (lambda folder: (folder / "config.json").write_text(""), r"cannot load this model folder"),
+        (
+            lambda folder: (folder / "tokenizer.json").unlink(),
+            r"its tokenizer knows \d+ tokens of the model's [\d,]+ \(tokenizer files missing or damaged\)",
+        ),
+    ],
+)
+def test_a_damaged_bot_folder_is_one_line_for_generate_and_export(tiny_bot, damage, message):
+    from click.testing import CliRunner
+
+    from tweetling.cli import cli
+
+    damage(tiny_bot)
+    for args in (["generate", "jack", "-n", "1"], ["export", "jack"]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 1, result.output
+        said = " ".join(result.output.split())
+        assert said.startswith(f"error: {tiny_bot}: ") and re.search(message, said), said

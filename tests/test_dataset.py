@@ -153,3 +153,30 @@ def test_cli_accounts_lists_store(store):
     store.upsert_account(Profile("ana", "x", display_name="Ana [b]"))
     result = CliRunner().invoke(cli, ["accounts"])
     assert result.exit_code == 0 and "ana" in result.output and "Ana [b]" in result.output
+
+
+def _cut_at_a_line(path):
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:20]))
+
+
+@pytest.mark.parametrize(
+    "part, damage, message",
+    [
+        ("manifest.json", lambda path: path.write_text("{garbage"), r"manifest\.json: damaged \(JSONDecodeError\)"),
+        ("manifest.json", lambda path: path.write_text("[" * 100_000), r"manifest\.json: damaged \(RecursionError\)"),
+        ("train.jsonl", lambda path: path.write_text(path.read_text()[:3000]), r"train\.jsonl:\d+: not a post"),
+        ("train.jsonl", _cut_at_a_line, r"train\.jsonl: 20 posts where its manifest lists 170 \(damaged\)"),
+        ("train.jsonl", lambda path: path.unlink(), r"train\.jsonl: cannot read it \(FileNotFoundError\)"),
+    ],
+)
+def test_a_damaged_dataset_is_one_line_and_prepare_makes_it_again(store, part, damage, message):
+    fill(store, "ana", 200)
+    dataset = prepare(store, ["ana"])
+    damage(dataset.path / part)
+
+    with pytest.raises(TweetlingError, match=message) as refused:
+        Dataset.load(dataset.path)
+    assert "\n" not in str(refused.value) and str(refused.value).endswith("prepare the dataset again")
+    again = prepare(store, ["ana"])
+    assert again.path == dataset.path and len(again.train) == 170 and Dataset.load(again.path).train == again.train

@@ -2,6 +2,7 @@ import sqlite3
 
 import pytest
 
+from tweetling.errors import TweetlingError
 from tweetling.posts import Post, Profile
 from tweetling.provenance import ARCHIVE, FETCHED, Origin
 from tweetling.store import Store, schema_version
@@ -133,3 +134,96 @@ def test_origins_keep_their_first_time_and_the_latest_check(store):
     assert archive.how == ARCHIVE and archive.opt_out_checked_at is None
     store.record_origin("ana", Origin("mastodon", FETCHED, opt_out_checked_at="t3", owner="--i-am-the-account-owner"))
     assert store.origins("ana")[0].opt_outs == () and store.origins("ana")[0].owner == "--i-am-the-account-owner"
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            lambda path: path.write_text("garbage " * 100),
+            r"not a tweetling store: move it aside \(file is not a database\)",
+        ),
+        (
+            lambda path: path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2]),
+            r"a damaged tweetling store: restore it from a backup or move it aside \(database disk image is malformed\)",
+        ),
+        (
+            lambda path: sqlite3.connect(path).execute("DROP TABLE origins").connection.commit(),
+            r"a damaged tweetling store \(table origins missing\)",
+        ),
+    ],
+)
+def test_a_damaged_store_is_refused_in_one_line_naming_it(tmp_path, damage, message):
+    path = tmp_path / "tweetling.db"
+    with Store(path) as store:
+        store.upsert_posts(Post("x", str(i), "ada", f"post number {i} " * 20) for i in range(300))
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    damage(path)
+    with pytest.raises(TweetlingError, match=rf"^{path}: {message}") as refused, Store(path) as store:
+        store.posts("ada")
+    assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize("where", ["file", "file/sub", "dangling"])
+def test_a_home_that_cannot_be_a_folder_is_one_line(tmp_path, monkeypatch, where):
+    from click.testing import CliRunner
+
+    from tweetling.cli import cli
+
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "dangling").symlink_to(tmp_path / "missing")
+    monkeypatch.setenv("TWEETLING_HOME", str(tmp_path / where))
+    result = CliRunner().invoke(cli, ["accounts"])
+    assert result.exit_code == 1
+    assert result.output == f"error: TWEETLING_HOME={tmp_path / where} is not a folder (nor can one be made there)\n"
+
+
+def test_a_file_the_machine_refuses_is_one_line_and_a_bug_is_not_hidden(tweetling_home, monkeypatch):
+    import errno
+
+    from click.testing import CliRunner
+
+    from tweetling import store as store_module
+    from tweetling.cli import cli
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "/full/tweetling.db")
+
+    monkeypatch.setattr(store_module.Store, "__init__", refuse)
+    result = CliRunner().invoke(cli, ["accounts"])
+    assert (result.exit_code, result.output) == (1, "error: /full/tweetling.db: No space left on device\n")
+
+    def bug(*args, **kwargs):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    monkeypatch.setattr(store_module.Store, "__init__", bug)
+    assert isinstance(CliRunner().invoke(cli, ["accounts"]).exception, OSError)
+
+
+def test_files_written_atomically_get_the_mode_open_would_give(tmp_path):
+    import os
+    import stat
+
+    from tweetling import paths
+
+    target = tmp_path / "tweetling.json"
+    paths.write_text_atomic(target, "{}")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+
+
+def test_the_mlflow_hint_of_runs_is_quoted_for_a_shell(tmp_path, monkeypatch):
+    import shlex
+
+    from click.testing import CliRunner
+
+    from tweetling.cli import cli
+
+    home = tmp_path / "a home with spaces"
+    monkeypatch.setenv("TWEETLING_HOME", str(home))
+    result = CliRunner().invoke(cli, ["runs"])
+    assert result.exit_code == 0, result.output
+    assert f"mlflow ui --backend-store-uri {shlex.quote(f'sqlite:///{home}/mlflow.db')}" in " ".join(
+        result.output.split()
+    )

@@ -341,6 +341,26 @@ def test_resume_refuses_a_checkpoint_of_other_settings(tiny_model, dataset, tmp_
     assert steps and steps[0] == 2
 
 
+@pytest.mark.parametrize("content", [b"junk", b"PK\x03\x04" + b"\0" * 100, "truncated"])
+def test_a_damaged_checkpoint_is_one_line(tiny_model, dataset, tmp_path, tweetling_home, content):
+    out = tmp_path / "bot"
+    with pytest.raises(TrainingInterrupted):
+        fine_tune(
+            dataset, recipe("default", **FAST), str(tiny_model), out, track_backend="none", on_progress=stop_at_once
+        )
+    checkpoint = checkpoint_path(out)
+    whole = checkpoint.read_bytes()
+    checkpoint.write_bytes(whole[: len(whole) // 2] if content == "truncated" else content)
+    for track_backend in ("none", "mlflow"):  # with MLflow the run id is read from it first
+        with pytest.raises(
+            TweetlingError, match=rf"^{checkpoint}: a damaged checkpoint \(.*\): start again"
+        ) as refused:
+            fine_tune(
+                dataset, recipe("default", **FAST), str(tiny_model), out, resume=True, track_backend=track_backend
+            )
+        assert "\n" not in str(refused.value)
+
+
 def test_heldout_perplexity_counts_each_post_and_its_final_eos(tiny_model):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

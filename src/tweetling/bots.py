@@ -278,6 +278,8 @@ def read_metadata(folder: Path) -> BotMeta:
         data = json.loads(meta_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise TweetlingError(f"{meta_file}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise TweetlingError(f"{meta_file}: not valid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise TweetlingError(f"{meta_file}: expected a JSON object, not {type(data).__name__}")
     try:
@@ -325,6 +327,8 @@ def installed() -> list[tuple[Path, BotMeta]]:
     root = paths.bots_dir()
     found = []
     for meta_file in sorted(root.glob(f"*/{METADATA_FILE}")) if root.exists() else []:
+        if meta_file.parent.name.startswith("."):  # a folder being written, or left by a killed write
+            continue
         try:
             found.append((meta_file.parent, read_metadata(meta_file.parent)))
         except (OSError, TweetlingError):
@@ -467,6 +471,26 @@ def write_bot(out: Path, model, tokenizer, meta: BotMeta, keep: Iterable[Path] =
 # --- a loaded bot ---------------------------------------------------------------------------------
 
 
+def load_model_folder(path: Path, dtype: Any) -> tuple[Any, Any]:
+    """The model (in DTYPE) and tokenizer of the folder PATH; a damaged folder is one line naming it."""
+    from safetensors import SafetensorError
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError, KeyError, SafetensorError) as error:
+        reason = " ".join(str(error).split())[:300]
+        raise TweetlingError(f"{path}: cannot load this model folder ({reason}): train the bot again") from None
+    # Without its tokenizer files, transformers falls back to an empty vocabulary instead of failing.
+    if len(tokenizer) < getattr(model.config, "vocab_size", 0) // 2:
+        raise TweetlingError(
+            f"{path}: its tokenizer knows {len(tokenizer):,} tokens of the model's"
+            f" {model.config.vocab_size:,} (tokenizer files missing or damaged): train the bot again"
+        )
+    return model, tokenizer
+
+
 class Bot:
     """A trained bot loaded once, ready to sample many times: `Bot.load(dir).generate(prompt)`."""
 
@@ -485,13 +509,11 @@ class Bot:
         where the device computes it natively (on this CPU about 1.7x faster, bench/README.md);
         EXACT keeps float32, as perplexity needs."""
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = resolve(name_or_path)
-        tokenizer = AutoTokenizer.from_pretrained(path)
         device = "cuda" if torch.cuda.is_available() else "cpu"
         bf16 = computes_bf16(device) and not exact
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16 if bf16 else torch.float32)
+        model, tokenizer = load_model_folder(path, torch.bfloat16 if bf16 else torch.float32)
         model.to(device).eval()
         return cls(path, model, tokenizer, read_metadata(path))
 

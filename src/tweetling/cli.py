@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.console import Console
@@ -24,16 +25,30 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+# What the machine, not tweetling, refused: a full disk, a read-only or forbidden folder.
+_MACHINE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
 class _Group(click.Group):
-    """Shows a TweetlingError as one line on stderr and exits 1, without a traceback."""
+    """Shows a TweetlingError, or a file the machine refused, as one line on stderr and exits 1,
+    without a traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except TweetlingError as error:
-            one_line = " ".join(str(error).split())
-            err_console.print(f"[bold red]error:[/] {escape(one_line)}", highlight=False, soft_wrap=True)
-            ctx.exit(1)
+            self._fail(ctx, str(error))
+        except OSError as error:
+            if error.errno not in _MACHINE_ERRORS:
+                raise
+            where = f"{error.filename}: " if error.filename else ""
+            self._fail(ctx, f"{where}{error.strerror or error}")
+
+    @staticmethod
+    def _fail(ctx: click.Context, message: str) -> NoReturn:
+        one_line = " ".join(message.split())
+        err_console.print(f"[bold red]error:[/] {escape(one_line)}", highlight=False, soft_wrap=True)
+        ctx.exit(1)
 
 
 @click.group(cls=_Group)
@@ -598,6 +613,8 @@ def check_continue_flags(continue_: bool) -> None:
 )
 def runs(limit: int) -> None:
     """List recent prepare and train runs of the local MLflow store (`mlflow ui` shows more)."""
+    import shlex
+
     from rich.table import Table
 
     from .track import recent_runs, tracking_uri
@@ -614,7 +631,7 @@ def runs(limit: int) -> None:
             run.id,
         )
     console.print(table)
-    console.print(f"mlflow ui --backend-store-uri {tracking_uri()}", highlight=False)
+    console.print(f"mlflow ui --backend-store-uri {shlex.quote(tracking_uri())}", highlight=False)
 
 
 # --- generation and publishing: generate, preview, push, share ----------------------------------

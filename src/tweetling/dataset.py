@@ -79,13 +79,23 @@ class Dataset:
         manifest_file = path / "manifest.json"
         if not manifest_file.exists():
             raise TweetlingError(f"{path}: not a tweetling dataset (no manifest.json)")
-        return cls(
+        manifest = _read_manifest(manifest_file)
+        dataset = cls(
             path=path,
-            manifest=json.loads(manifest_file.read_text(encoding="utf-8")),
+            manifest=manifest,
             train=_read_examples(path / "train.jsonl"),
             valid=_read_examples(path / "valid.jsonl"),
             test=_read_examples(path / "test.jsonl") if (path / "test.jsonl").exists() else [],
         )
+        parts = ("train", "valid", "test") if (path / "test.jsonl").exists() else ("train", "valid")  # older ones
+        for part in parts:
+            held, listed = len(getattr(dataset, part)), manifest.get(f"{part}_count")
+            if listed is not None and held != listed:
+                raise TweetlingError(
+                    f"{path / part}.jsonl: {held:,} posts where its manifest lists {listed:,} (damaged):"
+                    " prepare the dataset again"
+                )
+        return dataset
 
 
 def blend_name(accounts: list[str]) -> str:
@@ -203,8 +213,12 @@ def _save(
     # Outside the hash: a refetch that only re-checks opt-outs makes no new version.
     manifest["provenance"] = provenance
     folder = paths.datasets_dir() / f"{manifest['name']}-{digest[:12]}"
-    if not (folder / "manifest.json").exists():
-        _write_folder(folder, manifest, lines, id_lines)
+    if (folder / "manifest.json").exists():
+        try:
+            return Dataset.load(folder)
+        except TweetlingError:  # damaged since: this version is made again below
+            pass
+    _write_folder(folder, manifest, lines, id_lines)
     return Dataset.load(folder)
 
 
@@ -284,9 +298,12 @@ def resolve(name_or_path: str | Path) -> Path:
     name = paths.checked_name(str(name_or_path), "dataset name")
     candidates = []
     for manifest_file in paths.datasets_dir().glob(f"{name}-*/manifest.json"):
-        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+        try:
+            manifest = _read_manifest(manifest_file)
+        except TweetlingError:  # a damaged version is not offered; `prepare` makes it again
+            continue
         if manifest["name"] == name:
-            candidates.append((manifest["created_at"], manifest_file.parent))
+            candidates.append((str(manifest.get("created_at", "")), manifest_file.parent))
     if not candidates:
         raise TweetlingError(f"no dataset named {name!r}; run `tweetling prepare {name.replace('-', ' ')}`")
     return max(candidates)[1]
@@ -313,9 +330,34 @@ def _jsonl(examples: list[Example]) -> str:
     return "".join(json.dumps({"account": e.account, "text": e.text}, ensure_ascii=False) + "\n" for e in examples)
 
 
+def _read_manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as error:
+        raise TweetlingError(f"{path}: damaged ({error.__class__.__name__}): prepare the dataset again") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("name"), str):
+        raise TweetlingError(f"{path}: not a dataset manifest: prepare the dataset again")
+    return manifest
+
+
 def _read_examples(path: Path) -> list[Example]:
-    with path.open(encoding="utf-8") as lines:
-        return [Example(**json.loads(line)) for line in lines if line.strip()]
+    try:
+        with path.open(encoding="utf-8") as lines:
+            return [_example(line, number) for number, line in enumerate(lines, start=1) if line.strip()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise TweetlingError(
+            f"{path}: cannot read it ({error.__class__.__name__}): prepare the dataset again"
+        ) from None
+    except TweetlingError as error:
+        raise TweetlingError(f"{path}:{error}: prepare the dataset again") from None
+
+
+def _example(line: str, number: int) -> Example:
+    try:
+        record = json.loads(line)
+        return Example(account=str(record["account"]), text=str(record["text"]))
+    except (ValueError, RecursionError, TypeError, KeyError):
+        raise TweetlingError(f"{number}: not a post of a dataset") from None
 
 
 def _write_folder(folder: Path, manifest: dict, lines: dict[str, str], post_ids: str) -> None:

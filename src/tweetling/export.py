@@ -138,12 +138,10 @@ def export_gguf(
 
 def _load_float32(folder: Path):
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not any(_WEIGHT_FILES.match(p.name) for p in folder.iterdir()):
         raise TweetlingError(f"{folder}: no model weights to export (a LoRA adapter folder needs merging first)")
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
-    return model, AutoTokenizer.from_pretrained(folder)
+    return bots.load_model_folder(folder, torch.float32)
 
 
 def _tensor_type(name: str, shape: tuple[int, ...], gguf_type: str):

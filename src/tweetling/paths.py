@@ -20,7 +20,13 @@ _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]{0,99}")
 
 def home() -> Path:
     root = Path(os.environ.get("TWEETLING_HOME") or Path.home() / ".tweetling")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file, a path through one, or a broken link
+        named = "TWEETLING_HOME=" if os.environ.get("TWEETLING_HOME") else "the tweetling home "
+        raise TweetlingError(f"{named}{root} is not a folder (nor can one be made there)") from None
+    except OSError as error:
+        raise TweetlingError(f"cannot make the tweetling home {root}: {error.strerror}") from None
     return root
 
 
@@ -51,6 +57,15 @@ def checked_name(name: str, what: str = "account name") -> str:
     return name
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading it means setting it: done once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 @contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path beside TARGET; it replaces TARGET only if the block succeeds."""
@@ -58,6 +73,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    tmp_path.chmod(0o666 & ~_UMASK)  # as open() would make it (mkstemp's 0600 is for secrets, which say so)
     try:
         yield tmp_path
         os.replace(tmp_path, target)

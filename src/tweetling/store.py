@@ -7,9 +7,10 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,29 @@ class UpsertResult:
     moved_from: dict[str, int] = field(default_factory=dict)  # account -> its posts now stored under another
 
 
+# SQLite's words for a store it cannot use, and what to do about it.
+_DAMAGE = {
+    "file is not a database": "not a tweetling store: move it aside",
+    "database disk image is malformed": "a damaged tweetling store: restore it from a backup or move it aside",
+    "unable to open database file": "cannot open the store (is its folder writable?)",
+    "attempt to write a readonly database": "the store is read-only",
+    "disk I/O error": "cannot read or write the store (is the disk full?)",
+    "database or disk is full": "the disk is full",
+}
+
+
+@cache
+def _expected_tables() -> frozenset[str]:
+    """The tables a current store has: those the migrations make."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for step in MIGRATIONS:
+            step(db)
+        return frozenset(row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    finally:
+        db.close()
+
+
 def moved_note(moved_from: dict[str, int]) -> str:
     """One line on posts that moved from another account (the same post ids), or ''."""
     if not moved_from:
@@ -200,12 +224,14 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # A write waits this long for another process's write (an import, a fetch, the web app).
         self.busy_timeout = limits.BUSY_TIMEOUT_S if busy_timeout is None else busy_timeout
-        self.db = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
+        with self._busy_is_an_error():
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
         self.db.row_factory = sqlite3.Row
         self._depth = 0
         try:
             with self._busy_is_an_error():
                 self._open_in_wal_mode()
+                self._check_tables()
         except BaseException:
             self.db.close()
             raise
@@ -249,6 +275,16 @@ class Store:
                 step(self.db)
                 self.db.execute(f"PRAGMA user_version = {number}")
 
+    def _check_tables(self) -> None:
+        """Refuse a store whose schema version is current but which lacks one of its tables."""
+        have = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = sorted(_expected_tables() - have)
+        if missing:
+            raise TweetlingError(
+                f"{self.path}: a damaged tweetling store (table {', '.join(missing)} missing):"
+                " restore it from a backup or move it aside"
+            )
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         if self._depth:  # nested: the outermost transaction commits
@@ -262,9 +298,11 @@ class Store:
             self.db.execute("BEGIN IMMEDIATE")  # takes the write lock now, waiting up to busy_timeout
         self._depth = 1
         try:
-            yield
+            with self._busy_is_an_error():
+                yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            with suppress(sqlite3.OperationalError):  # SQLite has rolled back already after some errors
+                self.db.execute("ROLLBACK")
             raise
         else:
             with self._busy_is_an_error():
@@ -274,10 +312,14 @@ class Store:
 
     @contextmanager
     def _busy_is_an_error(self) -> Iterator[None]:
+        """SQLite's busy, damage and disk errors as one line naming the store."""
         try:
             yield
-        except sqlite3.OperationalError as error:
-            if not _is_busy(error):
+        except sqlite3.DatabaseError as error:
+            reason = next((why for message, why in _DAMAGE.items() if message in str(error)), None)
+            if reason:
+                raise TweetlingError(f"{self.path}: {reason} ({error})") from None
+            if not isinstance(error, sqlite3.OperationalError) or not _is_busy(error):
                 raise
             raise StoreBusyError(
                 f"{self.path} is busy: another tweetling process kept writing to it for"

@@ -313,11 +313,10 @@ _RESUMABLE_CHANGES = ("max_time_s", "checkpoint_every", "threads")
 
 def _saved_state(checkpoint: Path | None, identity: dict, plan: str, device) -> dict:
     """The training state saved in CHECKPOINT, when it was made with IDENTITY and the batch PLAN."""
-    import torch
 
     if checkpoint is None or not checkpoint.exists():
         raise TweetlingError(f"no checkpoint to resume from at {checkpoint}")
-    saved = torch.load(checkpoint, map_location=device, weights_only=False)
+    saved = _load_checkpoint(checkpoint, map_location=device)
     changed = _identity_changes(saved["identity"], identity)
     if changed or saved["plan"] != plan:
         what = "; ".join(changed) or "the posts trained on or their order"
@@ -676,10 +675,25 @@ def checkpoint_extra(checkpoint: Path) -> dict:
 def checkpoint_summary(checkpoint: Path) -> dict:
     """What CHECKPOINT was made with and how far it got, read without loading the tensors:
     {"identity": {"config", "base", "dataset"}, "extra": {...}, "step": N}."""
+
+    saved = _load_checkpoint(checkpoint, map_location="cpu", mmap=True)
+    return {"identity": saved.get("identity", {}), "extra": saved.get("extra", {}), "step": saved["state"]["step"]}
+
+
+def _load_checkpoint(checkpoint: Path, **options: Any) -> dict:
+    """What `_save_checkpoint` wrote to CHECKPOINT; a damaged file is one line naming it."""
+    import pickle
+
     import torch
 
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
-    return {"identity": saved.get("identity", {}), "extra": saved.get("extra", {}), "step": saved["state"]["step"]}
+    try:
+        saved = torch.load(checkpoint, weights_only=False, **options)
+        if isinstance(saved, dict) and {"identity", "plan", "state"} <= saved.keys() and "step" in saved["state"]:
+            return saved
+        problem = "not a tweetling checkpoint"
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
+        problem = " ".join(str(error).split())[:200]
+    raise TweetlingError(f"{checkpoint}: a damaged checkpoint ({problem}): start again without --resume")
 
 
 def fine_tune(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .. import bots, hub, paths
+from .. import bots, hub
 from ..bots import Bot, BotMeta
 from ..errors import TweetlingError
 from ..evaluate import EvalConfig, evaluate_bot
@@ -31,14 +31,8 @@ def no_progress(*args: Any, **kwargs: Any) -> None:
 
 def list_bots() -> list[BotMeta]:
     """Metadata of every trained bot under TWEETLING_HOME/bots (named after its folder), newest first."""
-    found = []
-    root = paths.bots_dir()
-    for meta_file in root.glob(f"*/{bots.METADATA_FILE}") if root.exists() else []:
-        try:
-            meta = bots.read_metadata(meta_file.parent)
-        except (OSError, TweetlingError):
-            continue  # a bot being written or damaged is left out of the gallery, not fatal to it
-        found.append(replace(meta, name=meta_file.parent.name))
+    # A bot being written or damaged is left out of the gallery, not fatal to it.
+    found = [replace(meta, name=folder.name) for folder, meta in bots.installed()]
     return sorted(found, key=lambda meta: meta.created_at or "", reverse=True)
 
 
