@@ -159,3 +159,57 @@ def test_a_damaged_bot_folder_is_one_line_for_generate_and_export(tiny_bot, dama
         assert result.exit_code == 1, result.output
         said = " ".join(result.output.split())
         assert said.startswith(f"error: {tiny_bot}: ") and re.search(message, said), said
+
+
+def test_listings_skip_folders_of_interrupted_writes_and_metadata_nested_too_deeply(tiny_bot):
+    from tweetling.bots import installed
+    from tweetling.web.library import list_bots
+
+    root = tiny_bot.parent
+    shutil.copytree(tiny_bot, root / ".jack.old")  # what a write killed in the middle leaves
+    (root / ".jack.k3j2x").mkdir()
+    shutil.copy(tiny_bot / METADATA_FILE, root / ".jack.k3j2x")
+    deep = root / "deep"
+    deep.mkdir()
+    (deep / METADATA_FILE).write_text("[" * 100_000 + "]" * 100_000)
+
+    assert [folder.name for folder, _ in installed()] == ["jack"]
+    assert [meta.name for meta in list_bots()] == ["jack"]
+    with pytest.raises(TweetlingError) as refused:
+        read_metadata(deep)
+    assert str(refused.value) == f"{deep / METADATA_FILE}: not valid JSON (nested too deeply)"
+
+
+def test_a_full_disk_while_saving_the_weights_names_the_bot_folder(tiny_bot, monkeypatch):
+    import errno
+
+    from safetensors import SafetensorError
+
+    from tweetling.bots import write_bot
+
+    bot = Bot.load(tiny_bot)
+
+    def full(*args, **kwargs):  # what safetensors says past `ulimit -f`
+        raise SafetensorError("Error while serializing: I/O error: File too large (os error 27)")
+
+    monkeypatch.setattr(bot.model, "save_pretrained", full)
+    out = tiny_bot.parent / "again"
+    with pytest.raises(OSError) as refused:
+        write_bot(out, bot.model, bot.tokenizer, bot.meta)
+    assert (refused.value.errno, refused.value.filename) == (errno.EFBIG, str(out))
+    assert not [path for path in tiny_bot.parent.iterdir() if "again" in path.name]  # no half-written folder
+
+
+def test_every_file_of_a_written_bot_gets_the_mode_open_would_give(tiny_bot):
+    import os
+    import stat
+
+    from tweetling.bots import write_bot
+
+    bot = Bot.load(tiny_bot)
+    out = tiny_bot.parent / "again"
+    write_bot(out, bot.model, bot.tokenizer, bot.meta)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in out.iterdir()}
+    assert "model.safetensors" in modes and set(modes.values()) == {0o666 & ~mask}, modes

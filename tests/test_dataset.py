@@ -180,3 +180,19 @@ def test_a_damaged_dataset_is_one_line_and_prepare_makes_it_again(store, part, d
     assert "\n" not in str(refused.value) and str(refused.value).endswith("prepare the dataset again")
     again = prepare(store, ["ana"])
     assert again.path == dataset.path and len(again.train) == 170 and Dataset.load(again.path).train == again.train
+
+
+def test_a_full_disk_while_writing_a_dataset_names_its_folder(store, tweetling_home, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    fill(store, "ana", 200)
+
+    def full(*args, **kwargs):
+        raise OSError(errno.EFBIG, "File too large")  # as a write past `ulimit -f` says it: no file named
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError) as refused:
+        prepare(store, ["ana"])
+    assert not list((tweetling_home / "datasets").glob(".ana-*"))  # nothing half-written stays
+    assert refused.value.errno == errno.EFBIG and refused.value.filename.startswith(f"{tweetling_home}/datasets/ana-")

@@ -1,3 +1,4 @@
+import os
 import sqlite3
 
 import pytest
@@ -175,7 +176,32 @@ def test_a_home_that_cannot_be_a_folder_is_one_line(tmp_path, monkeypatch, where
     monkeypatch.setenv("TWEETLING_HOME", str(tmp_path / where))
     result = CliRunner().invoke(cli, ["accounts"])
     assert result.exit_code == 1
-    assert result.output == f"error: TWEETLING_HOME={tmp_path / where} is not a folder (nor can one be made there)\n"
+    missing = f": it links to {tmp_path / 'missing'}, which is missing"
+    why = missing if where == "dangling" else " (nor can one be made there)"
+    assert result.output == f"error: TWEETLING_HOME={tmp_path / where} is not a folder{why}\n"
+
+
+def test_a_store_sqlite_cannot_open_is_one_line_saying_why(tmp_path):
+    (tmp_path / "tweetling.db").mkdir()
+    with pytest.raises(TweetlingError) as refused:
+        Store(tmp_path / "tweetling.db")
+    assert str(refused.value) == (
+        f"{tmp_path / 'tweetling.db'}: cannot open the store: it is a folder (unable to open database file)"
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
+def test_a_store_in_a_read_only_folder_is_one_line_saying_why(tmp_path):
+    Store(tmp_path / "tweetling.db").close()
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(TweetlingError) as refused:
+            Store(tmp_path / "tweetling.db")
+        assert str(refused.value).startswith(
+            f"{tmp_path / 'tweetling.db'}: the store is read-only: its folder {tmp_path} is not writable"
+        )
+    finally:
+        tmp_path.chmod(0o755)
 
 
 def test_a_file_the_machine_refuses_is_one_line_and_a_bug_is_not_hidden(tweetling_home, monkeypatch):

@@ -4,7 +4,9 @@ read; the folder training assembles; and `Bot`, a bot loaded to write posts."""
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
 import shutil
 import types
 import typing
@@ -461,11 +463,26 @@ def write_bot(out: Path, model, tokenizer, meta: BotMeta, keep: Iterable[Path] =
         pad_token_id=tokenizer.pad_token_id,
     )
     with paths.atomic_folder(out) as tmp:
-        model.save_pretrained(tmp)
+        _save_model(model, tmp, out)
         tokenizer.save_pretrained(tmp)
         write_metadata(tmp, meta)
         for path in keep:
             shutil.copy2(path, tmp / path.name)
+
+
+def _save_model(model, folder: Path, out: Path) -> None:
+    """Save MODEL into FOLDER; safetensors' write errors (a full disk) are not OSErrors, so they
+    become ones naming OUT, which the CLI shows in one line."""
+    from safetensors import SafetensorError
+
+    try:
+        model.save_pretrained(folder)
+    except SafetensorError as error:
+        code = re.search(r"\(os error (\d+)\)", str(error))
+        if not code:
+            raise
+        number = int(code.group(1))
+        raise OSError(number, os.strerror(number), str(out)) from error
 
 
 # --- a loaded bot ---------------------------------------------------------------------------------

@@ -24,6 +24,10 @@ def home() -> Path:
         root.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):  # a file, a path through one, or a broken link
         named = "TWEETLING_HOME=" if os.environ.get("TWEETLING_HOME") else "the tweetling home "
+        if root.is_symlink() and not root.exists():
+            raise TweetlingError(
+                f"{named}{root} is not a folder: it links to {root.readlink()}, which is missing"
+            ) from None
         raise TweetlingError(f"{named}{root} is not a folder (nor can one be made there)") from None
     except OSError as error:
         raise TweetlingError(f"cannot make the tweetling home {root}: {error.strerror}") from None
@@ -75,7 +79,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     tmp_path.chmod(0o666 & ~_UMASK)  # as open() would make it (mkstemp's 0600 is for secrets, which say so)
     try:
-        yield tmp_path
+        with _naming(target):
+            yield tmp_path
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -89,10 +94,31 @@ def atomic_folder(target: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     tmp.chmod(0o755)
     try:
-        yield tmp
+        with _naming(target):
+            yield tmp
+        _usual_modes(tmp)
         replace_folder(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _usual_modes(folder: Path) -> None:
+    """Give the files in FOLDER the mode open() would: safetensors writes its weights 0600, which
+    leaves a bot or export shared with another user half unreadable."""
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.chmod(0o666 & ~_UMASK)
+
+
+@contextmanager
+def _naming(target: Path) -> Iterator[None]:
+    """A write error that names no file (a full disk: "File too large") as one naming TARGET."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is not None or error.errno is None:
+            raise
+        raise OSError(error.errno, error.strerror, str(target)) from error
 
 
 def replace_folder(built: Path, target: Path) -> None:

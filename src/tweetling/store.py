@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections import Counter
@@ -172,11 +173,23 @@ class UpsertResult:
 _DAMAGE = {
     "file is not a database": "not a tweetling store: move it aside",
     "database disk image is malformed": "a damaged tweetling store: restore it from a backup or move it aside",
-    "unable to open database file": "cannot open the store (is its folder writable?)",
+    "unable to open database file": "cannot open the store",
     "attempt to write a readonly database": "the store is read-only",
     "disk I/O error": "cannot read or write the store (is the disk full?)",
     "database or disk is full": "the disk is full",
 }
+_ACCESS_DENIED = {_DAMAGE["unable to open database file"], _DAMAGE["attempt to write a readonly database"]}
+
+
+def _access_problem(path: Path) -> str | None:
+    """Why SQLite cannot open or write PATH, which its messages do not say; None if not found."""
+    if path.is_dir():
+        return "it is a folder"
+    if not os.access(path.parent, os.W_OK | os.X_OK):  # a read-only file system too
+        return f"its folder {path.parent} is not writable, and SQLite keeps its journal there"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return "no permission to read and write it"
+    return None
 
 
 @cache
@@ -317,6 +330,9 @@ class Store:
             yield
         except sqlite3.DatabaseError as error:
             reason = next((why for message, why in _DAMAGE.items() if message in str(error)), None)
+            why = _access_problem(self.path) if reason in _ACCESS_DENIED else None
+            if why:
+                reason = f"{reason}: {why}"
             if reason:
                 raise TweetlingError(f"{self.path}: {reason} ({error})") from None
             if not isinstance(error, sqlite3.OperationalError) or not _is_busy(error):
