@@ -32,8 +32,9 @@ def test_clean_text_drops_control_characters(text, keep_newlines):
     assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", cleaned)
 
 
-def test_control_characters_in_a_word_leave_a_space():
-    assert clean_text("nul\x00byte and \x1b[2J escape") == "nul byte and [2J escape"
+def test_control_characters_escape_sequences_and_bidi_overrides_leave_a_space():
+    assert clean_text("nul\x00byte and \x1b[2J\x1b[31mred\x1b[0m escape") == "nul byte and red escape"
+    assert clean_text("title \x1b]0;PWNED\x07 set, bidi \u202egnp.exe\u202c") == "title set, bidi gnp.exe"
 
 
 @given(st.text())

@@ -17,15 +17,22 @@ from .errors import TweetlingError
 from .generate import DEFAULT_PROMPT, GenerateConfig
 from .paths import write_text_atomic
 from .provenance import ARCHIVE, FETCHED, FILE, Origin
+from .terminal import terminal_safe
 from .track import flatten
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+", re.ASCII)
 
 
+def _one_line(text: object) -> str:
+    """TEXT on one line (a newline would end a table row or start a block), without escape
+    sequences, control characters and bidi overrides (`cat README.md` would obey them)."""
+    return " ".join(terminal_safe(str(text), " ").split())
+
+
 def escape_markdown(text: object) -> str:
     """TEXT as literal Markdown inline text: one line, no links, markup or HTML."""
-    flat = " ".join(str(text).split())  # a newline would end a table row or start a block
+    flat = _one_line(text)
     return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", flat), quote=True)
 
 
@@ -33,7 +40,7 @@ def code_span(text: object, in_table: bool = False) -> str:
     """TEXT as a Markdown code span: shown as written (nothing inside is escaped, so no
     backslashes show), on one line, fenced by more backticks than it holds in a row. IN_TABLE
     escapes pipes, which would end a table cell even inside a code span."""
-    flat = " ".join(str(text).split())
+    flat = _one_line(text)
     fence = "`" * (max((len(run) for run in re.findall(r"`+", flat)), default=0) + 1)
     padded = f" {flat} " if flat.startswith("`") or flat.endswith("`") or not flat.strip() else flat
     body = padded.replace("|", "\\|") if in_table else padded
@@ -46,7 +53,7 @@ _MARKDOWN_ENTITIES = str.maketrans({c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+-.!
 def escape_html(text: object) -> str:
     """TEXT as literal HTML text, one line; Markdown characters become entities in case a renderer
     parses Markdown inside HTML blocks."""
-    return html.escape(" ".join(str(text).split()), quote=True).translate(_MARKDOWN_ENTITIES)
+    return html.escape(_one_line(text), quote=True).translate(_MARKDOWN_ENTITIES)
 
 
 def safe_url(url: object) -> str | None:

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from .errors import InsufficientDataError, TweetlingError
 from .posts import Post
+from .terminal import terminal_safe
 
 # huggingtweets' thresholds, in characters of kept text per account.
 MIN_CHARS = 6_000
@@ -19,9 +20,6 @@ _LEADING_MENTIONS = re.compile(r"^(?:\s*@\w+)+\s*")
 _BORING_MARKS = ("http", "@", "#")
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")  # BCP 47, as the services write them
 _ISO_DATE = re.compile(r"\d{4}-\d\d-\d\dT")
-# Control characters other than tab and line breaks (NUL, escape sequences): the store keeps them
-# as downloaded, but a bot must not learn them, nor write them to a terminal or a post.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -123,7 +121,9 @@ def strip_urls(text: str) -> str:
 
 def clean_text(text: str, keep_newlines: bool = False) -> str:
     """huggingtweets' clean_tweet: remove URLs, squeeze spaces, join lines unless kept."""
-    text = strip_urls(_CONTROL.sub(" ", text))
+    # Escape sequences, controls and bidi overrides: the store keeps them as downloaded, but a
+    # bot must not learn them, nor write them to a terminal or a post.
+    text = strip_urls(terminal_safe(text, " "))
     text = re.sub(" +", " ", text)
     if keep_newlines:
         text = "\n".join(line.strip() for line in text.splitlines())

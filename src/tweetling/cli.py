@@ -631,7 +631,7 @@ def runs(limit: int) -> None:
             run.id,
         )
     console.print(table)
-    console.print(f"mlflow ui --backend-store-uri {shlex.quote(tracking_uri())}", highlight=False)
+    console.print(f"mlflow ui --backend-store-uri {escape(shlex.quote(tracking_uri()))}", highlight=False)
 
 
 # --- generation and publishing: generate, preview, push, share ----------------------------------
@@ -958,7 +958,7 @@ def sweep(
     perplexity = "-" if result.best_perplexity is None else f"{result.best_perplexity:.2f}"
     console.print(
         f"validation loss {result.best_value:.4f} (perplexity {perplexity}); "
-        f"best bot → {escape(str(result.bot))}\nstudy {escape(result.study_name)} in {result.storage}",
+        f"best bot → {escape(str(result.bot))}\nstudy {escape(result.study_name)} in {escape(result.storage)}",
         highlight=False,
     )
 

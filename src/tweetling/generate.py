@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .errors import TweetlingError
+from .terminal import terminal_safe
 
 DEFAULT_PROMPT = "My dream is"  # huggingtweets' example prompt
 DEFAULT_POSTS = 10  # posts written per call
@@ -152,12 +153,15 @@ def select(
     seen = set(result.texts)
     result.sampled += len(continuations)
     for continuation in continuations:
+        # A sampled control character or escape sequence is never part of a post (and a bot
+        # trained on cleaned posts rarely samples one); a line break ends it, unless kept.
+        continuation = terminal_safe(continuation, " ")
         if not keep_newlines:
             continuation = cut_at_newline(continuation)
         if not continuation.strip():
             result.dropped_empty += 1
             continue
-        text = (prompt + continuation).strip()
+        text = terminal_safe(prompt + continuation, " ").strip()
         if text in seen:
             result.dropped_duplicate += 1
             continue

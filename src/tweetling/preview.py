@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from .bots import AVATAR_SUFFIXES
 from .errors import TweetlingError
 from .paths import atomic_path
+from .terminal import terminal_safe
 
 if TYPE_CHECKING:
     from .bots import BotMeta
@@ -180,7 +181,8 @@ def _layout(
             gap = match.group(1)
             if "\n" in gap:
                 pieces.extend(("\n", font, False) for _ in range(gap.count("\n")))
-            pieces.append((match.group(2), font, bool(gap) or not pieces))
+            for i, chunk in enumerate(_chunks_that_fit(match.group(2), font, width)):
+                pieces.append((chunk, font, i == 0 and (bool(gap) or not pieces)))
     lines: list[list[tuple[float, str, Font]]] = [[]]
     x = 0.0
     space = regular.getlength(" ")
@@ -198,6 +200,19 @@ def _layout(
     return lines
 
 
+def _chunks_that_fit(word: str, font: Font, width: float) -> list[str]:
+    """WORD, broken where it is wider than a line (a run of letters, a hashtag chain), else whole."""
+    if text_width(word, font) <= width:
+        return [word]
+    chunks, current = [], ""
+    for character in regex.findall(r"\X", word):  # whole graphemes: an emoji sequence stays one
+        if current and text_width(current + character, font) > width:
+            chunks.append(current)
+            current = ""
+        current += character
+    return [*chunks, current]
+
+
 def render(authors: list[Author], prompt: str, continuation: str) -> Image.Image:
     """The card as an image: avatars, names and handles, then the post, then a disclosure."""
     if not authors:
@@ -205,6 +220,8 @@ def render(authors: list[Author], prompt: str, continuation: str) -> Image.Image
     regular, bold = _font(TEXT_SIZE), _font(TEXT_SIZE, bold=True)
     name_font, handle_font, footer_font = _font(38, bold=True), _font(32), _font(28)
     text_width = WIDTH - 2 * PAD
+    # Escape sequences, controls and bidi overrides would be drawn as boxes, or reorder the text.
+    prompt, continuation = terminal_safe(prompt, " "), terminal_safe(continuation, " ")
     lines = _layout(prompt.strip(), continuation.rstrip(), regular, bold, text_width)
     line_height = round(TEXT_SIZE * 1.35)
     content_height = AVATAR + 40 + len(lines) * line_height + 40 + 28
@@ -251,7 +268,8 @@ def authors_of(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[Path, ..
     authors = []
     for i, account in enumerate(accounts):
         avatar = Path(avatars[i]) if i < len(avatars) else find_avatar(folder, account, len(accounts) == 1)
-        authors.append(Author(meta.display_name(account), account, avatar))
+        name = " ".join(terminal_safe(meta.display_name(account), " ").split()) or account
+        authors.append(Author(name, account, avatar))
     return authors
 
 

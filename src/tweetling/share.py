@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from .errors import TweetlingError
+from .terminal import terminal_safe
 
 X_LIMIT = 280
 MASTODON_LIMIT = 500  # the default of Mastodon servers
@@ -39,6 +40,7 @@ def x_length(text: str) -> int:
 def with_disclosure(post: str, accounts: list[str], limit: int, length=len) -> str:
     """POST, shortened with an ellipsis if needed, then a blank line and the disclosure, within LIMIT."""
     note = disclosure(accounts)
+    post = terminal_safe(post, " ")  # escape sequences, controls and bidi overrides have no place in a post
     post = " ".join(post.split()) if "\n" not in post else post.strip()
     room = limit - length(note) - 2
     if room < 1:

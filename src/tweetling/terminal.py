@@ -23,11 +23,13 @@ _SEQUENCE = re.compile(
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def terminal_safe(text: str) -> str:
-    """TEXT without escape sequences and control characters (tabs and newlines stay)."""
+def terminal_safe(text: str, replacement: str = "") -> str:
+    """TEXT without escape sequences and control characters (tabs and newlines stay), each
+    replaced by REPLACEMENT (a space keeps the words on either side apart). Also what a bot may
+    learn, post or draw: such characters are never a post's meaning."""
     if text.isprintable():  # the common case: nothing to remove
         return text
-    return _CONTROL.sub("", _SEQUENCE.sub("", text))
+    return _CONTROL.sub(replacement, _SEQUENCE.sub(replacement, text))
 
 
 def escape(text: str) -> str:

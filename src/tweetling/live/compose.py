@@ -4,7 +4,6 @@ within the service's length limit."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from .. import paths
 from ..errors import InputError
 from ..generate import words
 from ..share import x_length
+from ..terminal import terminal_safe
 
 BLOCKLIST_FILE = "blocklist.txt"
 
@@ -58,8 +58,10 @@ def neutralise_mentions(text: str) -> str:
 
 
 def plain(text: str) -> str:
-    """TEXT with control characters (a terminal's escape sequences among them) as spaces; newlines stay."""
-    return "".join(c if c == "\n" or unicodedata.category(c) != "Cc" else " " for c in text)
+    """TEXT with escape sequences, control characters and bidi overrides (which make a post show
+    other than it reads in the queue) as spaces, and without the replacement characters of a
+    character the model cut in half; newlines stay."""
+    return terminal_safe(text, " ").replace("\ufffd", "")
 
 
 def prepare(text: str) -> str:
