@@ -522,6 +522,22 @@ def test_redirects_to_another_host_drop_the_token(httpserver):
     assert seen == [None]
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_request_that_sends_something_follows_no_redirect(httpserver, status):
+    """A 307 or 308 resends the body: a password, an authorization code, a post."""
+    seen = []
+    httpserver.expect_request("/landing").respond_with_handler(
+        lambda request: seen.append(request) or json_response({})
+    )
+    target = httpserver.url_for("/landing?code=hidden")
+    httpserver.expect_request("/login", method="POST").respond_with_response(Response("", status, {"Location": target}))
+    with HttpClient(httpserver.url_for("/"), token=TOKEN) as http, pytest.raises(SourceError) as refused:
+        http.request_json("POST", "/login", json={"password": "abcd-efgh-ijkl-mnop"})
+    message = str(refused.value)
+    assert "redirected POST /login to http://" in message and "not followed" in message
+    assert "hidden" not in message and seen == []
+
+
 def test_bluesky_did_lookups_reach_only_the_api_root(httpserver, store):
     FakeBluesky(httpserver, [bluesky_item(bluesky_post(1))])
     fetch(store, BLUESKY, FetchOptions(base_url=httpserver.url_for("/")))

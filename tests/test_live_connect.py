@@ -203,3 +203,24 @@ def test_disconnect_forgets_the_credentials(httpserver, store, monkeypatch):
     with pytest.raises(TweetlingError, match="not connected"):
         credentials.load("x:botname")
     assert OAUTH1["access_token_secret"] not in credentials.credentials_path().read_text()
+
+
+@pytest.mark.parametrize(
+    "v2, v1, limit",
+    [
+        (None, None, 500),
+        ([1, 2], None, 500),
+        ({"configuration": "big"}, {"max_toot_chars": 800}, 800),
+        ({"configuration": {"statuses": ["x"]}}, None, 500),
+        ({"configuration": {"statuses": {"max_characters": True}}}, None, 500),
+        ({"configuration": {"statuses": {"max_characters": 10**30}}}, None, 100_000),
+    ],
+)
+def test_an_odd_instance_reply_falls_back_to_a_bounded_limit(httpserver, v2, v1, limit):
+    from tweetling.live.mastodon import instance_limit
+    from tweetling.sources.http import HttpClient
+
+    httpserver.expect_request("/api/v2/instance").respond_with_json(v2)
+    httpserver.expect_request("/api/v1/instance").respond_with_json(v1)
+    with HttpClient(httpserver.url_for("/")) as client:
+        assert instance_limit(client) == limit

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from .. import limits
 from ..consent import tag_signals
 from ..errors import SourceError
 from ..sources.http import HttpClient, HttpStatusError
@@ -166,10 +167,15 @@ def instance_limit(client: HttpClient) -> int:
             data = client.get_json(path).data
         except HttpStatusError:
             continue
-        statuses = ((data or {}).get("configuration") or {}).get("statuses") or {}
-        value = statuses.get("max_characters") or data.get("max_toot_chars")  # the latter: Pleroma
-        if isinstance(value, int) and value > 0:
-            return value
+        if not isinstance(data, dict):
+            continue
+        configuration = data.get("configuration")
+        statuses = configuration.get("statuses") if isinstance(configuration, dict) else None
+        value = (statuses.get("max_characters") if isinstance(statuses, dict) else None) or data.get(
+            "max_toot_chars"  # Pleroma's
+        )
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return min(value, limits.MAX_POST_CHARS)  # a server's number goes into the store
     return MASTODON_DEFAULT_LIMIT
 
 

@@ -145,7 +145,8 @@ class HttpClient:
         self._sleep = sleep
         self._clock = clock
         self._budget_resets_at = 0.0  # a used-up rate limit window ends then (epoch seconds)
-        # httpx drops the Authorization header when a redirect leaves the API's origin.
+        # httpx drops the Authorization header when a redirect leaves the API's origin; a body
+        # (a password, a code, a post) it would resend, so only reads follow redirects (`_read`).
         self._client = httpx.Client(
             base_url=self.base_url, headers=headers, timeout=policy.timeout, follow_redirects=True
         )
@@ -228,6 +229,12 @@ class HttpClient:
                     self._wait(seconds, f"rate limited by {self.host}")
                     continue
                 self._note_budget(reply.headers)
+                if 300 <= reply.status < 400:  # only a request that sends something gets here
+                    where = _masked(reply.headers.get("location", "")) or "nowhere"
+                    raise SourceError(
+                        f"{self.host} redirected {request.method} {request.path} to {server_text(where)}:"
+                        " not followed, as it would send what the request carries there; check the server address"
+                    )
                 if reply.status < 500:
                     # A token sent with this request only (a session's) is redacted like the client's.
                     sent = (request.headers or {}).get("Authorization", "").partition(" ")[2]
@@ -289,7 +296,13 @@ class HttpClient:
         )
         try:
             with self._client.stream(
-                request.method, path, params=query, json=request.json, data=request.form, headers=request.headers
+                request.method,
+                path,
+                params=query,
+                json=request.json,
+                data=request.form,
+                headers=request.headers,
+                follow_redirects=request.method in _READS,
             ) as response:
                 declared = response.headers.get("content-length", "")
                 if re.fullmatch(r"[0-9]{1,20}", declared) and int(declared) > cap:
@@ -342,6 +355,9 @@ class HttpClient:
 
 _TOKEN = re.compile(r"[\x21-\x7e]+")  # what an HTTP header can carry of a token: visible ASCII
 _HEADER = re.compile(r"[\x20-\x7e]*")
+
+
+_READS = ("GET", "HEAD")  # requests that carry nothing but their address and headers
 
 
 def checked_token(value: str, named: str) -> str:
