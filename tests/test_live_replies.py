@@ -268,3 +268,46 @@ def test_x_thread_walk_starts_at_the_mention_when_its_parent_is_unnamed(httpserv
 )
 def test_reply_context_is_the_mention_without_handles_or_links(mention, context):
     assert reply_context(mention) == context
+
+
+ODD_MASTODON = [
+    {"id": "91", "type": "mention", "status": "oops"},
+    {"id": "92", "type": "mention", "status": {"id": "5", "mentions": ["bot"]}},
+    {"id": "93", "type": "mention", "status": {"id": "6", "mentions": []}, "account": [1]},
+    {"id": "94", "type": "mention", "status": {"id": "7", "content": 5, "mentions": [{"id": "1"}]}, "account": {}},
+    "not a notification",
+]
+
+
+@pytest.mark.parametrize("odd", ODD_MASTODON)
+def test_one_odd_mastodon_notification_is_skipped_not_fatal(httpserver, store, monkeypatch, odd):
+    fake, service = account("mastodon", httpserver, store, monkeypatch)
+    good = fake.mention("@bot hello there", author="alice")
+    fake.inject("/api/v1/notifications", json_response([odd, good]))
+    assert [m.author for m in service.mentions(None, "2026-01-01T00:00:00+00:00")] == ["alice"]
+    fake.inject("/context", json_response([1]))
+    assert service.thread_depth(service.mentions(None, "2026-01-01T00:00:00+00:00")[0], 3) == 0
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "oops",
+        {"reason": "mention", "uri": "at://x/1", "cid": "c", "indexedAt": 5},
+        {"reason": "mention", "uri": "at://x/2", "cid": "c", "record": {"reply": "x"}, "author": {"handle": "a.b"}},
+        {"reason": "mention", "uri": "at://x/3", "cid": "c", "author": {"handle": "a.b", "labels": ["bot"]}},
+        {"reason": "mention", "uri": "at://x/4", "cid": "c", "record": [1], "author": {"handle": "a.b"}},
+    ],
+)
+def test_one_odd_bluesky_notification_is_skipped_not_fatal(httpserver, store, monkeypatch, odd):
+    fake, service = account("bluesky", httpserver, store, monkeypatch)
+    fake.mention("@bot hello there", author="alice")
+    real = service.session.call("GET", "app.bsky.notification.listNotifications", params={}).data["notifications"]
+    notifications = [*real, odd]  # an unreadable time counts as old: the walk ends there
+    if isinstance(odd, dict) and "indexedAt" not in odd:  # as new as the real one: read before it
+        notifications.insert(0, {**odd, "indexedAt": real[0]["indexedAt"]})
+    fake.inject("listNotifications", json_response({"notifications": notifications}))
+    [mention] = service.mentions(None, "2026-01-01T00:00:00+00:00")
+    assert mention.author.startswith("alice")
+    fake.inject("getPostThread", json_response({"thread": [1]}))
+    assert service.thread_depth(mention, 3) == 0

@@ -31,6 +31,7 @@ from .service import (
     error_detail,
     http_client,
     parse_time,
+    readable_mention,
 )
 from .targets import Target
 
@@ -257,11 +258,13 @@ class BlueskyAccount:
             ).data
             notifications = data.get("notifications") or [] if isinstance(data, dict) else []
             reached_end = False
-            for item in notifications:
+            for item in notifications if isinstance(notifications, list) else []:
+                if not isinstance(item, dict):
+                    continue
                 if parse_time(item.get("indexedAt")) < floor or (since and item.get("uri") == since_uri):
                     reached_end = True
                     break
-                mention = self._mention(item)
+                mention = readable_mention(self._mention, item)
                 if mention:
                     found.append(mention)
             cursor = data.get("cursor") if isinstance(data, dict) else None
@@ -298,7 +301,8 @@ class BlueskyAccount:
             "app.bsky.feed.getPostThread",
             params={"uri": mention.post_id, "depth": 0, "parentHeight": limit + 1},
         ).data
-        depth, node = 0, ((data or {}).get("thread") or {}).get("parent")
+        thread = data.get("thread") if isinstance(data, dict) else None
+        depth, node = 0, thread.get("parent") if isinstance(thread, dict) else None
         while isinstance(node, dict) and depth <= limit:
             depth += 1
             node = node.get("parent")

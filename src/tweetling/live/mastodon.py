@@ -35,6 +35,7 @@ from .service import (
     http_client,
     id_order,
     parse_time,
+    readable_mention,
 )
 from .targets import Target
 
@@ -260,7 +261,8 @@ class MastodonAccount:
             if cursor is None:  # a first poll answers only what is recent, not the account's history
                 break
             cursor = max(found, key=id_order)
-        mentions = [self._mention(n) for n in sorted(found.values(), key=lambda n: id_order(str(n["id"])))]
+        ordered = sorted(found.values(), key=lambda n: id_order(str(n["id"])))
+        mentions = [readable_mention(self._mention, n) for n in ordered]
         return [m for m in mentions if m is not None]
 
     def _mention(self, notification: dict) -> Mention | None:
@@ -288,7 +290,8 @@ class MastodonAccount:
         context = self.client.get_json(
             f"/api/v1/statuses/{mention.post_id}/context", explain=_explainer(self.target)
         ).data
-        return len((context or {}).get("ancestors") or [])
+        ancestors = context.get("ancestors") if isinstance(context, dict) else None
+        return len(ancestors) if isinstance(ancestors, list) else 0
 
 
 def _profile_texts(account: dict) -> list[tuple[str, object]]:

@@ -3,6 +3,7 @@ service clients (one module per service: mastodon, bluesky, x)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from ..errors import SourceError
 from ..sources.http import HttpClient, HttpStatusError, OnWait, RetryPolicy, server_text
 from .compose import plain
 from .credentials import Secret
+
+log = logging.getLogger("tweetling")
 
 
 @dataclass(frozen=True)
@@ -136,13 +139,25 @@ def http_client(base_url: str, options: ClientOptions, token: Secret | None = No
     )
 
 
-def parse_time(value: str | None) -> datetime:
+def parse_time(value: object) -> datetime:
     """An ISO 8601 time from a service; one it cannot read sorts before every other."""
     try:
-        moment = datetime.fromisoformat((value or "").replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00") if isinstance(value, str) else "")
     except ValueError:
         return datetime.min.replace(tzinfo=timezone.utc)
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def readable_mention(read: Callable[[dict], Mention | None], item: object) -> Mention | None:
+    """READ(ITEM), or None for a notification of a shape the service should never send: one
+    odd notification must not stop a bot that answers mentions (a restart would meet it again)."""
+    if not isinstance(item, dict):
+        return None
+    try:
+        return read(item)
+    except (AttributeError, TypeError, KeyError, ValueError) as error:
+        log.warning("a notification of an unexpected shape was skipped (%s: %s)", type(error).__name__, error)
+        return None
 
 
 def id_order(post_id: str) -> tuple[int, str]:
