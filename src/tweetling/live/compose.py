@@ -60,8 +60,8 @@ def neutralise_mentions(text: str) -> str:
 def plain(text: str) -> str:
     """TEXT with escape sequences, control characters and bidi overrides (which make a post show
     other than it reads in the queue) as spaces, and without the replacement characters of a
-    character the model cut in half; newlines stay."""
-    return terminal_safe(text, " ").replace("\ufffd", "")
+    character the model cut in half; newlines stay, a tab is a space."""
+    return terminal_safe(text, " ").replace("\t", " ").replace("\ufffd", "")
 
 
 def prepare(text: str) -> str:
