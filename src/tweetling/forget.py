@@ -66,9 +66,11 @@ def forget(account: str, post_ids: Sequence[str] = (), *, deleted: bool = False)
             if not keys:
                 return ForgetResult(account, 0, notes=[f"{account} has no posts marked deleted at their source"])
         gone = {f"{source}:{post_id}" for source, post_id in keys}
-        datasets = [d for d in _datasets() if account in d.manifest.get("accounts", []) and (whole or _holds(d, gone))]
+        readable = _datasets()
+        datasets = [d for d in readable if account in d.manifest.get("accounts", []) and (whole or _holds(d, gone))]
         hashes = {d.manifest.get("hash") or "" for d in datasets} - {""}
-        stale = [(folder, meta) for folder, meta in bots.installed() if _trained_on(meta, account, hashes, whole)]
+        installed = bots.installed()
+        stale = [(folder, meta) for folder, meta in installed if _trained_on(meta, account, hashes, whole)]
         in_store = store.account(account) or store.count_posts(account) or store.count_deleted(account)
         if whole and not (in_store or datasets or stale):
             raise TweetlingError(f"nothing to forget: no posts, datasets or bots of account {account!r}")
@@ -84,7 +86,7 @@ def forget(account: str, post_ids: Sequence[str] = (), *, deleted: bool = False)
         for dataset in datasets:
             shutil.rmtree(dataset.path)
         removed = store.forget_account(account) if whole else store.forget_posts(account, keys)
-    notes += _unchecked(account, {folder for folder, _ in bots.installed()})
+    notes += _unchecked(account, {folder for folder, _ in installed}, {d.path for d in readable})
     if os.environ.get("WANDB_API_KEY"):
         notes.append("runs sent to Weights & Biases are not removed here: delete them on wandb.ai")
     return ForgetResult(account, removed, [d.path for d in datasets], marked, runs, studies, notes)
@@ -103,7 +105,7 @@ def _datasets() -> list[Dataset]:
     return found
 
 
-def _unchecked(account: str, readable_bots: set[Path]) -> list[str]:
+def _unchecked(account: str, readable_bots: set[Path], readable_datasets: set[Path]) -> list[str]:
     """What forget could not look into, so may still hold or have learned ACCOUNT's posts: bots
     whose tweetling.json, and datasets whose manifest, cannot be read, and the unfinished folders
     of an interrupted prepare."""
@@ -115,7 +117,6 @@ def _unchecked(account: str, readable_bots: set[Path]) -> list[str]:
                 f"{meta_file} cannot be read, so forget cannot tell whether this bot learned from @{account}:"
                 " delete the bot if it did"
             )
-    readable_datasets = {d.path for d in _datasets()}
     for folder in sorted(datasets_root.iterdir()) if datasets_root.exists() else []:
         if folder.is_dir() and folder not in readable_datasets:
             what = "an unfinished dataset" if folder.name.startswith(".") else "its manifest.json cannot be read"
