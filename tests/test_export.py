@@ -433,6 +433,30 @@ def test_cli_exports_gguf_with_progress_and_commands(tiny_bot, tweetling_home):
     assert result.exit_code == 1 and "no bot named 'nobody'" in result.stderr
 
 
+def test_export_refuses_to_write_over_what_it_did_not_write(tiny_bot, tmp_path):
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "thesis.tex").write_text("years of work")
+    (tmp_path / "notes.gguf").write_text("not weights")
+    for args in (
+        ["--format", "safetensors", "--out", str(tmp_path / "precious")],
+        ["--out", str(tmp_path / "notes.gguf")],
+        ["--out", str(tmp_path / "precious")],
+    ):
+        result = CliRunner().invoke(cli, ["export", "jack", *args])
+        assert result.exit_code == 1, result.output
+        assert re.search(r"holds files tweetling did not write|is not a GGUF file|must end with \.gguf", result.stderr)
+    assert (tmp_path / "precious" / "thesis.tex").read_text() == "years of work"
+    assert (tmp_path / "notes.gguf").read_text() == "not weights"
+    # An earlier export is replaced, and a bot may be exported into its own folder.
+    for out in (tmp_path / "small", tmp_path / "small", tiny_bot):
+        result = CliRunner().invoke(cli, ["export", "jack", "--format", "safetensors", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(cli, ["export", "jack", "--type", "f16", "--out", str(tmp_path / "jack.gguf")])
+    assert result.exit_code == 0 and (tmp_path / "jack.gguf").read_bytes()[:4] == b"GGUF"
+    result = CliRunner().invoke(cli, ["export", "jack", "--type", "f16", "--out", str(tmp_path / "jack.gguf")])
+    assert result.exit_code == 0, result.output
+
+
 def test_bfloat16_folder_is_half_the_size_and_still_loads_in_a_pipeline(trained, tmp_path):
     import torch
     from safetensors.torch import load_file

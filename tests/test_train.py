@@ -633,3 +633,45 @@ def test_real_smollm2_base_trains_a_few_steps(tweetling_home, tmp_path):
     assert meta["steps"] == 2 and meta["eos_token"] == "<|endoftext|>" and meta["valid_perplexity"] < 100
     text = pipeline("text-generation", model=str(out))("My dream is", max_new_tokens=5)[0]["generated_text"]
     assert text.startswith("My dream is")
+
+
+@pytest.fixture
+def ann_posts(tweetling_home):
+    from tweetling.posts import Post
+    from tweetling.store import Store
+
+    with Store() as store:
+        store.upsert_posts(
+            Post("file", f"ann{i}", "ann", f"{text} number {i}", "original", None, None, None)
+            for i, text in enumerate(TEXTS * 6)
+        )
+
+
+@pytest.mark.parametrize("out", ["precious", "a-file", "", "."])
+def test_train_refuses_an_out_folder_it_would_delete_others_files_with(
+    ann_posts, tiny_model, tmp_path, monkeypatch, out
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "thesis.tex").write_text("years of work")
+    (tmp_path / "a-file").write_text("a note")
+    result = CliRunner().invoke(cli, ["train", "ann", "--base", str(tiny_model), "--out", out, "--track", "none"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == (2 if out == "a-file" else 1), said  # click itself refuses a file
+    assert (
+        "holds files tweetling did not write (it has no tweetling.json)" in said
+        or "'a-file' is a file" in said
+        or "is the current folder or holds it" in said
+    )
+    assert (tmp_path / "precious" / "thesis.tex").read_text() == "years of work"
+    assert (tmp_path / "a-file").read_text() == "a note"
+
+
+def test_train_writes_into_an_empty_folder_and_replaces_a_bot(ann_posts, tiny_model, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    args = ["train", "ann", "--base", str(tiny_model), "--epochs", "1", "--out", str(out), "--track", "none"]
+    for _ in range(2):  # into the empty folder, then over the bot it wrote
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert read_meta_file(out)["name"] == "ann"

@@ -47,6 +47,15 @@ def default_dir(name: str) -> Path:
     return paths.bots_dir() / paths.checked_name(name, "bot name")
 
 
+def out_folder(out: Path | None, name: str) -> Path:
+    """The folder a bot called NAME is written to: OUT, checked that replacing it deletes no one
+    else's files, or its default place."""
+    if out is None:
+        return default_dir(name)
+    paths.check_replaceable(Path(out), METADATA_FILE)
+    return Path(out)
+
+
 def resolve(name_or_path: str | Path) -> Path:
     """A bot folder given as a path, or the folder of a bot name under TWEETLING_HOME/bots."""
     path = Path(name_or_path)

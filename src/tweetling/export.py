@@ -94,6 +94,7 @@ def export_gguf(
         raise TweetlingError(
             f"{target}: the GGUF file name must end with .gguf and use only letters, digits and _ . @ + -"
         )
+    _check_replaceable_gguf(target)
     model, tokenizer = _load_float32(folder)
     layout = _layout(model.config)
     tensors = layout.tensors(model)
@@ -553,6 +554,16 @@ def local_commands(gguf_file: str, name: str, eos_token: str, keep_newlines: boo
     }
 
 
+def _check_replaceable_gguf(target: Path) -> None:
+    """Refuse to write over anything but a GGUF file at TARGET: it is replaced whole."""
+    if target.is_dir():
+        raise TweetlingError(f"{target} is a folder: name the .gguf file to write")
+    if target.exists():
+        with target.open("rb") as file:
+            if file.read(4) != b"GGUF":
+                raise TweetlingError(f"{target} is not a GGUF file, which writing there would delete: name a new file")
+
+
 def _check_eos_token(eos_token: str | None) -> None:
     # It goes inside quotes in a Modelfile and a shell command.
     if not eos_token or any(c in eos_token for c in '"{}$`\\\n'):
@@ -567,6 +578,8 @@ def export_safetensors(bot: str | Path, out: Path | None = None, dtype: str = "b
     bfloat16 and float16 halve the folder. OUT may be the bot's own folder: it is replaced whole."""
     folder = bots.resolve(bot)
     target = Path(out) if out else default_folder_path(bots.read_metadata(folder).name, dtype)
+    if not (target.exists() and target.samefile(folder)):
+        paths.check_replaceable(target, bots.METADATA_FILE)
     with paths.atomic_folder(target) as tmp:
         write_weights_copy(folder, tmp, dtype)
     write_card(target)  # its list of files and their sizes

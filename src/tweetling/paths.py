@@ -61,6 +61,24 @@ def checked_name(name: str, what: str = "account name") -> str:
     return name
 
 
+def check_replaceable(target: Path, marker: str) -> None:
+    """Refuse TARGET as a folder to be replaced whole (a bot, an export) where that would delete
+    what tweetling did not write: a file, a folder without MARKER holding other files, the current
+    folder or one holding it."""
+    where = Path.cwd()
+    if not target.name or target.resolve() in (where, *where.parents):
+        raise TweetlingError(f"{target} is the current folder or holds it: name a new folder")
+    if target.is_symlink():
+        raise TweetlingError(f"{target} is a link: name the folder itself, or a new one")
+    if target.exists() and not target.is_dir():
+        raise TweetlingError(f"{target} is a file, not a folder: name a new folder")
+    if target.is_dir() and not (target / marker).is_file() and any(target.iterdir()):
+        raise TweetlingError(
+            f"{target} holds files tweetling did not write (it has no {marker}), which writing there would "
+            "delete: name a new or empty folder"
+        )
+
+
 def _umask() -> int:
     mask = os.umask(0o022)  # reading it means setting it: done once, at import
     os.umask(mask)

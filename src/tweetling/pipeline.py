@@ -64,7 +64,8 @@ def train_bot(
     or float16 halve the folder; None: float32, or when RESUMING what the stopped training was
     started with. ON_PLAN hears what training will do and how long it should take
     before it starts."""
-    checkpoint = checkpoint_path(Path(out) if out else bots.default_dir(dataset.name))
+    out = bots.out_folder(out, dataset.name)
+    checkpoint = checkpoint_path(out)
     if dtype is None:
         dtype = checkpoint_extra(checkpoint).get("dtype", "float32") if resume and checkpoint.exists() else "float32"
     check_dtype(dtype)
@@ -127,7 +128,7 @@ def plan_continuation(
     since its dataset was prepared: the grown dataset (prepared now; its held-out posts stay
     held out), the new posts plus a replayed sample of older ones, and the bot's own recipe with
     a lower rate and OVERRIDES (`recipes.continue_recipe`)."""
-    folder = Path(out) if out else bots.default_dir(blend_name(accounts))
+    folder = bots.out_folder(out, blend_name(accounts))
     previous = bot_to_continue(folder, accounts)
     dataset_folder = previous.dataset.folder()
     if dataset_folder is None:

@@ -178,7 +178,7 @@ def sweep(
 
     if not dataset.valid:
         raise TweetlingError(f"dataset {dataset.name!r} has no held-out posts to score trials on")
-    out = Path(out) if out else bots.default_dir(f"{dataset.name}-sweep")
+    out = bots.out_folder(out, f"{dataset.name}-sweep")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=ExperimentalWarning)
     paths.home().mkdir(parents=True, exist_ok=True)

@@ -727,7 +727,7 @@ def fine_tune(
     world = current_world()
     texts = posts_to_train(dataset, config)
     config = config.sized(len(texts))
-    out = Path(out) if out else bots.default_dir(dataset.name)
+    out = bots.out_folder(out, dataset.name)
     checkpoint = checkpoint_path(out)
     started = time.time()
     torch.manual_seed(config.seed)
