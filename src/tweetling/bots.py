@@ -26,6 +26,7 @@ from .generate import (
     GenerateConfig,
     Generations,
     NgramIndex,
+    check_count,
     newline_token_ids,
     next_round_size,
     sample_rows,
@@ -570,6 +571,7 @@ class Bot:
     ) -> list[str]:
         """N raw continuations of PROMPT, each up to its EOS or (unless the bot keeps newlines)
         through the token holding its first newline."""
+        check_count(n)
         with self._random(seed):
             return self._sample(self._prompt_ids(prompt, config), n, config)
 
@@ -579,8 +581,7 @@ class Bot:
         """N posts that start with PROMPT: samples that come out empty, repeated or copied from a
         training post are dropped and sampled again, for up to `config.max_rounds` rounds; if
         fewer than N are left then, `complete` is false and the counts say why."""
-        if n < 1:
-            raise TweetlingError(f"the number of posts must be at least 1, not {n}")
+        check_count(n)
         check_seed(seed)
         prompt_ids = self._prompt_ids(prompt, config)
         index = self.memorization_index(config.memorization_ngram)

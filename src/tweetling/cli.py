@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 from rich.console import Console
 
+from . import limits
 from .errors import TweetlingError
 from .export import DTYPES, GGUF_TYPES
 from .generate import DEFAULT_POSTS, DEFAULT_PROMPT, GenerateConfig
@@ -49,6 +51,21 @@ class _Group(click.Group):
         one_line = " ".join(message.split())
         err_console.print(f"[bold red]error:[/] {escape(one_line)}", highlight=False, soft_wrap=True)
         ctx.exit(1)
+
+
+class _Number(click.FloatRange):
+    """A FloatRange that also refuses nan and infinity, which pass its bounds' comparisons."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+SECONDS = _Number(0, min_open=True)
+SHARE = _Number(0, 1, max_open=True)  # of posts held out, replayed, ...
+POSTS = click.IntRange(1, limits.MAX_POSTS_PER_CALL)
 
 
 @click.group(cls=_Group)
@@ -218,11 +235,16 @@ def stats(accounts: tuple[str, ...], **flags) -> None:
 @click.option(
     "--valid-fraction",
     default=0.05,
+    type=SHARE,
     show_default=True,
     help="Share of posts held out to steer training (early stopping).",
 )
 @click.option(
-    "--test-fraction", default=0.1, show_default=True, help="Share of posts held out for the reported perplexity alone."
+    "--test-fraction",
+    default=0.1,
+    type=SHARE,
+    show_default=True,
+    help="Share of posts held out for the reported perplexity alone.",
 )
 @click.option("--seed", default=42, show_default=True, help="Seed of the train/valid/test split.")
 @click.option("--no-balance", is_flag=True, help="Don't upsample smaller accounts of a blend.")
@@ -407,8 +429,8 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
     "--epochs", type=click.IntRange(min=1), help="Passes over the posts (default: sized to how many there are)."
 )
 @click.option("--batch-size", type=click.IntRange(min=1))
-@click.option("--learning-rate", "--lr", "learning_rate", type=float)
-@click.option("--max-time", "max_time_s", type=float, metavar="SECONDS", help="Stop training after this long.")
+@click.option("--learning-rate", "--lr", "learning_rate", type=_Number(0, min_open=True))
+@click.option("--max-time", "max_time_s", type=SECONDS, metavar="SECONDS", help="Stop training after this long.")
 @click.option("--checkpoint-every", type=click.IntRange(min=0), metavar="STEPS", help="0: only on Ctrl-C.")
 @click.option("--seed", type=int)
 @click.option(
@@ -423,7 +445,7 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
 )
 @click.option(
     "--replay",
-    type=click.FloatRange(0, 1, max_open=True),
+    type=SHARE,
     default=ContinueConfig.replay_fraction,
     show_default=True,
     help="With --continue: share of the posts trained on that are older ones, replayed.",
@@ -655,14 +677,10 @@ def load_bot(bot: str):
 @cli.command()
 @click.argument("bot")
 @click.argument("prompt", default=DEFAULT_PROMPT)
-@click.option(
-    "-n", "count", default=DEFAULT_POSTS, show_default=True, type=click.IntRange(min=1), help="Posts to sample."
-)
+@click.option("-n", "count", default=DEFAULT_POSTS, show_default=True, type=POSTS, help="Posts to sample.")
 @click.option("--seed", type=int, help="Seed for reproducible samples.")
-@click.option("--top-p", default=GenerateConfig.top_p, show_default=True, type=click.FloatRange(0, 1, min_open=True))
-@click.option(
-    "--temperature", default=GenerateConfig.temperature, show_default=True, type=click.FloatRange(0, min_open=True)
-)
+@click.option("--top-p", default=GenerateConfig.top_p, show_default=True, type=_Number(0, 1, min_open=True))
+@click.option("--temperature", default=GenerateConfig.temperature, show_default=True, type=_Number(0, min_open=True))
 @click.option(
     "--max-length",
     default=GenerateConfig.max_length,
@@ -721,7 +739,7 @@ def generate(
     "count",
     default=5,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=POSTS,
     help="Candidate posts to sample and show.",
 )
 @click.option(
@@ -820,7 +838,7 @@ def share(bot: str, text: str, instance: str) -> None:
     "count",
     default=100,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, limits.MAX_EVAL_POSTS),
     help="Posts to sample for the text metrics.",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the samples.")
@@ -889,8 +907,8 @@ def eval_(
     type=click.IntRange(min=1),
     help="Trials to run now (added to the study's earlier ones).",
 )
-@click.option("--timeout", "timeout_s", type=float, metavar="SECONDS", help="Stop starting trials after this long.")
-@click.option("--max-time", "max_time_s", type=float, metavar="SECONDS", help="Training time limit of each trial.")
+@click.option("--timeout", "timeout_s", type=SECONDS, metavar="SECONDS", help="Stop starting trials after this long.")
+@click.option("--max-time", "max_time_s", type=SECONDS, metavar="SECONDS", help="Training time limit of each trial.")
 @click.option("--method", type=click.Choice(METHODS), help="Search only this method (default: both).")
 @click.option("--seed", default=42, show_default=True, help="Seed of training and of the sampler.")
 @click.option(
@@ -973,7 +991,7 @@ def sweep(
     show_default=True,
     help="Address to listen on; 0.0.0.0 exposes the app to your network.",
 )
-@click.option("--port", default=7860, show_default=True, help="Port to listen on.")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
 @click.option(
     "--base-model", default=None, help="Default of the Base model field (default: the embedded SmolLM2-135M)."
 )
@@ -981,15 +999,16 @@ def sweep(
     "--max-upload-mb",
     default=512,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, limits.MAX_UPLOAD_MB),
     help="Largest upload accepted, in megabytes.",
 )
 @track_option("datasets and trainings")
 def serve(host: str, port: int, base_model: str | None, max_upload_mb: int, track: str | None) -> None:
     """Serve the bot maker (data, train, generate, post, and each bot's page) as a local web app."""
-    from .web.app import ServeConfig
+    from .web.app import ServeConfig, check_can_listen
     from .web.app import serve as serve_app
 
+    check_can_listen(host, port)  # before saying where the app is
     config = ServeConfig(
         host=host,
         port=port,
@@ -1155,7 +1174,7 @@ def _blocklist(words: tuple[str, ...], path: Path | None):
 
 @cli.command()
 @click.argument("bot")
-@click.option("-n", "count", default=20, show_default=True, type=click.IntRange(min=1), help="Posts to sample.")
+@click.option("-n", "count", default=20, show_default=True, type=POSTS, help="Posts to sample.")
 @click.option("--to", "target", metavar="SERVICE:HANDLE", help="Only for this account (its length limit).")
 @click.option("--prompt", default="", help="Start of every draft (default: none, a post from scratch).")
 @click.option("--seed", type=int, help="Seed for reproducible samples.")

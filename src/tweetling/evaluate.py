@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bots, paths, track
+from . import bots, limits, paths, track
 from .bots import Bot
 from .dataset import Dataset, Example
 from .errors import TweetlingError
@@ -40,6 +40,8 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.n < 1 or self.batch_size < 1 or self.memorization_ngram < 1 or self.style_posts < 1:
             raise TweetlingError("n, batch_size, memorization_ngram and style_posts must be at least 1")
+        if self.n > limits.MAX_EVAL_POSTS:
+            raise TweetlingError(f"eval samples at most {limits.MAX_EVAL_POSTS:,} posts, not {self.n:,}")
 
 
 def evaluate_bot(

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from . import limits
 from .errors import TweetlingError
 from .terminal import terminal_safe
 
@@ -31,6 +32,17 @@ class GenerateConfig:
     def __post_init__(self) -> None:
         if self.max_rounds < 1:
             raise TweetlingError(f"max_rounds must be at least 1, not {self.max_rounds}")
+        # nan and infinity pass comparisons with the bounds, and make every token equally likely
+        if not (math.isfinite(self.top_p) and 0 < self.top_p <= 1):
+            raise TweetlingError(f"top_p must be a number above 0 and at most 1, not {self.top_p}")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise TweetlingError(f"the temperature must be a positive number, not {self.temperature}")
+
+
+def check_count(n: int) -> None:
+    """Refuse a number of posts to sample in one call that is below 1 or over the cap."""
+    if not 1 <= n <= limits.MAX_POSTS_PER_CALL:
+        raise TweetlingError(f"the number of posts must be 1 to {limits.MAX_POSTS_PER_CALL:,}, not {n:,}")
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,13 @@ def cut_at_newline(text: str) -> str:
     return text.split("\n", 1)[0]
 
 
+def sampled_text(text: str) -> str:
+    """TEXT a model sampled, as a post can hold it: control characters and escape sequences (never
+    a post's meaning; a bot trained on cleaned posts rarely samples one) become spaces, and the
+    replacement character of a character cut in half between byte-level tokens goes."""
+    return terminal_safe(text, " ").replace("\ufffd", "")
+
+
 def select(
     prompt: str,
     continuations: list[str],
@@ -153,15 +172,13 @@ def select(
     seen = set(result.texts)
     result.sampled += len(continuations)
     for continuation in continuations:
-        # A sampled control character or escape sequence is never part of a post (and a bot
-        # trained on cleaned posts rarely samples one); a line break ends it, unless kept.
-        continuation = terminal_safe(continuation, " ")
+        continuation = sampled_text(continuation)  # a line break ends it, unless kept
         if not keep_newlines:
             continuation = cut_at_newline(continuation)
         if not continuation.strip():
             result.dropped_empty += 1
             continue
-        text = terminal_safe(prompt + continuation, " ").strip()
+        text = sampled_text(prompt + continuation).strip()
         if text in seen:
             result.dropped_duplicate += 1
             continue

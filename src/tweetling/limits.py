@@ -1,4 +1,4 @@
-"""Every cap on what a file or a server can make tweetling read, hold or wait for.
+"""Every cap on what a file, a server or a command line can make tweetling read, hold or wait for.
 
 The caps are generous for real data: the largest real X archives hold about 100,000 posts,
 whose data/tweets.js is about 170 MB. Passing one stops the import or fetch with one line
@@ -25,6 +25,11 @@ MAX_REPLY_BYTES = 32 * MiB  # one HTTP reply body, decompressed (a page of 100 p
 REQUEST_DEADLINE_S = 120.0  # one HTTP request from connecting to its last byte, beside the per-read timeout
 MAX_PAGES_PER_RUN = 10_000  # pages one fetch run walks (400,000 Mastodon posts); the next run continues
 MAX_CURSOR_CHARS = 4096  # a page cursor a server hands back (they are tens of characters)
+
+# What a user asks for
+MAX_POSTS_PER_CALL = 1_000  # posts one `generate`, `draft` or `preview` samples (each holds its batch in memory)
+MAX_UPLOAD_MB = 64 * 1024  # `serve --max-upload-mb`: an X archive with its media is a few GB
+MAX_EVAL_POSTS = 10_000  # posts `eval` samples for its text metrics, in batches
 
 # The store
 BUSY_TIMEOUT_S = 60.0  # how long a write waits for another process's write to finish

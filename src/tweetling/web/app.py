@@ -9,7 +9,9 @@ each with its message box beside its button (`feedback.wire`).
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read at import: never phone home
 
@@ -843,6 +845,7 @@ def build_app(config: ServeConfig = ServeConfig()) -> gr.Blocks:
 
 def serve(config: ServeConfig = ServeConfig(), *, block: bool = True) -> gr.Blocks:
     """Start the app on config.host:config.port; with block=False, return once it listens."""
+    check_can_listen(config.host, config.port)
     app = build_app(config)
     app.queue(default_concurrency_limit=1)
     app.launch(
@@ -857,3 +860,21 @@ def serve(config: ServeConfig = ServeConfig(), *, block: bool = True) -> gr.Bloc
         quiet=True,
     )
     return app
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Refuse, in one line, an address this machine cannot listen on: gradio would say only that
+    it found no empty port."""
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or "not a host name"
+        raise TweetlingError(f"cannot listen on {host!r}: {reason}; give an address of this machine") from None
+    try:
+        with socket.socket(family, kind, protocol) as listener:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+            listener.bind(address)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise TweetlingError(f"port {port} on {host} is in use (another app?): pass another --port") from None
+        raise TweetlingError(f"cannot listen on {host}:{port}: {error.strerror}") from None
