@@ -196,7 +196,9 @@ def test_code_spans_show_names_as_written(name):
     assert shown(rendered(table)).code == [name]
 
 
-@pytest.mark.parametrize("text", ["smollm2-135m", "a_b *c* [d](e) `f` #g | h", "<b>&amp;</b>", "50% ~ 1.5e-4!"])
+@pytest.mark.parametrize(
+    "text", ["smollm2-135m", "a_b *c* [d](e) `f` #g | h", "<b>&amp;</b>", "50% ~ 1.5e-4!", 'Jack\'s "Bot"']
+)
 def test_markdown_and_html_text_show_as_written(text):
     assert shown(rendered(f"| a |\n| --- |\n| {escape_markdown(text)} |\n")).text.strip().endswith(text)
     assert text in shown(rendered(f"para {escape_markdown(text)} end")).text

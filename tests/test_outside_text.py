@@ -1,6 +1,6 @@
 """Outside text (posts, display names, prompts, sampled text) carrying escape sequences, control
 characters and bidi overrides: none reaches a draft, a generated post, a share link, the model
-card or the predictions image, where a terminal would obey them or a reader would see the text
+card, a web page or the predictions image, where a terminal would obey them or a reader would see the text
 reordered; the CLI's own hints escape rich markup."""
 
 from __future__ import annotations
@@ -31,10 +31,23 @@ def test_a_draft_keeps_no_escape_sequence_bidi_override_or_half_character():
     assert drafted == "go now red gnp.exe end caf"
 
 
-def test_generated_posts_keep_no_control_characters():
-    result = select("hi \x1b[31m", [" there " + HOSTILE, "\x1b[2J\x07"], keep_newlines=False, index=None)
+def test_generated_posts_keep_no_control_characters_or_half_characters():
+    samples = [" there " + HOSTILE + " caf\ufffd", "\x1b[2J\x07", "\ufffd\ufffd"]
+    result = select("hi \x1b[31m", samples, keep_newlines=False, index=None)
     [text] = result.texts
-    assert clean(text) and text.split()[:5] == ["hi", "there", "go", "now", "red"] and result.dropped_empty == 1
+    assert clean(text) and text.split()[:5] == ["hi", "there", "go", "now", "red"] and text.endswith(" caf")
+    assert result.dropped_empty == 2
+
+
+def test_web_pages_show_outside_text_without_control_characters(tiny_bot):
+    from dataclasses import replace
+
+    from tweetling.bots import AccountProfile, read_metadata
+    from tweetling.web import render
+
+    hostile = replace(read_metadata(tiny_bot), profiles={"jack": AccountProfile(display_name=HOSTILE)})
+    for page in (render.bot_facts(hostile), render.bot_cards([hostile]), render.post_list([HOSTILE], "x")):
+        assert clean(page) and "gnp.exe" in page
 
 
 def test_share_links_carry_no_control_characters():

@@ -12,9 +12,8 @@ import regex
 
 from .. import paths
 from ..errors import InputError
-from ..generate import words
+from ..generate import sampled_text, words
 from ..share import x_length
-from ..terminal import terminal_safe
 
 BLOCKLIST_FILE = "blocklist.txt"
 
@@ -61,7 +60,7 @@ def plain(text: str) -> str:
     """TEXT with escape sequences, control characters and bidi overrides (which make a post show
     other than it reads in the queue) as spaces, and without the replacement characters of a
     character the model cut in half; newlines stay, a tab is a space."""
-    return terminal_safe(text, " ").replace("\t", " ").replace("\ufffd", "")
+    return sampled_text(text).replace("\t", " ")
 
 
 def prepare(text: str) -> str:

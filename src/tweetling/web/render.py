@@ -17,10 +17,12 @@ from ..bots import BotMeta, DatasetRecord
 from ..card import safe_url
 from ..clean import Table
 from ..share import ShareLinks
+from ..terminal import terminal_safe
 
 
 def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """VALUE as HTML text, without the control characters and bidi overrides of outside text."""
+    return html.escape(terminal_safe(str(value)), quote=True)
 
 
 def message(text: str, kind: str = "error") -> str:
