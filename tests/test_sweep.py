@@ -13,6 +13,7 @@ from test_train import write_dataset
 from tiny_bot import read_meta_file
 from tweetling.cli import cli
 from tweetling.dataset import Dataset
+from tweetling.errors import TweetlingError
 from tweetling.recipes import RECIPES
 from tweetling.sweep import (
     SweepConfig,
@@ -139,3 +140,37 @@ def test_a_short_sweep_is_guided_by_tpe_after_its_startup_trials(tiny_model, dat
     sweep(dataset, config(tiny_model, 4), track_backend="none")
     assert samplers[-1]["n_startup_trials"] == 2  # the one the sweep set (create_study makes a default first)
     assert guided == [2, 3]
+
+
+@pytest.mark.parametrize("when", ["between trials", "during a trial"])
+def test_sigterm_stops_the_sweep_keeping_the_best_bot(tiny_model, dataset, tweetling_home, when):
+    import signal
+
+    seen = []
+
+    def on_trial(summary) -> None:
+        seen.append(summary)
+        if when == "between trials" and summary.number == 0:
+            signal.raise_signal(signal.SIGTERM)
+
+    def on_progress(progress) -> None:
+        if when == "during a trial" and len(seen) == 1 and progress.step == 1:
+            signal.raise_signal(signal.SIGTERM)
+
+    result = sweep(dataset, config(tiny_model, 4), track_backend="none", on_trial=on_trial, on_progress=on_progress)
+
+    assert result.stopped and result.best_trial == 0
+    assert [t.state for t in seen] == (["COMPLETE"] if when == "between trials" else ["COMPLETE", "PRUNED"])
+    assert read_meta_file(result.bot)["sweep"]["trial"] == 0
+    assert not [p for p in result.bot.parent.iterdir() if ".trial-" in p.name]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+
+
+def test_a_sweep_stopped_before_any_trial_finished_says_so(tiny_model, dataset, tweetling_home):
+    import signal
+
+    def on_progress(progress) -> None:
+        signal.raise_signal(signal.SIGTERM)
+
+    with pytest.raises(TweetlingError, match="stopped before any trial finished"):
+        sweep(dataset, config(tiny_model, 3), track_backend="none", on_progress=on_progress)

@@ -969,6 +969,8 @@ def sweep(
         result = run_sweep(dataset, config, out, track_backend=track, on_trial=on_trial)
         for warning in finish_bot(result.bot):
             warn(warning)
+    if result.stopped:
+        warn(f"stopped by Ctrl-C or SIGTERM: the study has {result.trials} trials; run the command again to go on")
     table = Table("parameter", "value", title=f"best trial {result.best_trial} of {result.trials}")
     for name, value in result.best_params.items():
         table.add_row(name, f"{value:.4g}" if isinstance(value, float) else str(value))

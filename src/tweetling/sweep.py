@@ -16,7 +16,7 @@ from . import bots, paths
 from .dataset import Dataset
 from .errors import TweetlingError
 from .models import DEFAULT_BASE
-from .recipes import METHODS, ProgressCallback, TrainConfig, recipe
+from .recipes import METHODS, ProgressCallback, TrainConfig, TrainingInterrupted, recipe
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class SweepResult:
     best_params: dict
     best_perplexity: float | None
     bot: Path
+    stopped: bool = False  # by Ctrl-C or SIGTERM, before its trials were all run
 
 
 TrialCallback = Callable[[TrialSummary], None]
@@ -174,7 +175,7 @@ def sweep(
     import optuna
     from optuna.exceptions import ExperimentalWarning
 
-    from .train import fine_tune
+    from .train import StopOnSignal, fine_tune
 
     if not dataset.valid:
         raise TweetlingError(f"dataset {dataset.name!r} has no held-out posts to score trials on")
@@ -196,14 +197,17 @@ def sweep(
         params = suggest(trial, config.space)
         trial_dir = out.with_name(f".{out.name}.trial-{trial.number}")
         try:
-            folder = fine_tune(
-                dataset,
-                train_config(params, config),
-                config.base,
-                trial_dir,
-                track_backend=track_backend,
-                on_progress=on_progress,
-            )
+            try:
+                folder = fine_tune(
+                    dataset,
+                    train_config(params, config),
+                    config.base,
+                    trial_dir,
+                    track_backend=track_backend,
+                    on_progress=on_progress,
+                )
+            except TrainingInterrupted:  # the sweep stops; a trial is not resumed, so no checkpoint is kept
+                raise optuna.TrialPruned("stopped by Ctrl-C or SIGTERM") from None
             meta = bots.read_metadata(folder)
             value = meta.valid_loss
             assert value is not None  # the dataset has held-out posts (checked above): every trial measures it
@@ -223,8 +227,15 @@ def sweep(
     def report(study, trial) -> None:
         if on_trial:
             on_trial(TrialSummary(trial.number, trial.state.name, trial.value, trial.params, _best_value(study)))
+        if stop.requested:
+            study.stop()
 
-    study.optimize(objective, n_trials=config.trials, timeout=config.timeout_s, callbacks=[report])
+    # The first Ctrl-C or SIGTERM stops the training of the trial under way (or the next one
+    # before it starts) and the sweep with it; a second one stops at once.
+    with StopOnSignal() as stop:
+        study.optimize(objective, n_trials=config.trials, timeout=config.timeout_s, callbacks=[report])
+    if _best_value(study) is None:
+        raise TweetlingError("the sweep stopped before any trial finished: no bot was kept")
     best = study.best_trial
     assert best.value is not None  # the best trial is a completed one, with its validation loss
     return SweepResult(
@@ -236,6 +247,7 @@ def sweep(
         best_params=best.params,
         best_perplexity=best.user_attrs.get("valid_perplexity"),
         bot=out,
+        stopped=stop.requested,
     )
 
 

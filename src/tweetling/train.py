@@ -181,10 +181,13 @@ def _lr_lambda(config: TrainConfig, total_steps: int) -> Callable[[int], float]:
     return factor
 
 
-class _StopOnSignal:
+class StopOnSignal:
     """The first Ctrl-C, or SIGTERM (`kill`, systemd, docker stop), asks the work to stop where it
     is consistent (the loop: after the current step, so the checkpoint is); a second one
-    interrupts at once."""
+    interrupts at once.
+
+    Nested (a sweep around each trial's training), a request made outside reaches the inner one
+    as it starts, and one made inside, deferred there, reaches the outer one as it ends."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -193,10 +196,15 @@ class _StopOnSignal:
         self.forced = False
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> _StopOnSignal:
+    def __enter__(self) -> StopOnSignal:
         if threading.current_thread() is threading.main_thread():
             self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
+            self.requested = any(outer.requested for outer in self._outer())
         return self
+
+    def _outer(self) -> list[StopOnSignal]:
+        handlers = (getattr(previous, "__self__", None) for previous in self._previous.values())
+        return [handler for handler in handlers if isinstance(handler, StopOnSignal)]
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
@@ -205,6 +213,8 @@ class _StopOnSignal:
         self.requested = True
 
     def __exit__(self, *exc) -> None:
+        for outer in self._outer():
+            outer.requested |= self.requested
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
 
@@ -438,7 +448,7 @@ def train_model(
     if validate_first and state.step == 0 and not state.validations:
         validate()
     model.train()
-    stop = _StopOnSignal()
+    stop = StopOnSignal()
     try:
         with stop:
             report(progress("start"))  # the model is loaded: a caller may stop here, before the first step
@@ -767,7 +777,7 @@ def fine_tune(
         )
         # The steps are done: a first Ctrl-C or SIGTERM now waits for the bot to be written (there
         # may be no checkpoint to resume from); a second one stops at once.
-        with _StopOnSignal():
+        with StopOnSignal():
             test = test_perplexity(result.model, tokenizer, dataset, config, world)
             if not world.is_main:
                 world.barrier()  # until the main process has written the bot
