@@ -266,6 +266,28 @@ def test_deeply_nested_reply_is_one_line(httpserver, store):
         fetch(store, BLUESKY, FetchOptions(base_url=httpserver.url_for("/")))
 
 
+# --- malformed HTML in Mastodon statuses -------------------------------------------------------
+
+
+@pytest.mark.parametrize("fragment", ["<a '", '<a b="', "<a", "<!--", "<![", "<?", "</"])
+def test_a_post_of_unfinished_markup_cleans_in_linear_time(httpserver, store, fragment):
+    """html.parser rescans to the end after each unfinished tag: 100,000 characters took a minute."""
+    content = fragment * (limits.MAX_POST_CHARS // len(fragment))
+    FakeMastodon(httpserver, [mastodon_status(1, content)])
+    started = time.monotonic()
+    fetch(store, MASTODON, FetchOptions(base_url=base_url(httpserver, MASTODON)))
+    assert time.monotonic() - started < 1
+    assert [post.text for post in store.posts("alice@social.example")] == [content]
+
+
+def test_a_post_with_more_html_than_a_post_can_hold_is_one_line(httpserver, store):
+    FakeMastodon(httpserver, [mastodon_status(1, "<p>" * (2 * limits.MAX_POST_CHARS))])
+    with pytest.raises(
+        ReplyError, match=r"status 1: field 'content': 600,000 characters of HTML, more than the 400,000 a post"
+    ):
+        fetch(store, MASTODON, FetchOptions(base_url=base_url(httpserver, MASTODON)))
+
+
 # --- pages that go round in circles, and the page cap -------------------------------------------
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from .. import limits
 from ..consent import tag_signals
 from ..errors import ReplyError, SourceError, TweetlingError
 from ..posts import Kind, Post, Profile
@@ -117,7 +118,11 @@ class MastodonSource:
             kind = "reply"
         elif is_set(status.get("quote")):  # Mastodon 4.4+ quote posts
             kind = "quote"
-        text = html_to_text(shown_status.string("content") or "")
+        content = shown_status.string("content") or ""
+        cap = HTML_PER_TEXT * limits.MAX_POST_CHARS  # parsed only when within it
+        if len(content) > cap:
+            shown_status.fail("content", f"{len(content):,} characters of HTML, more than the {cap:,} a post may have")
+        text = html_to_text(content)
         problem = text_too_long(text)
         if problem:
             shown_status.fail("content", problem)
@@ -193,8 +198,17 @@ class _TextExtractor(HTMLParser):
         self.parts.append(data)
 
 
+# Characters of a status's HTML per character of its text: links and mentions carry much markup.
+HTML_PER_TEXT = 4
+# A "<" that opens no complete tag (<a b="c" />, </p>): html.parser would rescan what follows it
+# to the end, taking quadratic time, and a "<![" trips an AssertionError in Python 3.11.
+_STRAY_BRACKET = re.compile(
+    r"""<(?!/?[A-Za-z][A-Za-z0-9-]*(?:\s+[^\s<>"'=/]+(?:\s*=\s*(?:"[^"<]*"|'[^'<]*'|[^\s<>"'=`]+))?)*\s*/?>)"""
+)
+
+
 def html_to_text(content: str) -> str:
     parser = _TextExtractor()
-    parser.feed(content)
+    parser.feed(_STRAY_BRACKET.sub("&lt;", content))
     parser.close()
     return "".join(parser.parts).strip()
