@@ -155,6 +155,26 @@ def test_cli_review_walks_the_pending_drafts(tiny_bot, tweetling_home):
         assert [d.status for d in Queue(store).drafts("jack")] == ["approved", "rejected", "pending"]
 
 
+def test_cli_review_without_a_terminal_offers_no_editor(tiny_bot, tweetling_home, monkeypatch):
+    import click
+
+    monkeypatch.setattr(click, "edit", lambda *a, **k: pytest.fail("an editor was opened without a terminal"))
+    with Store() as store:
+        Queue(store).add("jack", ["keep me"])
+    result = CliRunner().invoke(cli, ["queue", "jack", "--review"], input="e\nq\n")
+    assert result.exit_code == 0, result.output
+    assert "[e]dit" not in result.output and "'e' is not one of 'a', 'r', 's', 'q'" in result.output
+
+
+def test_cli_queue_refuses_to_approve_and_reject_one_draft(tiny_bot, tweetling_home):
+    with Store() as store:
+        [draft] = Queue(store).add("jack", ["keep me"])
+    result = CliRunner().invoke(cli, ["queue", "jack", "--approve", str(draft.id), "--reject", str(draft.id)])
+    assert result.exit_code == 2 and f"draft {draft.id} is both approved and rejected" in result.output
+    with Store() as store:
+        assert [d.status for d in Queue(store).drafts("jack")] == ["pending"]
+
+
 def test_cli_queue_errors_are_one_line(tiny_bot, tweetling_home):
     result = CliRunner().invoke(cli, ["queue", "jack", "--approve", "999"])
     assert result.exit_code == 1 and "error: no draft 999" in result.output

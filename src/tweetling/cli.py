@@ -1251,6 +1251,8 @@ def queue(
     from .store import Store
 
     name = bot_key(bot)
+    if both := sorted(set(approve_ids) & set(reject_ids)):
+        raise click.UsageError(f"draft {both[0]} is both approved and rejected: say which")
     with Store() as store:
         drafts = Queue(store)
         with store.transaction():  # all of the changes asked for, or none when one is refused
@@ -1275,11 +1277,12 @@ def queue(
 def _review(store, drafts, name: str) -> None:
     from .live import edit_draft
 
+    # An editor opened without a terminal (answers piped in) would wait for keys that never come.
+    can_edit = click.get_text_stream("stdin").isatty()
+    question = "[a]pprove, [e]dit, [r]eject, [s]kip, [q]uit" if can_edit else "[a]pprove, [r]eject, [s]kip, [q]uit"
     for d in drafts.drafts(name, ("pending",)):
         console.print(f"\n[dim]{d.id}.[/] {escape(d.text)}", highlight=False)
-        choice = click.prompt(
-            "[a]pprove, [e]dit, [r]eject, [s]kip, [q]uit", type=click.Choice(list("aersq")), default="s"
-        )
+        choice = click.prompt(question, type=click.Choice(list("aersq" if can_edit else "arsq")), default="s")
         if choice == "q":
             return
         if choice == "e":
