@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 
 import pytest
 from click.testing import CliRunner
@@ -76,6 +78,41 @@ def test_unreadable_avatar_is_an_error(tmp_path):
     broken.write_text("not an image")
     with pytest.raises(TweetlingError, match="cannot read the avatar"):
         render([Author("Jack", "jack", broken)], "A", " b")
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def black_png(width: int, height: int, extra: bytes = b"") -> bytes:
+    """A black 1-bit PNG, compressed row by row: about 110 KB on disk for 30000 x 30000 pixels."""
+    deflate, row = zlib.compressobj(9), bytes(1 + (width + 7) // 8)
+    pixels = b"".join(deflate.compress(row) for _ in range(height)) + deflate.flush()
+    header = png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + extra + png_chunk(b"IDAT", pixels) + png_chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (black_png(30000, 30000), r"is 30,000 x 30,000 pixels, more than the 16,777,216 an avatar may have$"),
+        (black_png(5000, 5000), r"is 5,000 x 5,000 pixels, more than the 16,777,216"),  # under Pillow's own cap
+        (
+            black_png(8, 8, png_chunk(b"zTXt", b"k\0\0" + zlib.compress(bytes(20 * 2**20)))),
+            r"cannot read the avatar image \(Decompressed data too large",
+        ),
+        (black_png(8, 8)[:-30], r"cannot read the avatar image"),
+        (b"", r"cannot read the avatar image \(cannot identify image file"),
+    ],
+    ids=["bomb", "over our cap", "text chunk bomb", "truncated", "empty"],
+)
+def test_an_avatar_that_is_a_bomb_or_broken_is_one_line(tiny_bot, tmp_path, content, message):
+    avatar = tmp_path / "avatar.png"
+    avatar.write_bytes(content)
+    with pytest.raises(TweetlingError, match=message):
+        render([Author("Jack", "jack", avatar)], "A", " b")
+    result = CliRunner().invoke(cli, ["preview", "jack", "--text", "Hello", "--avatar", str(avatar)])
+    assert result.exit_code == 1 and result.output.startswith(f"error: {avatar}: ") and result.output.count("\n") == 1
 
 
 def test_bot_folder_avatar_is_found(tiny_bot):
@@ -236,3 +273,12 @@ def test_cli_preview_with_avatar(tiny_bot, tmp_path):
     result = CliRunner().invoke(cli, ["preview", "jack", "Coffee", "--avatar", str(avatar), "--seed", "3"])
     assert result.exit_code == 0, result.output
     assert (tiny_bot / "predictions.png").exists()
+
+
+def test_cli_preview_refuses_more_avatars_than_accounts(tiny_bot, tmp_path):
+    avatar = tmp_path / "a.png"
+    Image.new("RGB", (64, 64), (10, 160, 10)).save(avatar)
+    result = CliRunner().invoke(cli, ["preview", "jack", "--avatar", str(avatar), "--avatar", str(avatar)])
+    assert result.exit_code == 1
+    assert "2 avatars for the 1 account(s) of the bot (jack): give one per account" in " ".join(result.stderr.split())
+    assert not (tiny_bot / "predictions.png").exists()

@@ -262,9 +262,24 @@ def find_avatar(folder: Path, account: str, only_account: bool) -> Path | None:
     return None
 
 
+def _accounts(folder: Path, meta: BotMeta) -> list[str]:
+    return meta.accounts or [folder.name]
+
+
+def check_avatar_count(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[Path, ...]) -> None:
+    """Refuse more avatars than the bot has accounts: which account each was meant for is unclear."""
+    accounts = _accounts(folder, meta)
+    if len(avatars) > len(accounts):
+        raise TweetlingError(
+            f"{len(avatars)} avatars for the {len(accounts)} account(s) of the bot ({', '.join(accounts)}):"
+            " give one per account, in that order"
+        )
+
+
 def authors_of(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[Path, ...] = ()) -> list[Author]:
     """The bot's accounts with their display names and avatars (given paths first, then the folder's)."""
-    accounts = meta.accounts or [folder.name]
+    check_avatar_count(folder, meta, avatars)
+    accounts = _accounts(folder, meta)
     authors = []
     for i, account in enumerate(accounts):
         avatar = Path(avatars[i]) if i < len(avatars) else find_avatar(folder, account, len(accounts) == 1)
