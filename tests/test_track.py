@@ -99,3 +99,20 @@ def test_mlflow_links_prepare_and_train_runs_without_secrets(tiny_model, tmp_pat
     for limit in ("0", "-1", "99999999999999999999"):
         refused = CliRunner().invoke(cli, ["runs", "--limit", limit])
         assert refused.exit_code == 2 and "Invalid value for '--limit'" in refused.output
+
+
+def test_a_run_whose_process_was_killed_is_listed_as_killed(tweetling_home):
+    import subprocess
+    import sys
+
+    live = track.start_run("train", "alive", {}, backend="mlflow")
+    started = "from tweetling import track; print(track.start_run('train', 'killed', {}, backend='mlflow').id)"
+    child = subprocess.Popen([sys.executable, "-c", started + "; import time; time.sleep(600)"], stdout=subprocess.PIPE)
+    try:
+        killed_id = child.stdout.readline().decode().strip()
+    finally:
+        child.kill()  # SIGKILL: the run is never ended
+        child.wait()
+    statuses = {run.id: run.status for run in track.recent_runs()}
+    assert statuses == {killed_id: "KILLED", live.id: "RUNNING"}
+    live.end()

@@ -26,6 +26,9 @@ REQUEST_DEADLINE_S = 120.0  # one HTTP request from connecting to its last byte,
 MAX_PAGES_PER_RUN = 10_000  # pages one fetch run walks (400,000 Mastodon posts); the next run continues
 MAX_CURSOR_CHARS = 4096  # a page cursor a server hands back (they are tens of characters)
 
+# Images
+MAX_AVATAR_PIXELS = 4096 * 4096  # an avatar image, checked before it is decoded (services keep them under 1000x1000)
+
 # What a user asks for
 MAX_POSTS_PER_CALL = 1_000  # posts one `generate`, `draft` or `preview` samples (each holds its batch in memory)
 MAX_UPLOAD_MB = 64 * 1024  # `serve --max-upload-mb`: an X archive with its media is a few GB

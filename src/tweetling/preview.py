@@ -7,6 +7,7 @@ import functools
 import hashlib
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 import regex
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from . import limits
 from .bots import AVATAR_SUFFIXES
 from .errors import TweetlingError
 from .paths import atomic_path
@@ -159,9 +161,19 @@ def _avatar(author: Author, size: int) -> Image.Image:
     if author.avatar is None:
         return _placeholder(author, size)
     try:
-        with Image.open(author.avatar) as source:
+        with warnings.catch_warnings():
+            # Pillow warns of images over its own pixel cap, higher than ours, which is checked next.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            source = Image.open(author.avatar)  # reads the header only
+        with source:
+            if source.width * source.height > limits.MAX_AVATAR_PIXELS:
+                raise TweetlingError(
+                    f"{author.avatar}: the avatar image is {source.width:,} x {source.height:,} pixels,"
+                    f" more than the {limits.MAX_AVATAR_PIXELS:,} an avatar may have"
+                )
             return ImageOps.fit(source.convert("RGB"), (size, size))
-    except OSError as error:
+    # Pillow's errors for a broken file: a bomb over its own cap, a compressed text chunk too large.
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
         raise TweetlingError(f"{author.avatar}: cannot read the avatar image ({error})") from error
 
 

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -96,7 +97,7 @@ def start_run(
 ) -> Run:
     """Open a run of KIND ("prepare" or "train"); RESUME_ID continues an earlier run."""
     backend = backend_name(backend)
-    tags = {"tweetling.kind": kind, **(tags or {})}
+    tags = {"tweetling.kind": kind, **_process_tags(), **(tags or {})}
     if backend == "none":
         return NoRun()
     if backend == "wandb":
@@ -180,6 +181,7 @@ class MlflowRun:
         if resume_id:
             self.id = resume_id
             self.client.update_run(resume_id, status="RUNNING")
+            self.set_tags(_process_tags())  # the resuming process is the one to watch now
             return
         run = self.client.create_run(_experiment_id(self.client), run_name=name, tags=tags)
         self.id = run.info.run_id
@@ -324,6 +326,26 @@ def _newest_runs(filter_string: str, max_results: int) -> tuple[str, list] | Non
     return experiment.experiment_id, runs
 
 
+def _process_tags() -> dict[str, str]:
+    """Which process runs a run: a run whose process was killed (SIGKILL, a power cut) stays
+    RUNNING in the store, and `recent_runs` tells it apart by these."""
+    return {"tweetling.host": socket.gethostname(), "tweetling.pid": str(os.getpid())}
+
+
+def _process_gone(tags: dict[str, str]) -> bool:
+    """Whether the process of a RUNNING run with TAGS ended on this machine without ending it."""
+    pid = tags.get("tweetling.pid", "")
+    if tags.get("tweetling.host") != socket.gethostname() or not pid.isdigit():
+        return False  # another machine's, or a run from before the tags
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except (ProcessLookupError, OverflowError):  # none, or a pid no process can have
+        return True
+    except PermissionError:  # another user's process
+        return False
+    return False
+
+
 @dataclass
 class RunSummary:
     id: str
@@ -357,7 +379,7 @@ def recent_runs(limit: int = 20) -> list[RunSummary]:
                 id=info.run_id,
                 kind=data.tags.get("tweetling.kind", ""),
                 name=info.run_name or "",
-                status=info.status,
+                status="KILLED" if info.status == "RUNNING" and _process_gone(data.tags) else info.status,
                 started=datetime.fromtimestamp(info.start_time / 1000).isoformat(sep=" ", timespec="seconds"),
                 duration_s=(end - info.start_time) / 1000 if end else None,
                 metrics=dict(data.metrics),
