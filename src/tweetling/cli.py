@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import math
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -1279,7 +1280,7 @@ def _review(store, drafts, name: str) -> None:
     from .live import edit_draft
 
     # An editor opened without a terminal (answers piped in) would wait for keys that never come.
-    can_edit = click.get_text_stream("stdin").isatty()
+    can_edit = sys.stdin.isatty()
     question = "[a]pprove, [e]dit, [r]eject, [s]kip, [q]uit" if can_edit else "[a]pprove, [r]eject, [s]kip, [q]uit"
     for d in drafts.drafts(name, ("pending",)):
         console.print(f"\n[dim]{d.id}.[/] {escape(d.text)}", highlight=False)
