@@ -77,7 +77,8 @@ class FakeService:
         self.server = server
         self.requests: list[Seen] = []
         self.injected: list[tuple[str, Callable[[], Response]]] = []  # (path part, reply) answered once, first
-        # Called with "before" and "after" a post is stored; "drop" from "before" loses the request.
+        # Called with "before" and "after" a post is stored; "drop" from "before" loses the request,
+        # a Response from "after" is answered instead of the post's (stored, but its reply lost).
         self.on_write: Callable[[str], object] | None = None
         server.expect_request(re.compile(r"^/.*")).respond_with_handler(self._dispatch)
 
@@ -116,6 +117,10 @@ class FakeService:
     def _writing(self, moment: str) -> bool:
         """Whether the request is dropped (answered 503, nothing stored)."""
         return bool(self.on_write) and self.on_write(moment) == "drop"
+
+    def _after_write(self, reply: Response) -> Response:
+        instead = self.on_write("after") if self.on_write else None
+        return instead if isinstance(instead, Response) else reply
 
     def _dropped(self) -> Response:
         return json_response({"error": "the server went away"}, 503)
@@ -166,6 +171,7 @@ class FakeMastodon(FakeService):
         self.max_characters = max_characters
         self.statuses: list[dict] = []  # the bot's, oldest first
         self.by_key: dict[str, dict] = {}  # Idempotency-Key → the status it made
+        self.honours_keys = True  # False: a proxy in front of it drops the Idempotency-Key
         self.notifications: list[dict] = []  # oldest first
         self.depths: dict[str, int] = {}  # status id → posts above it in its thread
         self.ids = itertools.count(110000000000000001)
@@ -259,10 +265,9 @@ class FakeMastodon(FakeService):
             sensitive=bool(request.form.get("spoiler_text")),
         )
         self.statuses.append(status)
-        if key:
+        if key and self.honours_keys:
             self.by_key[key] = status
-        self._writing("after")
-        return json_response(status)
+        return self._after_write(json_response(status))
 
     def _account_statuses(self, request: Request, account_id: str) -> Response:
         statuses = self.statuses if account_id == self.account["id"] else []
@@ -422,14 +427,15 @@ class FakeBluesky(FakeService):
         if self._writing("before"):
             return self._dropped()
         self.records[(collection, rkey)] = record
-        self._writing("after")
-        return json_response(
-            {
-                "uri": self.uri(collection, rkey),
-                "cid": cid_of(record),
-                "commit": {"cid": "bafyreicommit", "rev": "3kcommit"},
-                "validationStatus": "valid",
-            }
+        return self._after_write(
+            json_response(
+                {
+                    "uri": self.uri(collection, rkey),
+                    "cid": cid_of(record),
+                    "commit": {"cid": "bafyreicommit", "rev": "3kcommit"},
+                    "validationStatus": "valid",
+                }
+            )
         )
 
     def posts(self) -> dict[str, dict]:
@@ -708,7 +714,6 @@ class FakeX(FakeService):
         tweet_id = str(next(self.ids))
         tweet = {"id": tweet_id, "text": body["text"], "created_at": iso(datetime.now(timezone.utc)), "body": body}
         self.tweets.append(tweet)
-        self._writing("after")
         reply = {
             "data": {
                 "id": tweet_id,
@@ -716,7 +721,7 @@ class FakeX(FakeService):
                 "edit_history_tweet_ids": [tweet_id],
             }
         }
-        return json_response(reply, 201, self.rate_headers)
+        return self._after_write(json_response(reply, 201, self.rate_headers))
 
     def _timeline(self, request: Request, user_id: str) -> Response:
         if not self._authorized(request):

@@ -159,10 +159,10 @@ def test_a_lost_reply_does_not_post_twice(httpserver, store, monkeypatch, servic
     fake.on_write = lambda moment: moment == "after" and delays and time.sleep(delays.pop())
     patient = ClientOptions(retry=RetryPolicy(timeout=0.5, retries=3, backoff=0.0), sleep=lambda s: None)
 
-    try:  # Mastodon and Bluesky resend with the same key at once
+    try:  # Bluesky rewrites the same record at once
         result = post_next(store, "jack", target, client=patient)
-    except SourceError:  # X never resends blindly: the next run checks first
-        assert service == "x"
+    except SourceError:  # Mastodon and X never resend blindly: the next run checks first
+        assert service != "bluesky"
         result = post_next(store, "jack", target, client=patient)
 
     assert result.draft.status == "posted"
@@ -176,18 +176,20 @@ def test_a_refused_post_is_rejected_and_the_next_one_goes(httpserver, store, mon
     long, short = approve(store, "word " * 30, "short one")
     fake.max_characters = 100  # the instance lowered its limit after connect read it
 
+    refused = post_next(store, "jack", target)
     result = post_next(store, "jack", target)
 
+    assert refused.draft.id == long.id and "Text character limit of 100 exceeded" in refused.refused
     assert result.draft.id == short.id and result.draft.status == "posted"
-    refused = Queue(store).get(long.id)
-    assert refused.status == "rejected" and "Text character limit of 100 exceeded" in refused.note
+    refused_draft = Queue(store).get(long.id)
+    assert refused_draft.status == "rejected" and "Text character limit of 100 exceeded" in refused_draft.note
 
 
 def test_blocked_words_are_checked_again_when_posting(httpserver, store, monkeypatch):
     fake, target = connected("x", httpserver, store, monkeypatch)
     (draft,) = approve(store, "all about taxes today")
 
-    assert post_next(store, "jack", target, blocklist=Blocklist.of(["taxes"])) is None
+    assert post_next(store, "jack", target, blocklist=Blocklist.of(["taxes"])).refused == "blocked: contains 'taxes'"
 
     assert Queue(store).get(draft.id).status == "rejected"
     assert "blocked: contains 'taxes'" in Queue(store).get(draft.id).note
@@ -305,7 +307,62 @@ def test_a_token_the_server_echoes_is_redacted_before_any_message(httpserver, st
     token = next(iter(fake.access))
     fake.inject("putRecord", json_response({"error": "InvalidRequest", "message": f"bad session {token}"}, 400))
 
-    assert post_next(store, "jack", target) is None
+    assert post_next(store, "jack", target).refused
 
     note = Queue(store).get(draft.id).note
     assert "rejected the record" in note and "[redacted]" in note and token not in note
+
+
+def test_mastodon_503_after_the_status_was_made_is_not_posted_twice(httpserver, store, monkeypatch):
+    """A proxy that drops the Idempotency-Key: the retry must find the status, not make another."""
+    fake, target = connected("mastodon", httpserver, store, monkeypatch)
+    fake.honours_keys = False
+    (draft,) = approve(store, "only once please")
+    lost = [json_response({"error": "upstream timed out"}, 503)]
+    fake.on_write = lambda moment: lost.pop() if moment == "after" and lost else None
+    patient = ClientOptions(retry=RetryPolicy(timeout=2, retries=3, backoff=0.0), sleep=lambda s: None)
+
+    with pytest.raises(SourceError, match="HTTP 503"):
+        post_next(store, "jack", target, client=patient)
+    assert Queue(store).get(draft.id).status == "approved" and posted_texts(fake) == ["only once please"]
+    result = post_next(store, "jack", target, client=patient)
+
+    assert result.resumed and result.draft.status == "posted"
+    assert result.draft.remote_id == fake.statuses[0]["id"]
+    assert posted_texts(fake) == ["only once please"]
+
+
+@pytest.mark.parametrize("readable", [True, False], ids=["readable", "write-only"])
+def test_x_tweet_made_before_a_429_is_recorded_as_posted(httpserver, store, monkeypatch, readable):
+    """X made the tweet yet answered 429: the draft is posted, never rejected as a duplicate."""
+    fake, target = connected("x", httpserver, store, monkeypatch, readable=readable)
+    (draft,) = approve(store, "made anyway")
+    limited = [json_response({"title": "Too Many Requests", "status": 429}, 429, {"Retry-After": "1"})]
+    fake.on_write = lambda moment: limited.pop() if moment == "after" and limited else None
+
+    with pytest.raises(SourceError, match="rate limit"):
+        post_next(store, "jack", target, client=NO_WAIT)
+    assert Queue(store).get(draft.id).status == "approved"
+    result = post_next(store, "jack", target, client=NO_WAIT)
+
+    assert result.draft.status == "posted" and result.resumed
+    assert result.draft.remote_id == (fake.tweets[0]["id"] if readable else "")
+    assert posted_texts(fake) == ["made anyway"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_that_refuses_every_post_costs_one_draft_per_call(httpserver, store, monkeypatch, service):
+    fake, target = connected(service, httpserver, store, monkeypatch)
+    first, second, third = approve(store, "one", "two", "three")
+    status = {"mastodon": 422, "bluesky": 400, "x": 400}[service]
+    refusal = {"error": "InvalidRequest", "message": "Validation failed: account is read-only"}
+    for _ in range(3):
+        fake.inject(POST_PATHS[service], json_response(refusal, status))
+
+    result = post_next(store, "jack", target)
+
+    assert result.draft.id == first.id and "account is read-only" in result.refused
+    queue = Queue(store)
+    assert queue.get(first.id).status == "rejected" and "account is read-only" in queue.get(first.id).note
+    assert [queue.get(d.id).status for d in (second, third)] == ["approved", "approved"]
+    assert posted_texts(fake) == []

@@ -179,8 +179,10 @@ def test_x_reply_refused_by_the_conversation_settings_is_rejected_not_retried(ht
         "/2/tweets", json_response({"detail": detail, "type": "about:blank", "title": "Forbidden", "status": 403}, 403)
     )
 
-    posted = post_next(store, "jack", TARGETS["x"], replies=True)  # a refused draft makes way for the next
+    refused = post_next(store, "jack", TARGETS["x"], replies=True)  # a refused draft makes way for the next
+    posted = post_next(store, "jack", TARGETS["x"], replies=True)
 
+    assert refused.refused and refused.draft.reply_to.author == "alice"
     alice, bob = sorted(Queue(store).drafts("jack", ("rejected", "posted")), key=lambda d: d.id)
     assert alice.status == "rejected" and alice.reply_to.author == "alice"
     assert alice.note.startswith("not posted: x: X refused the reply (HTTP 403: Forbidden: Reply to this conversation")

@@ -3,6 +3,7 @@ replies, network faults, and the CLI of post and run."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import random
 import time
@@ -16,8 +17,9 @@ from tweetling import Bot
 from tweetling.cli import cli
 from tweetling.errors import TweetlingError
 from tweetling.generate import GenerateConfig
-from tweetling.live import Blocklist, Queue, ReplyPolicy, RunConfig, Runner
+from tweetling.live import Blocklist, Queue, ReplyPolicy, RunConfig, Runner, publish
 from tweetling.live import runner as runner_module
+from tweetling.live.service import ClientOptions
 from tweetling.store import Store
 
 HOUR = 3600.0
@@ -245,3 +247,67 @@ def test_write_only_x_keys_post_on_without_replies(httpserver, store, monkeypatc
     plan = CliRunner().invoke(cli, ["run", "jack", "--to", "x:botname", "--reply", "--dry-run"])
     assert plan.exit_code == 0, plan.output
     assert "may not read mentions" in plan.output and "would post without replies" in plan.output
+
+
+@pytest.mark.parametrize("fault", ["locks-folder-is-a-file", "lock-held"])
+def test_a_failing_step_is_one_line_and_the_next_step_posts(httpserver, store, monkeypatch, tweetling_home, fault):
+    """Not only the network: the disk, the store or another process may fail one step."""
+    fake = connected("mastodon", httpserver, store, monkeypatch)
+    approve(store, "after the fault")
+    events: list[str] = []
+    run = runner(store, RunConfig(every_s=HOUR, jitter_s=0, poll_s=60), Clock(), events=events)
+    with contextlib.ExitStack() as faults:
+        if fault == "lock-held":
+            faults.enter_context(publish._lock("jack", TARGETS["mastodon"]))
+        else:
+            (tweetling_home / "locks").write_text("not a folder")
+            faults.callback((tweetling_home / "locks").unlink)
+
+        assert run.step() == 60
+
+    assert "trying again in 60 s" in events[-1] and "\n" not in events[-1] and posted_texts(fake) == []
+    run.step()
+    assert posted_texts(fake) == ["after the fault"]
+
+
+def test_a_refused_draft_is_said_and_the_next_goes_at_the_next_step(httpserver, store, monkeypatch):
+    fake = connected("mastodon", httpserver, store, monkeypatch)
+    refused, kept = approve(store, "refused", "kept")
+    fake.inject("/api/v1/statuses", json_response({"error": "Validation failed: Text is invalid"}, 422))
+    events: list[str] = []
+    run = runner(store, RunConfig(every_s=HOUR, jitter_s=0, poll_s=60), Clock(), events=events)
+
+    assert run.step() == 60
+
+    assert f"draft {refused.id} not posted, rejected: " in events[-1] and "Text is invalid" in events[-1]
+    assert Queue(store).get(kept.id).status == "approved" and run.posted == 0
+    run.step()
+    assert posted_texts(fake) == ["kept"] and run.posted == 1
+
+
+@pytest.mark.parametrize(("retry_after", "waited"), [("950", []), ("30", [30.0])])
+def test_long_rate_limit_waits_end_the_step_and_are_said(httpserver, store, monkeypatch, retry_after, waited):
+    fake = connected("mastodon", httpserver, store, monkeypatch)
+    approve(store, "patient")
+    fake.inject("/api/v1/statuses", json_response({"error": "Too many requests"}, 429, {"Retry-After": retry_after}))
+    events: list[str] = []
+    slept: list[float] = []
+    run = Runner(
+        store,
+        "jack",
+        TARGETS["mastodon"],
+        RunConfig(every_s=HOUR, jitter_s=0, poll_s=60),
+        load_bot=lambda: pytest.fail("the model is not needed"),
+        blocklist=Blocklist(),
+        client=ClientOptions(sleep=slept.append),
+        clock=Clock(),
+        on_event=events.append,
+    )
+
+    run.step()
+
+    assert slept == waited and any(f"waiting {retry_after} s" in e or "asked to wait" in e for e in events)
+    if not waited:  # past the cap: said, and tried again at the next step
+        assert "asked to wait 950 s" in events[-1] and "trying again in 60 s" in events[-1]
+        run.step()
+    assert posted_texts(fake) == ["patient"]

@@ -219,13 +219,15 @@ class MastodonAccount:
         if post.reply_to:
             form["in_reply_to_id"] = post.reply_to.post_id
             form["visibility"] = stricter_visibility(post.visibility, post.reply_to.visibility)
-        # The instance answers a repeated key with the status it made the first time.
+        # The key makes a repeat harmless only where the instance (and every proxy) honours it:
+        # a status that may have been made is looked for (`find_sent`) before it is sent again.
         status = self.client.request_json(
             "POST",
             "/api/v1/statuses",
             form=form,
             headers={"Idempotency-Key": post.key},
             explain=_explainer(self.target, "post"),
+            resend=False,
         ).data
         try:
             return Sent(str(status["id"]), status.get("url"))

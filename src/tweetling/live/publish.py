@@ -61,17 +61,15 @@ def post_next(
     client: ClientOptions = ClientOptions(),
 ) -> PostResult | None:
     """Post BOT's next approved draft (REPLIES: its next approved reply) to TARGET; None when
-    there is none. A draft the service refuses is rejected and the next one tried."""
+    there is none. A draft that cannot be posted is rejected with the reason and returned: the
+    next call tries the next one, so a service that refuses every post costs one draft, not the queue."""
     connection = get_connection(store, target)
     queue = Queue(store)
     with _lock(bot, connection.target), _service(connection, service, client) as account:
-        while True:
-            draft = queue.next_to_send(bot, connection.target, replies=replies)
-            if draft is None:
-                return None
-            result = _post(queue, draft, account, options, dry_run, blocklist or Blocklist.load())
-            if not result.refused:
-                return result
+        draft = queue.next_to_send(bot, connection.target, replies=replies)
+        if draft is None:
+            return None
+        return _post(queue, draft, account, options, dry_run, blocklist or Blocklist.load())
 
 
 def post_draft(

@@ -182,20 +182,22 @@ class Queue:
 
     def record_posted(self, draft: Draft, sent: Sent, note: str | None = None) -> Draft:
         now = now_iso()
-        self.db.execute(
-            "UPDATE drafts SET status = 'posted', remote_id = ?, remote_url = ?, posted_at = ?, updated_at = ?,"
-            " note = COALESCE(?, note) WHERE id = ?",
-            (sent.remote_id, sent.url, now, now, note, draft.id),
-        )
+        with self.store.transaction():  # a full disk or a busy store: one line, and the intent stays
+            self.db.execute(
+                "UPDATE drafts SET status = 'posted', remote_id = ?, remote_url = ?, posted_at = ?, updated_at = ?,"
+                " note = COALESCE(?, note) WHERE id = ?",
+                (sent.remote_id, sent.url, now, now, note, draft.id),
+            )
         return self.get(draft.id)
 
     def abandon_send(self, draft: Draft, note: str) -> Draft:
         """Reject a draft whose send was refused for good (nothing was posted)."""
-        self.db.execute(
-            "UPDATE drafts SET status = 'rejected', note = ?, send_target = NULL, send_key = NULL,"
-            " send_started_at = NULL, updated_at = ? WHERE id = ?",
-            (note, now_iso(), draft.id),
-        )
+        with self.store.transaction():
+            self.db.execute(
+                "UPDATE drafts SET status = 'rejected', note = ?, send_target = NULL, send_key = NULL,"
+                " send_started_at = NULL, updated_at = ? WHERE id = ?",
+                (note, now_iso(), draft.id),
+            )
         return self.get(draft.id)
 
     def posted_count(self, bot: str, target: str, since: str, *, replies: bool) -> int:

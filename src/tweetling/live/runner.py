@@ -11,11 +11,11 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ..errors import SourceError, TweetlingError
+from ..errors import TweetlingError
 from ..store import Store
 from .compose import Blocklist
 from .connections import get_connection
@@ -46,6 +46,18 @@ def parse_duration(text: str) -> float:
     if seconds > _MAX_DURATION_S:  # beyond it, the clock's arithmetic overflows
         raise TweetlingError(f"the duration {text[:40]!r} is longer than a year")
     return seconds
+
+
+# A rate limit asking for longer ends the step instead: said, not a silent block of an hour.
+MAX_RATE_LIMIT_WAIT_S = 15 * 60
+
+
+def one_line(error: BaseException) -> str:
+    """ERROR as one line: a file the machine refused names the file and why."""
+    if isinstance(error, OSError) and not isinstance(error, TweetlingError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{error.strerror or error}"
+    return " ".join(str(error).split())
 
 
 # A bot posting more often floods its followers and breaks servers' rules for bots; and a bare
@@ -109,7 +121,7 @@ class Runner:
         self.config = config
         self.replying = config.reply  # off for the rest of the run when the keys may not read mentions
         self.queue = Queue(store)
-        self.service = service or open_service(self.connection, client)
+        self.service = service or open_service(self.connection, self._patient(client))
         self.blocklist = blocklist if blocklist is not None else Blocklist.load()
         self.clock, self.sleep = clock, sleep
         self.rng = rng or random.Random()
@@ -165,15 +177,25 @@ class Runner:
             self.replying = False
             self.emit(f"{error}; not answering mentions in this run")
             return 0.0
-        except SourceError as error:  # the service or the network failed; the queue is as it was
-            self.emit(f"{error}; trying again in {self.config.poll_s:.0f} s")
+        except (TweetlingError, OSError) as error:  # the service, the network, the store or the disk
+            self.emit(f"{one_line(error)}; trying again in {self.config.poll_s:.0f} s")
             return self.config.poll_s
         if self.done:
             return 0.0
         wake = min(self.next_post_at(), self._next_poll) if self.replying else self.next_post_at()
         return max(wake - self.clock(), 0.0)
 
+    def _patient(self, client: ClientOptions) -> ClientOptions:
+        """CLIENT waiting out at most MAX_RATE_LIMIT_WAIT_S per request, and saying so: a longer
+        wait ends the step, and the next one tries again."""
+        retry = replace(client.retry, max_rate_limit_wait=min(client.retry.max_rate_limit_wait, MAX_RATE_LIMIT_WAIT_S))
+        return replace(client, retry=retry, on_wait=client.on_wait or self._say_wait)
+
+    def _say_wait(self, seconds: float, reason: str) -> None:
+        self.emit(f"{reason}: waiting {seconds:.0f} s")
+
     def _post(self) -> PostResult | None:
+        """The next scheduled post; None when none went out (nothing approved, or it was refused)."""
         result = self._post_next(replies=False)
         if result is None and self.config.auto_approve:
             drafted = draft_posts(
@@ -185,6 +207,8 @@ class Runner:
             result = self._post_next(replies=False)
         if result is None:
             self.emit(f"no approved drafts for {self.target}; approve some with `tweetling queue {self.bot_name}`")
+            return None
+        if result.refused:  # the next draft waits for the next step: a service refusing all costs one a step
             return None
         self.posted += 1
         self._last_post = self.clock()
@@ -213,7 +237,8 @@ class Runner:
             self.queue.posted_count(self.bot_name, self.target, hour_ago, replies=True)
             < self.config.replies.max_per_hour
         ):
-            if self._post_next(replies=True) is None:
+            result = self._post_next(replies=True)
+            if result is None or result.refused:
                 break
 
     def _post_next(self, *, replies: bool) -> PostResult | None:
@@ -226,9 +251,11 @@ class Runner:
             service=self.service,
             blocklist=self.blocklist,
         )
-        if result is not None:
+        kind = "reply" if replies else "draft"
+        if result is not None and result.refused:
+            self.emit(f"{kind} {result.draft.id} not posted, rejected: {result.refused}")
+        elif result is not None:
             where = result.draft.remote_url or result.draft.remote_id or self.target
-            kind = "reply" if replies else "draft"
             self.emit(f"posted {kind} {result.draft.id} → {where}")
         return result
 

@@ -19,6 +19,7 @@ import re
 import secrets
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
@@ -139,7 +140,7 @@ def connect(target: Target, base_url: str, keys: dict[str, Secret], bio_line: st
     """Check the keys belong to the bot's account. X has no API for the automated-account label
     or the bio, so the notes tell the operator what to set by hand."""
     with http_client(base_url, options) as client:
-        account = XAccount(_placeholder(target, base_url), Auth(client, keys))
+        account = XAccount(_placeholder(target, base_url), Auth(client, keys), poster=client)
         try:
             me = account.call("GET", "/users/me").data
         except HttpStatusError as error:
@@ -177,8 +178,11 @@ def open_account(connection: Connection, options: ClientOptions) -> XAccount:
     from . import credentials
 
     client = http_client(connection.base_url, options)
+    # X may make a tweet and still answer 429: a create is not sent again after one either.
+    poster = http_client(connection.base_url, replace(options, retry=replace(options.retry, rate_limit_retries=0)))
     keys = credentials.load(connection.target)
-    return XAccount(connection, Auth(client, keys, on_renew=lambda keys: credentials.save(connection.target, keys)))
+    auth = Auth(client, keys, on_renew=lambda keys: credentials.save(connection.target, keys))
+    return XAccount(connection, auth, poster)
 
 
 def _objects(value: Any) -> list[dict]:
@@ -199,25 +203,36 @@ def says_it_is_a_bot(user: dict) -> bool:
 
 
 class XAccount:
-    def __init__(self, connection: Connection, auth: Auth):
+    def __init__(self, connection: Connection, auth: Auth, poster: HttpClient):
         self.connection = connection
         self.auth = auth
         self.client = auth.client
+        self.poster = poster  # for creates: it waits out no 429, after which X may have made the post
         self.target = Target("x", connection.handle)
 
     def close(self) -> None:
         self.client.close()
+        self.poster.close()
 
-    def call(self, method: str, path: str, *, params: dict | None = None, body: Any = None, resend: bool = True):
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        body: Any = None,
+        creates: bool = False,
+    ) -> JsonReply:
+        """METHOD PATH signed; CREATES: it makes a post, so it is never sent again once it may have arrived."""
         for attempt in (1, 2):
             try:
-                return self.client.request_json(
+                return (self.poster if creates else self.client).request_json(
                     method,
                     path,
                     params=params,
                     json=body,
                     headers=self.auth.headers(method, path, params),
-                    resend=resend,
+                    resend=not creates,
                 )
             except HttpStatusError as error:
                 if error.status == 401 and attempt == 1 and self.auth.renew():
@@ -240,7 +255,7 @@ class XAccount:
             body["reply"] = {"in_reply_to_tweet_id": post.reply_to.post_id}
         try:
             # No idempotency key on X: a request that may have arrived is never repeated blindly.
-            reply: JsonReply = self.call("POST", "/tweets", body=body, resend=False)
+            reply = self.call("POST", "/tweets", body=body, creates=True)
         except HttpStatusError as error:
             explained = self._explain(error)
             if post.reply_to and error.status == 403 and not isinstance(explained, DuplicatePost):
