@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from click.testing import CliRunner
 
+from http_payloads import json_response
 from live_fakes import (
     OAUTH1,
     OOB,
@@ -23,7 +24,16 @@ from live_fakes import (
 )
 from tweetling.cli import cli
 from tweetling.errors import SourceError, TweetlingError
-from tweetling.live import ConnectOptions, bio_line, connect, connections, credentials, disconnect
+from tweetling.live import (
+    ConnectOptions,
+    Queue,
+    bio_line,
+    connect,
+    connections,
+    credentials,
+    disconnect,
+    post_next,
+)
 from tweetling.store import Store
 
 
@@ -224,3 +234,77 @@ def test_an_odd_instance_reply_falls_back_to_a_bounded_limit(httpserver, v2, v1,
     httpserver.expect_request("/api/v1/instance").respond_with_json(v1)
     with HttpClient(httpserver.url_for("/")) as client:
         assert instance_limit(client) == limit
+
+
+def _session(fake, **fields):
+    reply = {"did": fake.did, "handle": fake.handle, "accessJwt": "bsky-access-SECRET-9", "refreshJwt": "r-SECRET-9"}
+    return json_response({k: v for k, v in {**reply, **fields}.items() if v is not None})
+
+
+@pytest.mark.parametrize(
+    ("service", "path", "reply"),
+    [
+        ("bluesky", "createSession", lambda fake: _session(fake, refreshJwt=None)),
+        ("bluesky", "createSession", lambda fake: _session(fake, refreshJwt="")),
+        ("bluesky", "createSession", lambda fake: _session(fake, accessJwt=12345)),
+        ("bluesky", "createSession", lambda fake: _session(fake, did={"id": "did:plc:x"})),
+        ("bluesky", "createSession", lambda fake: json_response(["not", "a", "session"])),
+        ("bluesky", "getRecord", lambda fake: json_response({"uri": "at://x", "value": "not a record"})),
+        ("bluesky", "getRecord", lambda fake: json_response({"value": {"description": 7}})),
+        ("bluesky", "putRecord", lambda fake: json_response({"uri": 7})),
+        ("mastodon", "verify_credentials", lambda fake: json_response({**fake.account, "id": {"n": 4242}})),
+        ("mastodon", "verify_credentials", lambda fake: json_response({**fake.account, "username": ["bot"]})),
+        ("mastodon", "verify_credentials", lambda fake: json_response({**fake.account, "source": "odd"})),
+        ("mastodon", "verify_credentials", lambda fake: json_response({**fake.account, "source": {"note": 5}})),
+        ("mastodon", "verify_credentials", lambda fake: json_response({**fake.account, "note": ["odd"]})),
+        ("mastodon", "update_credentials", lambda fake: json_response("done")),
+        ("x", "/users/me", lambda fake: json_response({"data": {"id": {"n": 1}, "username": "botname"}})),
+    ],
+)
+def test_odd_replies_while_connecting_are_one_line_and_save_nothing(
+    httpserver, store, monkeypatch, service, path, reply
+):
+    fake = start_fake(service, httpserver)
+    fake.inject(path, reply(fake))
+
+    with pytest.raises(SourceError) as error:
+        connect_fake(store, service, fake, monkeypatch, bio_line="🤖 Automated account")
+
+    assert "\n" not in str(error.value) and "unexpected" in str(error.value)
+    assert connections(store) == [] and not credentials.credentials_path().exists()
+
+
+def test_mastodon_says_the_truth_when_the_instance_keeps_no_bot_flag(httpserver, store, monkeypatch):
+    fake = FakeMastodon(httpserver)
+    fake.inject("update_credentials", lambda: json_response(fake.account))  # an instance that ignores both fields
+
+    result = connect_fake(store, "mastodon", fake, monkeypatch, bio_line="🤖 Automated account")
+
+    assert not result.connection.bot_flag and result.connection.bio_line is None
+    assert not any("marked as a bot" in note for note in result.notes)
+    assert any("did not mark" in note and "automated" in note for note in result.notes)
+    assert any("did not keep the disclosure" in note for note in result.notes)
+
+
+def test_mastodon_bot_field_of_an_odd_type_is_not_taken_for_a_bot(httpserver, store, monkeypatch):
+    fake = FakeMastodon(httpserver)
+    fake.account["bot"] = "false"  # a string: truthy, yet no bot flag
+
+    result = connect_fake(store, "mastodon", fake, monkeypatch)
+
+    assert fake.sent("/update_credentials")[0].form["bot"] == "true"
+    assert fake.account["bot"] is True and result.connection.bot_flag
+
+
+def test_bluesky_session_renewed_without_a_refresh_token_logs_in_again(httpserver, store, monkeypatch):
+    fake = FakeBluesky(httpserver)
+    connect_fake(store, "bluesky", fake, monkeypatch)
+    kept = credentials.load(TARGETS["bluesky"])
+    credentials.save(TARGETS["bluesky"], {k: v for k, v in kept.items() if k != "refresh_jwt"})
+    fake.expire_access_tokens()
+    queue = Queue(store)
+    queue.approve(queue.add("jack", ["still posts"])[0].id)
+
+    result = post_next(store, "jack", TARGETS["bluesky"])
+
+    assert result.draft.status == "posted" and fake.sessions_created == 2

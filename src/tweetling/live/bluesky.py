@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..consent import tag_signals
 from ..errors import SourceError
@@ -81,6 +81,8 @@ class Session:
         return session
 
     def call(self, method: str, nsid: str, *, params: dict | None = None, body: Any = None) -> JsonReply:
+        if not self.tokens.get("access_jwt"):
+            self._renew()
         for attempt in (1, 2):
             try:
                 return self._request(method, nsid, self.tokens["access_jwt"], params, body)
@@ -96,14 +98,23 @@ class Session:
         )
 
     def _renew(self) -> None:
+        if not self._refreshed():
+            self._create()  # no refresh token kept, or it expired too (they last weeks): log in again
+        self._on_renew(self.tokens)
+
+    def _refreshed(self) -> bool:
+        """Renew the session with its refresh token; False when there is none or it expired."""
+        refresh = self.tokens.get("refresh_jwt")
+        if not refresh:
+            return False
         try:
-            reply = self._request("POST", "com.atproto.server.refreshSession", self.tokens["refresh_jwt"], None, None)
-            self._take(reply.data)
+            reply = self._request("POST", "com.atproto.server.refreshSession", refresh, None, None)
         except HttpStatusError as error:
             if _error_name(error) not in _EXPIRED | {"AuthMissing", "AuthenticationRequired"}:
                 raise _explain(self.target, "com.atproto.server.refreshSession", error) from None
-            self._create()  # the refresh token expired too (they last weeks): log in again
-        self._on_renew(self.tokens)
+            return False
+        self._take(reply.data)
+        return True
 
     def _create(self) -> None:
         password = self.tokens.get("app_password")
@@ -118,12 +129,20 @@ class Session:
         self._take(reply.data)
 
     def _take(self, data: Any) -> None:
-        try:
-            self.tokens["access_jwt"] = Secret(data["accessJwt"])
-            self.tokens["refresh_jwt"] = Secret(data["refreshJwt"])
-            self.did = data["did"]
-        except (KeyError, TypeError):
-            raise SourceError(f"bluesky: unexpected session reply from {self.client.host}") from None
+        """Keep a session reply's tokens and DID, all checked before any is kept."""
+        fields = data if isinstance(data, dict) else {}
+        access, refresh, did = (fields.get(name) for name in ("accessJwt", "refreshJwt", "did"))
+        if not (_text(access) and _text(refresh) and _text(did) and did.startswith("did:")):
+            raise SourceError(
+                f"bluesky: unexpected session reply from {self.client.host}"
+                " (accessJwt, refreshJwt and did must be strings)"
+            )
+        self.tokens.update(access_jwt=Secret(access), refresh_jwt=Secret(refresh))
+        self.did = did
+
+
+def _text(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(value.strip())
 
 
 def connect(target: Target, base_url: str, password: Secret, bio_line: str | None, options: ClientOptions) -> Connected:
@@ -152,15 +171,23 @@ def label_profile(session: Session, bio_line: str | None) -> tuple[str | None, l
     ref = {"repo": session.did, "collection": PROFILE, "rkey": "self"}
     try:
         current = session.call("GET", "com.atproto.repo.getRecord", params=ref).data
-        profile, cid = dict(current["value"]), current.get("cid")
     except SourceError as error:
         if "RecordNotFound" not in str(error):
             raise
-        profile, cid = {"$type": PROFILE}, None
+        current = {"value": {"$type": PROFILE}}
+    profile = current.get("value") if isinstance(current, dict) else None
+    cid = current.get("cid") if isinstance(current, dict) else None
+    # Written back whole: a profile it cannot read is left alone rather than damaged.
+    if not isinstance(profile, dict) or not isinstance(profile.get("description", ""), str):
+        raise SourceError("bluesky: unexpected reply to com.atproto.repo.getRecord of the profile")
+    if cid is not None and not isinstance(cid, str):
+        raise SourceError("bluesky: unexpected reply to com.atproto.repo.getRecord of the profile (cid)")
+    profile = dict(profile)
     labels = profile.get("labels")
     if not isinstance(labels, dict):
         labels = {}
-    values = [v for v in labels.get("values") or [] if isinstance(v, dict)]
+    values = labels.get("values")
+    values = [v for v in values if isinstance(v, dict)] if isinstance(values, list) else []
     if not any(v.get("val") == "bot" for v in values):
         values.append({"val": "bot"})
     profile["labels"] = {**labels, "$type": SELF_LABELS, "values": values}
@@ -176,7 +203,9 @@ def label_profile(session: Session, bio_line: str | None) -> tuple[str | None, l
             notes.append(f"the bio has no room for the disclosure line (at most {DESCRIPTION_LIMIT} characters)")
     # swapRecord: if the profile changed since it was read, the write fails instead of undoing that change.
     body = {**ref, "record": profile, **({"swapRecord": cid} if cid else {})}
-    session.call("POST", "com.atproto.repo.putRecord", body=body)
+    written = session.call("POST", "com.atproto.repo.putRecord", body=body).data
+    if not isinstance(written, dict) or not _text(written.get("uri")):  # the label is only claimed once written
+        raise SourceError("bluesky: unexpected reply to com.atproto.repo.putRecord of the profile")
     return added, notes
 
 

@@ -73,8 +73,10 @@ def connect(store: Store, target_text: str, options: ConnectOptions, prompts: Pr
     else:
         keys = _given_x_keys(given) if given else _x_keys(options.token_env)
         result = x.connect(target, base_url, keys, options.bio_line, options.client)
-    credentials.save(target.key, result.secrets)
-    save_connection(store, result.connection)
+    # Saved only now that the service has answered every step; both or neither.
+    with store.transaction():
+        save_connection(store, result.connection)
+        credentials.save(target.key, result.secrets)
     return Connected(result.connection, result.secrets, result.notes + notes)
 
 

@@ -61,29 +61,41 @@ def connect(
         with http_client(base_url, options) as client:
             token, secrets = _authorize(client, ask_code)
     secrets["access_token"] = token
-    notes: list[str] = []
     with http_client(base_url, options, token) as client:
         me = client.get_json("/api/v1/accounts/verify_credentials", explain=_explainer(target)).data
         account_id = _own_account(me, target)
+        note = _bio(me)
         limit = instance_limit(client)
-        notes.append(f"{target.key} may post {limit} characters")
+        notes = [f"{target.key} may post {limit} characters"]
         fields: dict[str, str] = {}
-        if not me.get("bot"):
+        if me.get("bot") is not True:
             fields["bot"] = "true"
-        note = (me.get("source") or {}).get("note")
-        note = note if note is not None else html_to_text(me.get("note") or "")
-        added_bio = None
         if bio_line and bio_line not in note:
             combined = f"{note.rstrip()}\n\n{bio_line}".strip()
             if graphemes(combined) <= NOTE_LIMIT:
-                fields["note"], added_bio = combined, bio_line
+                fields["note"] = combined
             else:
                 notes.append(f"the bio has no room for the disclosure line (at most {NOTE_LIMIT} characters)")
         if fields:
-            client.request_json(
+            me = client.request_json(
                 "PATCH", "/api/v1/accounts/update_credentials", form=fields, explain=_explainer(target, "profile")
-            )
-        notes.append("marked as a bot account" + (" and the disclosure added to its bio" if added_bio else ""))
+            ).data
+            if not isinstance(me, dict):
+                raise SourceError("mastodon: unexpected reply to update_credentials")
+    # What the instance answers, not what was asked: some ignore a field they do not support.
+    bot_flag = me.get("bot") is True
+    kept_bio = bool(bio_line and bio_line in _bio(me))
+    notes.append(
+        "marked as a bot account"
+        if bot_flag
+        else f"the instance did not mark {target.key} as a bot: tick “This is an automated account” in its profile"
+    )
+    if "note" in fields:
+        notes.append(
+            "the disclosure added to its bio"
+            if kept_bio
+            else "the instance did not keep the disclosure line in the bio: add it by hand"
+        )
     connection = Connection(
         target=target.key,
         service="mastodon",
@@ -91,11 +103,21 @@ def connect(
         base_url=base_url,
         account_id=account_id,
         max_chars=limit,
-        bot_flag=True,
-        bio_line=added_bio or (bio_line if bio_line and bio_line in note else None),
+        bot_flag=bot_flag,
+        bio_line=bio_line if kept_bio else None,
         connected_at=now_iso(),
     )
     return Connected(connection, secrets, notes)
+
+
+def _bio(account: dict) -> str:
+    """An account's bio as typed (source.note), else its HTML as text; an odd one is refused."""
+    source = account.get("source", {})
+    note = source.get("note") if isinstance(source, dict) else None
+    html = account.get("note") or ""
+    if not isinstance(source, dict) or not isinstance(note, str | None) or not isinstance(html, str):
+        raise SourceError("mastodon: unexpected reply to verify_credentials (source, note)")
+    return note if note is not None else html_to_text(html)
 
 
 def authorize_url(base_url: str, client_id: str) -> str:
@@ -154,11 +176,13 @@ def token_for_code(client: HttpClient, app: dict[str, Secret], code: str) -> Sec
 
 
 def _own_account(me: Any, target: Target) -> str:
-    if not isinstance(me, dict) or "id" not in me:
-        raise SourceError("mastodon: unexpected reply to verify_credentials")
-    if str(me.get("username", "")).lower() != target.user:
-        raise SourceError(f"mastodon: the token belongs to @{me.get('username')}, not to {target.key}")
-    return str(me["id"])
+    account_id = me.get("id") if isinstance(me, dict) else None
+    username = me.get("username") if isinstance(me, dict) else None
+    if not isinstance(account_id, str | int) or isinstance(account_id, bool) or not isinstance(username, str):
+        raise SourceError("mastodon: unexpected reply to verify_credentials (id, username)")
+    if username.lower() != target.user:
+        raise SourceError(f"mastodon: the token belongs to @{plain(username)[:60]}, not to {target.key}")
+    return str(account_id)
 
 
 def instance_limit(client: HttpClient) -> int:

@@ -145,11 +145,15 @@ def connect(target: Target, base_url: str, keys: dict[str, Secret], bio_line: st
             me = account.call("GET", "/users/me").data
         except HttpStatusError as error:
             raise account._explain(error) from None
-    user = (me or {}).get("data") if isinstance(me, dict) else None
-    if not isinstance(user, dict) or "id" not in user:
-        raise SourceError("x: unexpected reply to /2/users/me")
-    if str(user.get("username", "")).lower() != target.user:
-        raise SourceError(f"x: the keys belong to @{user.get('username')}, not to {target.key}")
+    user = me.get("data") if isinstance(me, dict) else None
+    if (
+        not isinstance(user, dict)
+        or not _NUMBER.fullmatch(str(user.get("id")))
+        or not isinstance(user.get("username"), str)
+    ):
+        raise SourceError("x: unexpected reply to /2/users/me (id, username)")
+    if user["username"].lower() != target.user:
+        raise SourceError(f"x: the keys belong to @{plain(user['username'])[:60]}, not to {target.key}")
     notes = [
         "X has no API for the automated-account label: turn it on in Settings → Your account →"
         " Account information → Automation, naming the account that runs the bot"
