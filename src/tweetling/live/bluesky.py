@@ -32,6 +32,7 @@ from .service import (
     http_client,
     parse_time,
     readable_mention,
+    sent,
 )
 from .targets import Target
 
@@ -268,9 +269,9 @@ class BlueskyAccount:
         return self._sent(reply.data, post.key)
 
     def _sent(self, data: Any, rkey: str) -> Sent:
-        if not isinstance(data, dict) or not data.get("uri"):
+        if not isinstance(data, dict):
             raise SourceError("bluesky: unexpected reply to a record write")
-        return Sent(data["uri"], f"https://bsky.app/profile/{self.connection.handle}/post/{rkey}")
+        return sent(data.get("uri"), f"https://bsky.app/profile/{self.connection.handle}/post/{rkey}", "bluesky")
 
     def mentions(self, since: str | None, oldest: str) -> list[Mention]:
         """Mentions indexed after SINCE ('indexedAt uri' of the last one seen), oldest first; the
@@ -305,6 +306,8 @@ class BlueskyAccount:
         record, author = item.get("record") or {}, item.get("author") or {}
         if item.get("reason") != "mention" or not item.get("uri") or not item.get("cid"):
             return None
+        if not _text(item["uri"]) or not _text(item["cid"]):  # they go into the reply's record
+            raise ValueError("a post uri or cid that is no string")
         if not is_handle(str(author.get("handle") or "")):
             return None
         root = (record.get("reply") or {}).get("root") or {}
@@ -312,8 +315,8 @@ class BlueskyAccount:
             notification_id=f"{item.get('indexedAt')} {item['uri']}",
             post_id=item["uri"],
             cid=item["cid"],
-            root_id=root.get("uri"),
-            root_cid=root.get("cid"),
+            root_id=root.get("uri") if _text(root.get("uri")) else None,
+            root_cid=root.get("cid") if _text(root.get("cid")) else None,
             author=str(author["handle"]),
             author_is_bot=any(label.get("val") == "bot" for label in author.get("labels") or []),
             text=plain(str(record.get("text") or "")),

@@ -8,11 +8,12 @@ out-of-band code), /methods/accounts/#update_credentials (the bot flag and bio),
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlencode
 
 from .. import limits
@@ -36,9 +37,12 @@ from .service import (
     id_order,
     parse_time,
     readable_mention,
+    sent,
 )
 from .targets import Target
 
+log = logging.getLogger("tweetling")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")  # Mastodon's numbers, Pleroma's and GoToSocial's letters too
 OOB = "urn:ietf:wg:oauth:2.0:oob"  # Mastodon shows the code instead of redirecting
 SCOPES = "read:accounts read:notifications read:statuses write:accounts write:statuses"
 NOTE_LIMIT = 500  # characters of a profile bio
@@ -212,9 +216,10 @@ def open_account(connection: Connection, options: ClientOptions) -> MastodonAcco
 
 
 def stricter_visibility(a: str, b: str | None) -> str:
-    """A reply is never more public than the post it answers."""
+    """A reply is never more public than the post it answers; than one of a kind not known here
+    (local-only, mutuals-only) or none, it is direct: the most private known."""
     if b not in VISIBILITIES:
-        return a
+        return VISIBILITIES[-1]
     return max(a, b, key=VISIBILITIES.index)
 
 
@@ -253,10 +258,9 @@ class MastodonAccount:
             explain=_explainer(self.target, "post"),
             resend=False,
         ).data
-        try:
-            return Sent(str(status["id"]), status.get("url"))
-        except (KeyError, TypeError):
-            raise SourceError(f"mastodon: unexpected reply from {self.client.host}/api/v1/statuses") from None
+        if not isinstance(status, dict):  # it may have been made all the same: the next send looks first
+            raise SourceError(f"mastodon: unexpected reply from {self.client.host}/api/v1/statuses")
+        return sent(status.get("id"), status.get("url"), "mastodon")
 
     def find_sent(self, post: Outgoing) -> Sent | None:
         """The bot's status made by an earlier, interrupted send of POST, if it arrived (idempotency
@@ -269,9 +273,13 @@ class MastodonAccount:
         started = datetime.fromisoformat(post.created_at) - timedelta(minutes=5)  # clocks differ
         wanted = _comparable(self.status_text(post))
         for status in statuses if isinstance(statuses, list) else []:
-            created = status.get("created_at") or ""
-            if parse_time(created) >= started and _comparable(html_to_text(status.get("content") or "")) == wanted:
-                return Sent(str(status["id"]), status.get("url"))
+            if not isinstance(status, dict):
+                continue
+            if (
+                parse_time(status.get("created_at")) >= started
+                and _comparable(_html_text(status.get("content"))) == wanted
+            ):
+                return sent(status.get("id"), status.get("url"), "mastodon")
         return None
 
     def mentions(self, since: str | None, oldest: str) -> list[Mention]:
@@ -283,11 +291,15 @@ class MastodonAccount:
             page = self.client.get_json("/api/v1/notifications", params, explain=_explainer(self.target)).data
             if not isinstance(page, list) or not page:
                 break
-            found.update((str(n["id"]), n) for n in page if isinstance(n, dict) and "id" in n)
+            for notification in page:
+                if isinstance(notification, dict) and is_id(notification.get("id")):
+                    found[notification["id"]] = notification
+                else:  # its id goes into the next request: a page of odd ones is not read on from
+                    log.warning("a notification of an unexpected shape was skipped (no usable id)")
             if cursor is None:  # a first poll answers only what is recent, not the account's history
                 break
             cursor = max(found, key=id_order)
-        ordered = sorted(found.values(), key=lambda n: id_order(str(n["id"])))
+        ordered = sorted(found.values(), key=lambda n: id_order(n["id"]))
         mentions = [readable_mention(self._mention, n) for n in ordered]
         return [m for m in mentions if m is not None]
 
@@ -295,19 +307,21 @@ class MastodonAccount:
         status, account = notification.get("status") or {}, notification.get("account") or {}
         if notification.get("type") != "mention" or not status.get("id"):
             return None
+        if not is_id(status["id"]):  # it goes into paths and the reply: never a path of its own
+            raise ValueError("a status id that is no id")
         if not any(str(m.get("id")) == self.connection.account_id for m in status.get("mentions") or []):
             return None
         author = str(account.get("acct") or "")
         if not is_handle(author):
             return None
         return Mention(
-            notification_id=str(notification["id"]),
-            post_id=str(status["id"]),
+            notification_id=notification["id"],
+            post_id=status["id"],
             author=author,
             author_is_bot=bool(account.get("bot")),
             text=plain(html_to_text(status.get("content") or "")),
             created_at=str(status.get("created_at") or notification.get("created_at") or ""),
-            visibility=status.get("visibility"),
+            visibility=status.get("visibility") if isinstance(status.get("visibility"), str) else None,
             is_self=str(account.get("id")) == self.connection.account_id,
             author_opt_outs=tuple(tag_signals(_profile_texts(account))),
         )
@@ -332,6 +346,11 @@ def _profile_texts(account: dict) -> list[tuple[str, object]]:
 
 def _html_text(value: object) -> str:
     return html_to_text(value) if isinstance(value, str) else ""
+
+
+def is_id(value: object) -> TypeGuard[str]:
+    """Whether VALUE may be a status or notification id: a string that is safe in a path."""
+    return isinstance(value, str) and bool(_ID.fullmatch(value))
 
 
 def _comparable(text: str) -> str:

@@ -36,6 +36,14 @@ class Mention:
     is_self: bool = False  # the bot's own post
     author_opt_outs: tuple[str, ...] = ()  # opt-out tags on the author's profile, e.g. "#nobot in the bio"
 
+    def __post_init__(self) -> None:
+        # Half a UTF-16 pair ("\ud800") from a server: the tokenizer, UTF-8 and SQLite refuse it.
+        for name, value in vars(self).items():
+            if isinstance(value, str):
+                object.__setattr__(self, name, whole_characters(value))
+            elif isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(whole_characters(v) for v in value))
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -51,8 +59,25 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class Sent:
-    remote_id: str  # status id, post URI or tweet id ("" when X only says it has it already)
+    remote_id: str  # status id, post URI or tweet id ("" when the service did not say which)
     url: str | None = None
+
+
+def sent(remote_id: object, url: object, service: str) -> Sent:
+    """What a service answered to a post it made: an id or URL that is no string (nor a web
+    address) is left out with a warning, since the post was made all the same."""
+    if not isinstance(remote_id, str) or not remote_id.strip() or len(remote_id) > 500:
+        log.warning("%s made the post but answered no usable id: recorded as posted without it", service)
+        remote_id = ""
+    if url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://")) and len(url) <= 2000):
+        log.warning("%s answered a post URL that is no web address: recorded without it", service)
+        url = None
+    return Sent(whole_characters(remote_id), whole_characters(url) if url else None)
+
+
+def whole_characters(text: str) -> str:
+    """TEXT with each lone UTF-16 surrogate replaced by U+FFFD (a split pair joined again)."""
+    return text if text.isascii() else text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from .service import (
     http_client,
     id_order,
     parse_time,
+    sent,
 )
 from .targets import Target
 
@@ -266,10 +267,15 @@ class XAccount:
                 # The conversation's reply settings, or its author, keep the bot out: asking again cannot help.
                 raise RefusedPost(f"x: X refused the reply (HTTP 403{error_detail(error)})") from None
             raise explained from None
-        data = (reply.data or {}).get("data") if isinstance(reply.data, dict) else None
-        if not isinstance(data, dict) or "id" not in data:
+        data = reply.data.get("data") if isinstance(reply.data, dict) else None
+        if not isinstance(data, dict):  # it may have been made all the same: the next send looks first
             raise SourceError("x: unexpected reply to POST /2/tweets")
-        return Sent(str(data["id"]), f"https://x.com/{self.connection.handle}/status/{data['id']}")
+        return self._sent(data.get("id"))
+
+    def _sent(self, tweet_id: object) -> Sent:
+        if isinstance(tweet_id, str) and _NUMBER.fullmatch(tweet_id):
+            return Sent(tweet_id, f"https://x.com/{self.connection.handle}/status/{tweet_id}")
+        return sent(None, None, "x")
 
     def find_sent(self, post: Outgoing) -> Sent | None:
         """The bot's post from an interrupted send, when the token may read its timeline."""
@@ -289,9 +295,9 @@ class XAccount:
                 return None  # write-only access: a duplicate refusal will tell instead
             raise self._explain(error) from None
         wanted = " ".join(post.text.split())
-        for tweet in (reply.data or {}).get("data") or []:
-            if " ".join(html.unescape(tweet.get("text", "")).split()) == wanted:
-                return Sent(str(tweet["id"]), f"https://x.com/{self.connection.handle}/status/{tweet['id']}")
+        for tweet in _objects(reply.data.get("data") if isinstance(reply.data, dict) else None):
+            if " ".join(html.unescape(str(tweet.get("text", ""))).split()) == wanted:
+                return self._sent(tweet.get("id"))
         return None
 
     def mentions(self, since: str | None, oldest: str) -> list[Mention]:
