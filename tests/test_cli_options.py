@@ -68,3 +68,11 @@ def test_serve_says_in_one_line_where_it_cannot_listen(tweetling_home):
         port = taken.getsockname()[1]
         with pytest.raises(TweetlingError, match=f"port {port} on 127.0.0.1 is in use"):
             check_can_listen("127.0.0.1", port)
+
+
+@pytest.mark.parametrize("command", [["generate"], ["queue"], ["export"], ["share", "--instance", "a.b"]])
+def test_a_name_too_long_for_the_file_system_is_one_shortened_line(tweetling_home, command):
+    name = "a" * 3000
+    result = CliRunner().invoke(cli, [command[0], name, *(["hi", *command[1:]] if len(command) > 1 else [])])
+    assert result.exit_code == 1, result.output
+    assert "\n" not in result.stderr.strip() and "File name too long" in result.stderr and len(result.stderr) < 400

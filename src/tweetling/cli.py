@@ -28,8 +28,18 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-# What the machine, not tweetling, refused: a full disk, a read-only or forbidden folder.
-_MACHINE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+# What the machine, not tweetling, refused: a full disk, a read-only or forbidden folder, a name
+# longer than the file system takes.
+_MACHINE_ERRORS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EFBIG,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EIO,
+    errno.ENAMETOOLONG,
+}
 
 
 class _Group(click.Group):
@@ -44,7 +54,8 @@ class _Group(click.Group):
         except OSError as error:
             if error.errno not in _MACHINE_ERRORS:
                 raise
-            where = f"{error.filename}: " if error.filename else ""
+            name = str(error.filename or "")
+            where = f"{name if len(name) <= 200 else name[:100] + '…'}: " if name else ""
             self._fail(ctx, f"{where}{error.strerror or error}")
 
     @staticmethod
