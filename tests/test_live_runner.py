@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import random
+import sqlite3
 import time
 
 import pytest
@@ -249,7 +250,7 @@ def test_write_only_x_keys_post_on_without_replies(httpserver, store, monkeypatc
     assert "may not read mentions" in plan.output and "would post without replies" in plan.output
 
 
-@pytest.mark.parametrize("fault", ["locks-folder-is-a-file", "lock-held"])
+@pytest.mark.parametrize("fault", ["locks-folder-is-a-file", "lock-held", "store-full"])
 def test_a_failing_step_is_one_line_and_the_next_step_posts(httpserver, store, monkeypatch, tweetling_home, fault):
     """Not only the network: the disk, the store or another process may fail one step."""
     fake = connected("mastodon", httpserver, store, monkeypatch)
@@ -259,6 +260,9 @@ def test_a_failing_step_is_one_line_and_the_next_step_posts(httpserver, store, m
     with contextlib.ExitStack() as faults:
         if fault == "lock-held":
             faults.enter_context(publish._lock("jack", TARGETS["mastodon"]))
+        elif fault == "store-full":
+            full = sqlite3.OperationalError("database or disk is full")
+            faults.enter_context(monkeypatch.context()).setattr(Queue, "next_to_send", _raises(full))
         else:
             (tweetling_home / "locks").write_text("not a folder")
             faults.callback((tweetling_home / "locks").unlink)
@@ -268,6 +272,13 @@ def test_a_failing_step_is_one_line_and_the_next_step_posts(httpserver, store, m
     assert "trying again in 60 s" in events[-1] and "\n" not in events[-1] and posted_texts(fake) == []
     run.step()
     assert posted_texts(fake) == ["after the fault"]
+
+
+def _raises(error):
+    def fail(*args, **kwargs):
+        raise error
+
+    return fail
 
 
 def test_a_refused_draft_is_said_and_the_next_goes_at_the_next_step(httpserver, store, monkeypatch):

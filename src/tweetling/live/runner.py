@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -177,7 +178,7 @@ class Runner:
             self.replying = False
             self.emit(f"{error}; not answering mentions in this run")
             return 0.0
-        except (TweetlingError, OSError) as error:  # the service, the network, the store or the disk
+        except (TweetlingError, OSError, sqlite3.Error) as error:  # the service, the network, the store, the disk
             self.emit(f"{one_line(error)}; trying again in {self.config.poll_s:.0f} s")
             return self.config.poll_s
         if self.done:
