@@ -252,6 +252,7 @@ def _session(fake, **fields):
         ("bluesky", "getRecord", lambda fake: json_response({"uri": "at://x", "value": "not a record"})),
         ("bluesky", "getRecord", lambda fake: json_response({"value": {"description": 7}})),
         ("bluesky", "putRecord", lambda fake: json_response({"uri": 7})),
+        ("mastodon", "/api/v1/apps", lambda fake: json_response({"client_id": 5, "client_secret": "s"})),
         ("mastodon", "verify_credentials", lambda fake: json_response({**fake.account, "id": {"n": 4242}})),
         ("mastodon", "verify_credentials", lambda fake: json_response({**fake.account, "username": ["bot"]})),
         ("mastodon", "verify_credentials", lambda fake: json_response({**fake.account, "source": "odd"})),

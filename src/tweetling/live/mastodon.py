@@ -150,10 +150,11 @@ def register_app(client: HttpClient) -> dict[str, Secret]:
         form={"client_name": "tweetling", "redirect_uris": OOB, "scopes": SCOPES},
         explain=lambda e: SourceError(f"mastodon: {client.host} refused to register the app{error_detail(e)}"),
     ).data
-    try:
-        return {"client_id": Secret(app["client_id"]), "client_secret": Secret(app["client_secret"])}
-    except (KeyError, TypeError):
-        raise SourceError(f"mastodon: unexpected reply from {client.host}/api/v1/apps") from None
+    fields = app if isinstance(app, dict) else {}
+    client_id, client_secret = fields.get("client_id"), fields.get("client_secret")
+    if not isinstance(client_id, str) or not client_id or not isinstance(client_secret, str) or not client_secret:
+        raise SourceError(f"mastodon: unexpected reply from {client.host}/api/v1/apps (client_id, client_secret)")
+    return {"client_id": Secret(client_id), "client_secret": Secret(client_secret)}
 
 
 def token_for_code(client: HttpClient, app: dict[str, Secret], code: str) -> Secret:
