@@ -352,7 +352,7 @@ def reply_client():
 )
 def test_any_reply_body_is_json_or_one_line(reply_client, body, status):
     try:
-        reply_client._parsed("/v", _Received(status, httpx.Headers(), {}, body))
+        reply_client._parsed("/v", _Received(status, httpx.Headers(), {}, body), reply_client._secrets)
     except TweetlingError as error:
         assert "\n" not in str(error)
 

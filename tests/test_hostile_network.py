@@ -4,11 +4,17 @@ and a failed fetch leaves the store as it was (issue 11)."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gzip
 import socket
 import threading
 import time
+import tracemalloc
+import zlib
 from collections.abc import Callable
 
+import brotli
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -409,6 +415,119 @@ def test_replies_are_capped_in_size(httpserver, reply):
         http.get_json("/v")
 
 
+def test_replies_cut_short_give_their_connections_back(httpserver):
+    """A reply left unread at the cap is closed, else each would hold one of httpx's 100 connections."""
+    httpserver.expect_request("/huge").respond_with_handler(lambda request: chunked(10_000))
+    httpserver.expect_request("/v").respond_with_json({"ok": True})
+    with HttpClient(httpserver.url_for("/"), policy=fast(max_reply_bytes=5000, deadline=5.0)) as http:
+        for _ in range(110):
+            with pytest.raises(SourceError, match=r"the reply to /huge is larger than 5,000 bytes"):
+                http.get_json("/huge")
+        assert http.get_json("/v").data == {"ok": True}
+
+
+MiB = 2**20
+WBITS = {"gzip": 31, "deflate": 15}
+
+
+@functools.cache
+def bomb(encoding: str) -> bytes:
+    """64 MiB of zeros under ENCODING (codings in the order applied): 300 bytes to 64 KB."""
+    first, *rest = [coding.strip() for coding in encoding.split(",")]
+    if first == "br":
+        brotli_compressor = brotli.Compressor(quality=5)
+        body = b"".join(brotli_compressor.process(bytes(MiB)) for _ in range(64)) + brotli_compressor.finish()
+    else:
+        compressor = zlib.compressobj(9, zlib.DEFLATED, WBITS[first])
+        body = b"".join(compressor.compress(bytes(MiB)) for _ in range(64)) + compressor.flush()
+    for coding in rest:
+        body = brotli.compress(body) if coding == "br" else gzip.compress(body)
+    return body
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip", "deflate", "gzip, gzip", "br, gzip", "gzip, br"])
+def test_a_decompression_bomb_stops_at_the_cap_while_it_inflates(raw_server, encoding):
+    """httpx inflates each chunk it reads whole: 64 MiB at once here, gigabytes from a larger bomb.
+    (Served raw: werkzeug takes 10 MB to drain a request it answered, which would be counted.)"""
+    body = bomb(encoding)
+    headers = f"HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\nContent-Length: {len(body)}\r\n\r\n"
+    with HttpClient(raw_server(headers.encode() + body), policy=fast(max_reply_bytes=MiB)) as http:
+        tracemalloc.start()
+        try:
+            with pytest.raises(SourceError, match=r"the reply to /v is larger than 1 MiB, the most one reply may be$"):
+                http.get_json("/v")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 4 * MiB
+
+
+def test_codings_stacked_past_the_cap_are_one_line(httpserver):
+    body = b'{"ok": true}'
+    for _ in range(5):
+        body = gzip.compress(body)
+    httpserver.expect_request("/v").respond_with_data(body, headers={"Content-Encoding": "gzip, " * 4 + "gzip"})
+    with (
+        HttpClient(httpserver.url_for("/"), policy=fast()) as http,
+        pytest.raises(SourceError, match=r"the reply to /v \(DecodingError: 5 content codings, more than 4\)$"),
+    ):
+        http.get_json("/v")
+
+
+def test_what_follows_a_compressed_body_is_left_unread(raw_server):
+    """zlib keeps what follows the end of its stream: 16 MiB here, as much as a server sends."""
+    body = gzip.compress(b'{"ok": true}') + bytes(16 * MiB)
+    headers = "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n"
+    with HttpClient(raw_server(headers.encode() + body), policy=fast(max_reply_bytes=MiB)) as http:
+        tracemalloc.start()
+        try:
+            assert http.get_json("/v").data == {"ok": True}
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 4 * MiB
+
+
+def test_a_redirect_is_followed_without_reading_its_body(raw_server):
+    """httpx reads a redirect's body whole before it follows it: a bomb there passed every cap."""
+    landing = raw_server(b'HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{"ok": true}')
+    body = bomb("br")
+    redirect = (
+        f"HTTP/1.1 302 Found\r\nLocation: {landing}/landing\r\nContent-Encoding: br\r\nContent-Length: {len(body)}"
+    )
+    with HttpClient(raw_server(redirect.encode() + b"\r\n\r\n" + body), policy=fast(max_reply_bytes=MiB)) as http:
+        tracemalloc.start()
+        try:
+            assert http.get_json("/v").data == {"ok": True}
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 4 * MiB
+
+
+def raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize(
+    "encoding, encode",
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", raw_deflate),  # as some servers send it
+        ("br", brotli.compress),
+        ("GZIP, br", lambda data: brotli.compress(gzip.compress(data))),
+        ("identity", bytes),
+        ("compress", bytes),  # a coding httpx does not decode either: read as it came
+    ],
+)
+def test_encoded_replies_are_read(httpserver, encoding, encode):
+    httpserver.expect_request("/v").respond_with_data(encode(b'{"ok": true}'), headers={"Content-Encoding": encoding})
+    with HttpClient(httpserver.url_for("/"), policy=fast()) as http:
+        assert http.get_json("/v").data == {"ok": True}
+
+
 NOW = 2_000_000_000.0
 
 
@@ -526,6 +645,92 @@ def test_a_token_echoed_by_the_server_is_redacted(httpserver, store, echoed, sta
     message = str(caught.value)
     assert "[redacted]" in message
     assert "secret" not in message and "0123456789" not in message
+
+
+SESSION = "Session-Secret-0123456789"
+
+
+def echo(request: Request) -> Response:
+    """An error reply quoting all the request carried, as some servers' error pages do."""
+    carried = f"{request.headers.get('Authorization')} {dict(request.args)} {request.get_data(as_text=True)}"
+    return json_response({"error": f"cannot accept {carried}"}, 401)
+
+
+@pytest.mark.parametrize(
+    "send, reply",
+    [
+        (  # JSON may spell a string in \u escapes
+            lambda http: http.get_json("/v"),
+            lambda request: Response('{"error": "bad token ' + "".join(f"\\u{ord(c):04x}" for c in TOKEN) + '"}', 401),
+        ),
+        (lambda http: http.get_json("/v", params={"access_token": SESSION}), echo),
+        (lambda http: http.request_json("POST", "/v", form={"client_secret": SESSION, "code": SESSION[::-1]}), echo),
+        (lambda http: http.request_json("POST", "/v", json={"password": SESSION}), echo),
+        (  # a redirect a POST does not follow is named in the message
+            lambda http: http.request_json("POST", "/v", headers={"Authorization": f"Bearer {SESSION}"}),
+            lambda request: Response("", 307, {"Location": f"/to/{SESSION}"}),
+        ),
+    ],
+    ids=["escaped in JSON", "access_token parameter", "form fields", "JSON field", "redirect"],
+)
+def test_no_secret_the_client_sent_is_in_a_message(httpserver, send, reply):
+    httpserver.expect_request("/v").respond_with_handler(reply)
+    with HttpClient(httpserver.url_for("/"), token=TOKEN, policy=fast()) as http, pytest.raises(SourceError) as caught:
+        send(http)
+    shown = f"{caught.value} {getattr(caught.value, 'body', '')}"  # sources quote the body's error
+    assert "[redacted]" in shown
+    assert "0123456789" not in shown and "9876543210" not in shown, shown  # how TOKEN and SESSION end
+
+
+@pytest.fixture
+def raw_server():
+    """Servers on 127.0.0.1 that answer each connection with the bytes they are given, as a server
+    breaking HTTP would."""
+    listeners: list[socket.socket] = []
+
+    def serve(reply: bytes) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listeners.append(listener)
+
+        def answer() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    connection, _ = listener.accept()
+                    with connection:
+                        connection.recv(65536)
+                        connection.sendall(reply)
+
+        threading.Thread(target=answer, daemon=True).start()
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield serve
+    for listener in listeners:
+        listener.close()
+
+
+def test_a_broken_header_line_echoing_the_token_is_redacted(raw_server):
+    url = raw_server(b"HTTP/1.1 200 OK\r\nX-Echo: Bearer " + TOKEN.encode() + b"\x00\r\n\r\n")
+    with HttpClient(url, token=TOKEN, policy=fast()) as http, pytest.raises(SourceError) as caught:
+        http.get_json("/v")
+    message = str(caught.value)
+    assert message.startswith("cannot reach 127.0.0.1 (RemoteProtocolError: illegal header line")
+    assert "[redacted]" in message and "secret" not in message
+
+
+@pytest.mark.parametrize(
+    "target, shown",
+    [
+        ("file:///etc/passwd", "file:///etc/passwd"),
+        ("ftp://user:pw@files.example/a?token=hidden", "ftp://…@files.example/a?…"),
+    ],
+)
+def test_a_redirect_to_another_scheme_is_refused_at_once(httpserver, target, shown):
+    httpserver.expect_request("/v").respond_with_response(Response("", 302, {"Location": target}))
+    slept: list[float] = []
+    with HttpClient(httpserver.url_for("/"), sleep=slept.append) as http, pytest.raises(SourceError) as caught:
+        http.get_json("/v")
+    assert str(caught.value) == f"localhost redirected GET /v to {shown}: only http and https addresses are followed"
+    assert slept == [] and len(httpserver.log) == 1
 
 
 def test_redirects_to_another_host_drop_the_token(httpserver):

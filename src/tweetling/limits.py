@@ -22,6 +22,7 @@ MAX_ZIP_RATIO = 100  # uncompressed / compressed size of a zip member over 1 MiB
 
 # Network sources
 MAX_REPLY_BYTES = 32 * MiB  # one HTTP reply body, decompressed (a page of 100 posts is well under 2 MB)
+MAX_CONTENT_CODINGS = 4  # encodings stacked on one reply (servers apply one; each decodes with its own state)
 REQUEST_DEADLINE_S = 120.0  # one HTTP request from connecting to its last byte, beside the per-read timeout
 MAX_PAGES_PER_RUN = 10_000  # pages one fetch run walks (400,000 Mastodon posts); the next run continues
 MAX_CURSOR_CHARS = 4096  # a page cursor a server hands back (they are tens of characters)

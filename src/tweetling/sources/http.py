@@ -1,17 +1,19 @@
 """The HTTP client the network sources share: timeouts, retries, rate limits, and what a page is.
 
 Tokens travel only in the Authorization header; no message, repr or log line built here
-contains a header, so a token cannot leak through an error.
+contains a header, and every secret a request sent (its token, a password or code in its
+fields) is redacted from what a server echoes into a message.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -24,6 +26,7 @@ from .. import limits
 from ..errors import ReplyError, SourceError
 from ..posts import Post, Profile
 from . import shown
+from .inflate import ACCEPT_ENCODING, decoded
 
 OnWait = Callable[[float, str], None]  # (seconds, reason), called before each pause
 
@@ -75,6 +78,10 @@ class _Received:
 
 class _DeadlinePassed(Exception):
     """A request ran past RetryPolicy.deadline."""
+
+
+class _OtherScheme(Exception):
+    """A reply redirected to an address that is not http(s) (file://, ftp://): the Location header."""
 
 
 class HttpStatusError(SourceError):
@@ -133,7 +140,11 @@ class HttpClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ):
-        headers = {"Accept": "application/json", "User-Agent": "tweetling (+https://github.com/tweetling)"}
+        headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,  # what `inflate` decodes a bounded piece at a time
+            "User-Agent": "tweetling (+https://github.com/tweetling)",
+        }
         self.base_url = checked_base_url(base_url)
         self.host = httpx.URL(self.base_url).host
         if token:  # as sent, so that a reply echoing it is redacted too
@@ -145,10 +156,12 @@ class HttpClient:
         self._sleep = sleep
         self._clock = clock
         self._budget_resets_at = 0.0  # a used-up rate limit window ends then (epoch seconds)
-        # httpx drops the Authorization header when a redirect leaves the API's origin; a body
-        # (a password, a code, a post) it would resend, so only reads follow redirects (`_read`).
+        # Redirects are followed in `_reply`, which reads no redirect's body.
         self._client = httpx.Client(
-            base_url=self.base_url, headers=headers, timeout=policy.timeout, follow_redirects=True
+            base_url=self.base_url,
+            headers=headers,
+            timeout=policy.timeout,
+            event_hooks={"response": [_refuse_other_schemes]},
         )
 
     def __repr__(self) -> str:
@@ -206,6 +219,7 @@ class HttpClient:
             # httpx would refuse it, quoting the value: a token read from a credentials file, say
             raise SourceError(f"a token sent to {self.host} holds line breaks or characters outside ASCII")
         query = {k: v for k, v in (request.params or {}).items() if v is not None}
+        secrets = tuple(sorted({*self._secrets, *_sent_secrets(request, query)}, key=len, reverse=True))
         failures = rate_limited = 0
         while True:
             self._wait_for_budget()
@@ -213,10 +227,17 @@ class HttpClient:
             try:
                 reply = self._receive(request, query)
             except httpx.TransportError as error:
-                failure = f"cannot reach {self.host} ({type(error).__name__}: {error})"
+                detail = server_text(_scrubbed(str(error), secrets)) or ""  # may quote a broken header line
+                failure = f"cannot reach {self.host} ({type(error).__name__}: {detail})"
                 may_have_arrived = not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
             except _DeadlinePassed as error:
                 failure = f"{self.host}: {error}"
+            except _OtherScheme as error:
+                where = server_text(_scrubbed(_masked(str(error)), secrets))
+                raise SourceError(
+                    f"{self.host} redirected {request.method} {request.path} to {where}:"
+                    " only http and https addresses are followed"
+                ) from None
             else:
                 if reply.status == 429:
                     rate_limited += 1
@@ -230,15 +251,13 @@ class HttpClient:
                     continue
                 self._note_budget(reply.headers)
                 if 300 <= reply.status < 400:  # only a request that sends something gets here
-                    where = _masked(reply.headers.get("location", "")) or "nowhere"
+                    where = _scrubbed(_masked(reply.headers.get("location", "")), secrets) or "nowhere"
                     raise SourceError(
                         f"{self.host} redirected {request.method} {request.path} to {server_text(where)}:"
                         " not followed, as it would send what the request carries there; check the server address"
                     )
                 if reply.status < 500:
-                    # A token sent with this request only (a session's) is redacted like the client's.
-                    sent = (request.headers or {}).get("Authorization", "").partition(" ")[2]
-                    return self._parsed(request.path, reply, _secret_forms(sent))
+                    return self._parsed(request.path, reply, secrets)
                 failure = f"{self.host} answered HTTP {reply.status} for {request.path}"
             failures += 1  # a 5xx reply, a timeout or a lost connection: worth another try
             if failures > self.policy.retries or (may_have_arrived and not request.resend):
@@ -295,20 +314,12 @@ class HttpClient:
             f"{self.host}: the reply to {path} is larger than {limits.size(cap)}, the most one reply may be"
         )
         try:
-            with self._client.stream(
-                request.method,
-                path,
-                params=query,
-                json=request.json,
-                data=request.form,
-                headers=request.headers,
-                follow_redirects=request.method in _READS,
-            ) as response:
+            with self._reply(request, query) as response:
                 declared = response.headers.get("content-length", "")
                 if re.fullmatch(r"[0-9]{1,20}", declared) and int(declared) > cap:
                     raise too_large
                 body = bytearray()
-                for chunk in response.iter_bytes():
+                for chunk in decoded(response.iter_raw(), response.headers.get_list("content-encoding", True)):
                     body += chunk
                     if len(body) > cap:
                         raise too_large
@@ -326,9 +337,44 @@ class HttpClient:
                 f"{self.host}: cannot read the reply to {path} ({type(error).__name__}: {error})"
             ) from None
 
-    def _parsed(self, path: str, reply: _Received, sent_secrets: tuple[bytes, ...] = ()) -> JsonReply:
+    @contextlib.contextmanager
+    def _reply(self, request: _Request, query: dict[str, Any]) -> Iterator[httpx.Response]:
+        """The reply to REQUEST, unread, closed on leaving, after the redirects a read follows.
+
+        httpx would read each redirect's body whole (however it inflates) and follows any; here a
+        redirect is closed unread, and a request that sends something (a password, a code, a post)
+        follows none, as it would resend its body. httpx drops the Authorization header when a
+        redirect leaves the API's origin.
+        """
+        response = self._client.send(
+            self._client.build_request(
+                request.method,
+                request.path,
+                params=query,
+                json=request.json,
+                data=request.form,
+                headers=request.headers,
+            ),
+            stream=True,
+        )
+        try:
+            hops = 0
+            while request.method in _READS and response.next_request is not None:
+                if hops == self._client.max_redirects:
+                    raise SourceError(f"{self.host}: more than {hops} redirects from {request.path}")
+                hops += 1
+                response.close()
+                response = self._client.send(response.next_request, stream=True)
+            yield response
+        finally:
+            response.close()
+
+    def _parsed(self, path: str, reply: _Received, secrets: tuple[bytes, ...]) -> JsonReply:
         try:
             data = json.loads(reply.body)
+            # JSON escapes (\u0041, \/) may spell a secret out where the raw body does not show it.
+            if secrets and (b"\\" in reply.body or any(secret in reply.body for secret in secrets)):
+                data = _redacted(data, secrets)
         except RecursionError:
             raise ReplyError(self.where(path), "the reply's JSON is nested too deeply to read") from None
         except ValueError:  # not JSON, not UTF-8, or a number too long to convert
@@ -337,9 +383,6 @@ class HttpClient:
             raise SourceError(
                 f"{self.host}: the reply to {path} is not valid JSON (HTTP {reply.status}, {len(reply.body)} bytes)"
             ) from None
-        secrets = self._secrets + sent_secrets
-        if any(secret in reply.body for secret in secrets):
-            data = _redacted(data, secrets)
         if reply.status >= 400:
             raise HttpStatusError(self.host, path, reply.status, data)
         return JsonReply(data, reply.links, reply.headers)
@@ -397,6 +440,29 @@ def _masked(url: str) -> str:
     return re.sub(r"[?#].*", "?…", re.sub(r"//[^?#]*@", "//…@", url, count=1), flags=re.DOTALL)
 
 
+def _refuse_other_schemes(response: httpx.Response) -> None:
+    """A response hook: httpx would build a request to a file:// or ftp:// redirect, then fail it
+    as if the server were unreachable, and it would be tried again."""
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", response.headers.get("location", ""))
+    if response.has_redirect_location and scheme and scheme.group(1).lower() not in ("http", "https"):
+        raise _OtherScheme(response.headers["location"])
+
+
+_SECRET_FIELD = re.compile(r"token|secret|password|code|signature", re.IGNORECASE)  # not "key": Bluesky sends an rkey
+
+
+def _sent_secrets(request: _Request, query: dict[str, Any]) -> tuple[bytes, ...]:
+    """The secrets REQUEST sends, in the forms a server may echo them: its Authorization header's
+    credentials (each quoted OAuth 1 value too), and its fields named like secrets."""
+    credentials = (request.headers or {}).get("Authorization", "").partition(" ")[2]
+    oauth = re.findall(r'([\w-]+)="([^"]*)"', credentials)
+    values = [credentials, *(value for name, value in oauth if _SECRET_FIELD.search(name))]
+    for fields in (query, request.form, request.json):
+        if isinstance(fields, dict):
+            values += [value for name, value in fields.items() if _SECRET_FIELD.search(str(name))]
+    return tuple(form for value in values if isinstance(value, str) for form in _secret_forms(value))
+
+
 def _secret_forms(token: str | None) -> tuple[bytes, ...]:
     """The ways a server may echo TOKEN back: as sent, URL-decoded or -encoded, JSON-escaped."""
     if not token:
@@ -408,14 +474,19 @@ def _secret_forms(token: str | None) -> tuple[bytes, ...]:
 def _redacted(value: Any, secrets: tuple[bytes, ...]) -> Any:
     """VALUE (parsed JSON) with every secret in its strings replaced by [redacted]."""
     if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret.decode(), "[redacted]")
-        return value
+        return _scrubbed(value, secrets)
     if isinstance(value, list):
         return [_redacted(item, secrets) for item in value]
     if isinstance(value, dict):
         return {_redacted(key, secrets): _redacted(item, secrets) for key, item in value.items()}
     return value
+
+
+def _scrubbed(text: str, secrets: tuple[bytes, ...]) -> str:
+    """TEXT with every secret replaced by [redacted] (longer secrets first, as one may hold another)."""
+    for secret in secrets:
+        text = text.replace(secret.decode(), "[redacted]")
+    return text
 
 
 def server_text(value: Any, width: int = 200) -> str | None:
