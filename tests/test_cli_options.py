@@ -76,3 +76,18 @@ def test_a_name_too_long_for_the_file_system_is_one_shortened_line(tweetling_hom
     result = CliRunner().invoke(cli, [command[0], name, *(["hi", *command[1:]] if len(command) > 1 else [])])
     assert result.exit_code == 1, result.output
     assert "\n" not in result.stderr.strip() and "File name too long" in result.stderr and len(result.stderr) < 400
+
+
+@pytest.mark.parametrize(
+    "args", [["generate", "jack", "\udcff"], ["share", "jack", "\udcffhi"], ["sweep", "\udcff"], ["stats", "a\udce9"]]
+)
+def test_an_argument_that_is_not_utf8_is_refused_in_one_line(tweetling_home, args):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "is not UTF-8 text" in result.output
+
+
+def test_a_file_whose_name_is_not_utf8_is_imported(tweetling_home, tmp_path):
+    path = tmp_path / "caf\udce9.txt"  # b"caf\xe9.txt": a Latin-1 name
+    path.write_text("one post of mine that is long enough to keep\n")
+    result = CliRunner().invoke(cli, ["import", str(path), "--account", "ann"])
+    assert result.exit_code == 0, result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import math
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,6 +47,14 @@ class _Group(click.Group):
     """Shows a TweetlingError, or a file the machine refused, as one line on stderr and exits 1,
     without a traceback."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # Bytes that are not UTF-8 in an argument (a terminal in another encoding) arrive as lone
+        # surrogates, which no tokenizer, store or URL takes; only a file's name may hold them.
+        for arg in args:
+            if not _is_utf8(arg) and not os.path.lexists(arg):
+                raise click.UsageError(f"the argument {os.fsencode(arg)!r} is not UTF-8 text", ctx)
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -78,6 +87,14 @@ class _Number(click.FloatRange):
 SECONDS = _Number(0, min_open=True)
 SHARE = _Number(0, 1, max_open=True)  # of posts held out, replayed, ...
 POSTS = click.IntRange(1, limits.MAX_POSTS_PER_CALL)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @click.group(cls=_Group)
@@ -407,6 +424,7 @@ def fetch(
 def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | None):
     """SOURCES as a dataset: a dataset folder, stored accounts (prepared now; an unchanged
     version is reused), or the name of a prepared dataset."""
+    from . import paths
     from .dataset import Dataset, PrepareConfig, resolve
     from .pipeline import prepare_dataset
     from .store import Store
@@ -414,7 +432,7 @@ def training_dataset(sources: tuple[str, ...], clean_flags: dict, track: str | N
     if len(sources) == 1 and (Path(sources[0]) / "manifest.json").exists():
         return Dataset.load(sources[0])
     with Store() as store:
-        stored = all(store.count_posts(source) for source in sources)
+        stored = all(paths.is_name(source) and store.count_posts(source) for source in sources)
     if stored or len(sources) > 1:
         dataset = prepare_dataset(
             list(sources), PrepareConfig(clean=clean_options_from(**clean_flags)), track_backend=track

@@ -54,9 +54,14 @@ def exports_dir() -> Path:
     return home() / "exports"
 
 
+def is_name(name: object) -> bool:
+    """Whether NAME is safe to use inside a path (and as an account or bot name)."""
+    return isinstance(name, str) and bool(_NAME.fullmatch(name)) and ".." not in name
+
+
 def checked_name(name: str, what: str = "account name") -> str:
     """Return NAME if it is safe to use inside a path, else raise."""
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+    if not is_name(name):
         raise TweetlingError(f"invalid {what} {name!r}: use letters, digits and _ . @ - (at most 100 characters)")
     return name
 

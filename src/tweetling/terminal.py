@@ -35,5 +35,6 @@ def terminal_safe(text: str, replacement: str = "") -> str:
 def escape(text: str) -> str:
     """TEXT for rich's console.print: control characters removed and rich markup escaped.
 
-    The one helper the CLI uses for every piece of outside data it prints."""
-    return escape_markup(terminal_safe(text))
+    The one helper the CLI uses for every piece of outside data it prints. A lone surrogate (a
+    file name's byte that is not UTF-8) shows as its escape, as a terminal cannot print it."""
+    return escape_markup(terminal_safe(text).encode("utf-8", "backslashreplace").decode("utf-8"))
