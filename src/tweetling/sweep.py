@@ -193,6 +193,10 @@ def sweep(
     if not study.trials:
         study.enqueue_trial(recipe_params(config, len(dataset.train)))
 
+    # The first Ctrl-C or SIGTERM stops the training of the trial under way (or the next one
+    # before it starts) and the sweep with it; a second one stops at once.
+    stop = StopOnSignal()
+
     def objective(trial) -> float:
         params = suggest(trial, config.space)
         trial_dir = out.with_name(f".{out.name}.trial-{trial.number}")
@@ -206,7 +210,10 @@ def sweep(
                     track_backend=track_backend,
                     on_progress=on_progress,
                 )
-            except TrainingInterrupted:  # the sweep stops; a trial is not resumed, so no checkpoint is kept
+            except TrainingInterrupted:
+                if not stop.requested:  # the caller's own stop (the web app's Cancel): theirs to report
+                    raise
+                # The sweep stops after this trial; a trial is not resumed, so its checkpoint goes.
                 raise optuna.TrialPruned("stopped by Ctrl-C or SIGTERM") from None
             meta = bots.read_metadata(folder)
             value = meta.valid_loss
@@ -230,9 +237,7 @@ def sweep(
         if stop.requested:
             study.stop()
 
-    # The first Ctrl-C or SIGTERM stops the training of the trial under way (or the next one
-    # before it starts) and the sweep with it; a second one stops at once.
-    with StopOnSignal() as stop:
+    with stop:
         study.optimize(objective, n_trials=config.trials, timeout=config.timeout_s, callbacks=[report])
     if _best_value(study) is None:
         raise TweetlingError("the sweep stopped before any trial finished: no bot was kept")
