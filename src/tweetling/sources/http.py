@@ -472,14 +472,27 @@ def _secret_forms(token: str | None) -> tuple[bytes, ...]:
 
 
 def _redacted(value: Any, secrets: tuple[bytes, ...]) -> Any:
-    """VALUE (parsed JSON) with every secret in its strings replaced by [redacted]."""
-    if isinstance(value, str):
-        return _scrubbed(value, secrets)
-    if isinstance(value, list):
-        return [_redacted(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {_redacted(key, secrets): _redacted(item, secrets) for key, item in value.items()}
-    return value
+    """VALUE (parsed JSON) with every secret in its strings replaced by [redacted]; walked with a
+    stack, as a reply may nest deeper than Python recurses."""
+
+    def copied(item: Any) -> Any:
+        if isinstance(item, str):
+            return _scrubbed(item, secrets)
+        if isinstance(item, (list, dict)):
+            copy = type(item)()
+            pending.append((item, copy))
+            return copy
+        return item
+
+    pending: list[tuple[Any, Any]] = []
+    result = copied(value)
+    while pending:
+        original, copy = pending.pop()
+        if isinstance(original, list):
+            copy.extend(copied(item) for item in original)
+        else:
+            copy.update((copied(key), copied(item)) for key, item in original.items())
+    return result
 
 
 def _scrubbed(text: str, secrets: tuple[bytes, ...]) -> str:
