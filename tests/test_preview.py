@@ -285,3 +285,13 @@ def test_cli_preview_refuses_more_avatars_than_accounts(tiny_bot, tmp_path):
     assert result.exit_code == 1
     assert "2 avatars for the 1 account(s) of the bot (jack): give one per account" in " ".join(result.stderr.split())
     assert not (tiny_bot / "predictions.png").exists()
+
+
+def test_cli_preview_refuses_a_broken_avatar_before_sampling(tiny_bot, tmp_path, monkeypatch):
+    from tweetling.bots import Bot
+
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+    monkeypatch.setattr(Bot, "generate", lambda *a, **k: pytest.fail("sampled before the avatar was checked"))
+    result = CliRunner().invoke(cli, ["preview", "jack", "--avatar", str(broken)])
+    assert result.exit_code == 1 and "cannot read the avatar image" in result.stderr

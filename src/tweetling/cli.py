@@ -787,12 +787,12 @@ def preview(
     import shlex
 
     from .card import write_card
-    from .preview import check_avatar_count, emoji_note, write_preview
+    from .preview import check_avatars, emoji_note, write_preview
 
     if text is not None and (seed is not None or "pick" in given_options()):
         raise TweetlingError("--text draws the given post: it goes without --seed and --pick")
     loaded = load_bot(bot)
-    check_avatar_count(loaded.path, loaded.meta, avatars)  # before sampling the candidates
+    check_avatars(loaded.path, loaded.meta, avatars)  # before sampling the candidates
     if text is None:
         seed = random.SystemRandom().randrange(2**31) if seed is None else seed
         result = loaded.generate(prompt, n=count, seed=seed)

@@ -288,6 +288,12 @@ def check_avatar_count(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[
         )
 
 
+def check_avatars(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[Path, ...]) -> None:
+    """Refuse, before any sampling, more AVATARS than accounts and any that cannot be drawn."""
+    for author in authors_of(folder, meta, avatars):
+        _avatar(author, 1)
+
+
 def authors_of(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[Path, ...] = ()) -> list[Author]:
     """The bot's accounts with their display names and avatars (given paths first, then the folder's)."""
     check_avatar_count(folder, meta, avatars)
