@@ -291,7 +291,8 @@ def check_avatar_count(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[
 def check_avatars(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[Path, ...]) -> None:
     """Refuse, before any sampling, more AVATARS than accounts and any that cannot be drawn."""
     for author in authors_of(folder, meta, avatars):
-        _avatar(author, 1)
+        if author.avatar is not None:
+            _avatar(author, 16)
 
 
 def authors_of(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[Path, ...] = ()) -> list[Author]:
