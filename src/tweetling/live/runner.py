@@ -122,9 +122,9 @@ class Runner:
         self.config = config
         self.replying = config.reply  # off for the rest of the run when the keys may not read mentions
         self.queue = Queue(store)
+        self.clock, self.sleep = clock, sleep
         self.service = service or open_service(self.connection, self._patient(client))
         self.blocklist = blocklist if blocklist is not None else Blocklist.load()
-        self.clock, self.sleep = clock, sleep
         self.rng = rng or random.Random()
         self.emit = on_event
         self.posted = 0
@@ -188,9 +188,10 @@ class Runner:
 
     def _patient(self, client: ClientOptions) -> ClientOptions:
         """CLIENT waiting out at most MAX_RATE_LIMIT_WAIT_S per request, and saying so: a longer
-        wait ends the step, and the next one tries again."""
+        wait ends the step, and the next one tries again. It waits with the runner's sleep, which
+        a stop may cut short (the web app's Stop)."""
         retry = replace(client.retry, max_rate_limit_wait=min(client.retry.max_rate_limit_wait, MAX_RATE_LIMIT_WAIT_S))
-        return replace(client, retry=retry, on_wait=client.on_wait or self._say_wait)
+        return replace(client, retry=retry, on_wait=client.on_wait or self._say_wait, sleep=client.sleep or self.sleep)
 
     def _say_wait(self, seconds: float, reason: str) -> None:
         self.emit(f"{reason}: waiting {seconds:.0f} s")
