@@ -445,21 +445,28 @@ def bomb(encoding: str) -> bytes:
     return body
 
 
+def measured(read, under: int = 4 * MiB):
+    """What READ returns, once Python's allocations are checked to have stayed UNDER bytes while it
+    ran (also when it raises)."""
+    tracemalloc.start()
+    try:
+        value = read()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < under, f"{peak:,} bytes"
+    return value
+
+
 @pytest.mark.parametrize("encoding", ["br", "gzip", "deflate", "gzip, gzip", "br, gzip", "gzip, br"])
 def test_a_decompression_bomb_stops_at_the_cap_while_it_inflates(raw_server, encoding):
     """httpx inflates each chunk it reads whole: 64 MiB at once here, gigabytes from a larger bomb.
     (Served raw: werkzeug takes 10 MB to drain a request it answered, which would be counted.)"""
     body = bomb(encoding)
     headers = f"HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\nContent-Length: {len(body)}\r\n\r\n"
-    with HttpClient(raw_server(headers.encode() + body), policy=fast(max_reply_bytes=MiB)) as http:
-        tracemalloc.start()
-        try:
-            with pytest.raises(SourceError, match=r"the reply to /v is larger than 1 MiB, the most one reply may be$"):
-                http.get_json("/v")
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-    assert peak < 4 * MiB
+    refused = pytest.raises(SourceError, match=r"the reply to /v is larger than 1 MiB, the most one reply may be$")
+    with HttpClient(raw_server(headers.encode() + body), policy=fast(max_reply_bytes=MiB)) as http, refused:
+        measured(lambda: http.get_json("/v"))
 
 
 def test_codings_stacked_past_the_cap_are_one_line(httpserver):
@@ -479,13 +486,7 @@ def test_what_follows_a_compressed_body_is_left_unread(raw_server):
     body = gzip.compress(b'{"ok": true}') + bytes(16 * MiB)
     headers = "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nConnection: close\r\n\r\n"
     with HttpClient(raw_server(headers.encode() + body), policy=fast(max_reply_bytes=MiB)) as http:
-        tracemalloc.start()
-        try:
-            assert http.get_json("/v").data == {"ok": True}
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-    assert peak < 4 * MiB
+        assert measured(lambda: http.get_json("/v").data) == {"ok": True}
 
 
 def test_a_redirect_is_followed_without_reading_its_body(raw_server):
@@ -496,13 +497,7 @@ def test_a_redirect_is_followed_without_reading_its_body(raw_server):
         f"HTTP/1.1 302 Found\r\nLocation: {landing}/landing\r\nContent-Encoding: br\r\nContent-Length: {len(body)}"
     )
     with HttpClient(raw_server(redirect.encode() + b"\r\n\r\n" + body), policy=fast(max_reply_bytes=MiB)) as http:
-        tracemalloc.start()
-        try:
-            assert http.get_json("/v").data == {"ok": True}
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-    assert peak < 4 * MiB
+        assert measured(lambda: http.get_json("/v").data) == {"ok": True}
 
 
 def raw_deflate(data: bytes) -> bytes:

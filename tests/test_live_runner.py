@@ -296,13 +296,17 @@ def test_a_refused_draft_is_said_and_the_next_goes_at_the_next_step(httpserver, 
     assert posted_texts(fake) == ["kept"] and run.posted == 1
 
 
-@pytest.mark.parametrize(("retry_after", "waited"), [("950", []), ("30", [30.0])])
-def test_long_rate_limit_waits_end_the_step_and_are_said(httpserver, store, monkeypatch, retry_after, waited):
+@pytest.mark.parametrize(
+    ("retry_after", "waited", "sleeper"), [("950", [], "client"), ("30", [30.0], "client"), ("30", [30.0], "runner")]
+)
+def test_long_rate_limit_waits_end_the_step_and_are_said(httpserver, store, monkeypatch, retry_after, waited, sleeper):
     fake = connected("mastodon", httpserver, store, monkeypatch)
     approve(store, "patient")
     fake.inject("/api/v1/statuses", json_response({"error": "Too many requests"}, 429, {"Retry-After": retry_after}))
     events: list[str] = []
     slept: list[float] = []
+    # The runner's own sleep is the web app's pause, which its Stop ends at once.
+    sleep = {"client": ClientOptions(sleep=slept.append)} if sleeper == "client" else {"sleep": slept.append}
     run = Runner(
         store,
         "jack",
@@ -310,9 +314,9 @@ def test_long_rate_limit_waits_end_the_step_and_are_said(httpserver, store, monk
         RunConfig(every_s=HOUR, jitter_s=0, poll_s=60),
         load_bot=lambda: pytest.fail("the model is not needed"),
         blocklist=Blocklist(),
-        client=ClientOptions(sleep=slept.append),
         clock=Clock(),
         on_event=events.append,
+        **sleep,
     )
 
     run.step()
@@ -322,24 +326,3 @@ def test_long_rate_limit_waits_end_the_step_and_are_said(httpserver, store, monk
         assert "asked to wait 950 s" in events[-1] and "trying again in 60 s" in events[-1]
         run.step()
     assert posted_texts(fake) == ["patient"]
-
-
-def test_rate_limit_waits_use_the_runners_sleep_which_a_stop_cuts_short(httpserver, store, monkeypatch):
-    fake = connected("mastodon", httpserver, store, monkeypatch)
-    approve(store, "patient")
-    fake.inject("/api/v1/statuses", json_response({"error": "Too many requests"}, 429, {"Retry-After": "30"}))
-    slept: list[float] = []
-    run = Runner(
-        store,
-        "jack",
-        TARGETS["mastodon"],
-        RunConfig(every_s=HOUR, jitter_s=0, poll_s=60),
-        load_bot=lambda: pytest.fail("the model is not needed"),
-        blocklist=Blocklist(),
-        clock=Clock(),
-        sleep=slept.append,  # the web app's pause, which its Stop ends at once
-    )
-
-    run.step()
-
-    assert slept == [30] and posted_texts(fake) == ["patient"]
