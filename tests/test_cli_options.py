@@ -79,7 +79,7 @@ def test_a_name_too_long_for_the_file_system_is_one_shortened_line(tweetling_hom
 
 
 @pytest.mark.parametrize(
-    "args", [["generate", "jack", "\udcff"], ["share", "jack", "\udcffhi"], ["sweep", "\udcff"], ["stats", "a\udce9"]]
+    "args", [["generate", "jack", "\udcff"], ["share", "jack", "\udcffhi"], ["sweep", "\udcff"], ["stats", "a\ud800"]]
 )
 def test_an_argument_that_is_not_utf8_is_refused_in_one_line(tweetling_home, args):
     result = CliRunner().invoke(cli, args)

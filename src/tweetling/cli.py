@@ -52,7 +52,7 @@ class _Group(click.Group):
         # surrogates, which no tokenizer, store or URL takes; only a file's name may hold them.
         for arg in args:
             if not _is_utf8(arg) and not os.path.lexists(arg):
-                raise click.UsageError(f"the argument {os.fsencode(arg)!r} is not UTF-8 text", ctx)
+                raise click.UsageError(f"the argument {arg!a} is not UTF-8 text", ctx)
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> object:
