@@ -728,6 +728,15 @@ def test_a_redirect_to_another_scheme_is_refused_at_once(httpserver, target, sho
     assert slept == [] and len(httpserver.log) == 1
 
 
+def test_a_redirect_without_a_location_says_so(httpserver):
+    httpserver.expect_request("/v").respond_with_response(Response("", 302))
+    with HttpClient(httpserver.url_for("/")) as http, pytest.raises(SourceError) as caught:
+        http.get_json("/v")
+    assert str(caught.value) == (
+        "localhost answered GET /v with 302, a redirect without a Location to follow; check the server address"
+    )
+
+
 def test_redirects_to_another_host_drop_the_token(httpserver):
     seen = []
     other = "localhost" if httpx.URL(httpserver.url_for("/")).host != "localhost" else "127.0.0.1"

@@ -250,8 +250,13 @@ class HttpClient:
                     self._wait(seconds, f"rate limited by {self.host}")
                     continue
                 self._note_budget(reply.headers)
-                if 300 <= reply.status < 400:  # only a request that sends something gets here
-                    where = _scrubbed(_masked(reply.headers.get("location", "")), secrets) or "nowhere"
+                if 300 <= reply.status < 400:  # a redirect to nowhere, or one of a request that sends something
+                    where = _scrubbed(_masked(reply.headers.get("location", "")), secrets)
+                    if not where:
+                        raise SourceError(
+                            f"{self.host} answered {request.method} {request.path} with {reply.status}, a redirect"
+                            " without a Location to follow; check the server address"
+                        )
                     raise SourceError(
                         f"{self.host} redirected {request.method} {request.path} to {server_text(where)}:"
                         " not followed, as it would send what the request carries there; check the server address"
