@@ -84,6 +84,9 @@ CANDIDATES: dict[str, Candidate] = {
     "default-bs8": Candidate("default", {"batch_size": 8}),
     "default-bs4": Candidate("default", {"batch_size": 4}),
     "thorough-bs8": Candidate("thorough", {"batch_size": 8}),
+    # Precision: float32 steps where the CPU computes bfloat16 natively (AMX), against bf16 autocast.
+    "default-fp32": Candidate("default", {"bf16": False}),
+    "thorough-fp32": Candidate("thorough", {"bf16": False}),
     # Speed: the softmax over the training posts' tokens only (about 7,000 of 49,152).
     "default-tv": Candidate("default", {}, Levers(train_vocab=True)),
     # Ceilings: three passes at the recipe's constant rate, no early stopping, validation and
