@@ -14,7 +14,6 @@ import tracemalloc
 import zlib
 from collections.abc import Callable
 
-import brotli
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -40,7 +39,13 @@ from tweetling.cli import cli
 from tweetling.errors import ReplyError, SourceError
 from tweetling.fetch import FetchOptions, fetch
 from tweetling.sources.http import HttpClient, RetryPolicy, rate_limit_wait
+from tweetling.sources.inflate import DECODERS
 from tweetling.store import Store
+
+try:
+    import brotli
+except ImportError:  # br cases skip (needs_br)
+    brotli = None
 
 MASTODON = "mastodon:@alice@social.example"
 BLUESKY = "bluesky:alice.bsky.social"
@@ -428,6 +433,12 @@ def test_replies_cut_short_give_their_connections_back(httpserver):
 
 MiB = 2**20
 WBITS = {"gzip": 31, "deflate": 15}
+# br is asked for and decoded only with brotli 1.2+, which bounds its output (gradio requires it).
+needs_br = pytest.mark.skipif("br" not in DECODERS, reason="brotli 1.2+ is not installed: br is not asked for")
+
+
+def br(encoding: str):
+    return pytest.param(encoding, marks=needs_br) if "br" in encoding.lower() else encoding
 
 
 @functools.cache
@@ -458,7 +469,7 @@ def measured(read, under: int = 4 * MiB):
     return value
 
 
-@pytest.mark.parametrize("encoding", ["br", "gzip", "deflate", "gzip, gzip", "br, gzip", "gzip, br"])
+@pytest.mark.parametrize("encoding", [br(e) for e in ("br", "gzip", "deflate", "gzip, gzip", "br, gzip", "gzip, br")])
 def test_a_decompression_bomb_stops_at_the_cap_while_it_inflates(raw_server, encoding):
     """httpx inflates each chunk it reads whole: 64 MiB at once here, gigabytes from a larger bomb.
     (Served raw: werkzeug takes 10 MB to drain a request it answered, which would be counted.)"""
@@ -489,6 +500,7 @@ def test_what_follows_a_compressed_body_is_left_unread(raw_server):
         assert measured(lambda: http.get_json("/v").data) == {"ok": True}
 
 
+@needs_br
 def test_a_redirect_is_followed_without_reading_its_body(raw_server):
     """httpx reads a redirect's body whole before it follows it: a bomb there passed every cap."""
     landing = raw_server(b'HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{"ok": true}')
@@ -511,8 +523,8 @@ def raw_deflate(data: bytes) -> bytes:
         ("gzip", gzip.compress),
         ("deflate", zlib.compress),
         ("deflate", raw_deflate),  # as some servers send it
-        ("br", brotli.compress),
-        ("GZIP, br", lambda data: brotli.compress(gzip.compress(data))),
+        pytest.param("br", lambda data: brotli.compress(data), marks=needs_br),
+        pytest.param("GZIP, br", lambda data: brotli.compress(gzip.compress(data)), marks=needs_br),
         ("identity", bytes),
         ("compress", bytes),  # a coding httpx does not decode either: read as it came
     ],
