@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 
 import optuna
@@ -111,6 +112,7 @@ def test_sweep_cli_prints_the_best_config(tiny_model, dataset, tweetling_home):
     assert result.exit_code == 0, result.output
     assert "best trial 0" in result.output and "learning_rate" in result.output
     assert f"{RECIPES['default'].learning_rate:.4g}" in result.output  # the first trial is the default recipe
+    assert re.search(r"trial .*(\d+)/\1 .*tok/s", result.stderr)  # each trial's steps, as a bar with an ETA
     assert (tweetling_home / "bots" / "jack-sweep" / "config.json").exists()
 
 

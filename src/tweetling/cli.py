@@ -7,6 +7,7 @@ import math
 import os
 import sys
 from collections.abc import Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -514,7 +515,6 @@ def train(
     With --continue, the accounts' bot is fine-tuned further on the posts fetched or imported
     since it was trained, plus a replayed sample of older ones, in a fraction of the time.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from .bots import read_metadata
     from .distributed import world
@@ -549,29 +549,7 @@ def train(
             f"training [bold]{escape(dataset.name)}[/] on {escape(base)} "
             f"({config.recipe} recipe, {config.method}): {len(dataset.train):,} posts"
         )
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} tok/s  loss {task.fields[loss]}  ETA {task.fields[eta]}"),
-    )
-    with Progress(*columns, console=err_console) as progress:
-        task = progress.add_task("training", total=None, rate="-", loss="-", eta="-")
-
-        def on_progress(report) -> None:
-            if report.event == "step":
-                eta = f"{report.eta_s // 60:.0f}:{report.eta_s % 60:02.0f}" if report.eta_s is not None else "-"
-                progress.update(
-                    task,
-                    completed=report.step,
-                    total=report.total_steps,
-                    rate=f"{report.tokens_per_s:,.0f}",
-                    loss=f"{report.loss:.3f}",
-                    eta=eta,
-                )
-            elif report.event == "eval":
-                when = f"epoch {report.epoch}, step {report.step}" if report.step else "before training"
-                progress.console.print(f"{when}: validation loss {report.valid_loss:.4f}")
+    with training_progress("training") as (progress, on_progress):
 
         def on_plan(plan) -> None:
             progress.console.print(f"plan: {escape(plan.describe())}", highlight=False)
@@ -614,6 +592,41 @@ def train(
         f"{meta.train_tokens:,} tokens in {meta.train_time_s:.0f} s "
         f"({meta.tokens_per_s:,.0f} tok/s); {summary}"
     )
+
+
+@contextmanager
+def training_progress(description: str, say_validations: bool = True):
+    """A bar of training steps with tokens/s, loss and ETA, and the callback that moves it (each
+    training that starts, a sweep's next trial, starts it again); validations are printed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} tok/s  loss {task.fields[loss]}  ETA {task.fields[eta]}"),
+    )
+    with Progress(*columns, console=err_console) as progress:
+        task = progress.add_task(description, total=None, rate="-", loss="-", eta="-")
+
+        def on_progress(report) -> None:
+            if report.event == "start":
+                progress.update(task, completed=report.step, total=report.total_steps, rate="-", loss="-", eta="-")
+            elif report.event == "step":
+                eta = f"{report.eta_s // 60:.0f}:{report.eta_s % 60:02.0f}" if report.eta_s is not None else "-"
+                progress.update(
+                    task,
+                    completed=report.step,
+                    total=report.total_steps,
+                    rate=f"{report.tokens_per_s:,.0f}",
+                    loss=f"{report.loss:.3f}",
+                    eta=eta,
+                )
+            elif report.event == "eval" and say_validations:
+                when = f"epoch {report.epoch}, step {report.step}" if report.step else "before training"
+                progress.console.print(f"{when}: validation loss {report.valid_loss:.4f}")
+
+        yield progress, on_progress
 
 
 def heldout_summary(meta) -> str:
@@ -996,8 +1009,8 @@ def sweep(
         )
 
     console.print(f"sweeping [bold]{escape(dataset.name)}[/] on {escape(base)}: {trials} trials")
-    with err_console.status("training trials…"):
-        result = run_sweep(dataset, config, out, track_backend=track, on_trial=on_trial)
+    with training_progress("trial", say_validations=False) as (_, on_progress):
+        result = run_sweep(dataset, config, out, track_backend=track, on_trial=on_trial, on_progress=on_progress)
         for warning in finish_bot(result.bot):
             warn(warning)
     if result.stopped:
