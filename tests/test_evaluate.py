@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zlib
 
 import numpy as np
@@ -69,6 +70,10 @@ def test_eval_measures_the_bot_and_records_it_in_metadata_and_card(trained_bot):
     assert result["generated"] <= 6 and 0 <= result["memorized_rate"] <= 1
     assert "no other account" in result["style"]["unavailable"]  # one account, nothing else in the store
     assert stages[0] == "loading the bot" and "style attribution" in stages
+    sampling = [stage for stage in stages if stage.startswith("sampling posts")]
+    assert sampling[0] == "sampling posts: 0 of 6" and re.fullmatch(
+        r"sampling posts: 3 of 6, about \d+ s left", sampling[1]
+    )
     assert read_meta_file(trained_bot)["eval"]["perplexity"] == result["perplexity"]
     card = (trained_bot / "README.md").read_text()
     assert "## Evaluation" in card and yaml.safe_load(card.split("---")[1])["pipeline_tag"] == "text-generation"

@@ -78,9 +78,8 @@ def evaluate_bot(
     }
     result.update(_perplexity(loaded.model, loaded.tokenizer, heldout))
 
-    report(f"sampling {config.n} posts")
     generation_started = time.perf_counter()
-    posts = sample_posts(loaded, config)
+    posts = sample_posts(loaded, config, report)
     result["generation_s"] = round(time.perf_counter() - generation_started, 2)
     del loaded
     result.update(text_metrics(posts, train_texts, config.memorization_ngram))
@@ -154,11 +153,15 @@ def _base_perplexity(base: str, texts: list[str]) -> dict:
 # --- sampled posts -------------------------------------------------------------------------------
 
 
-def sample_posts(bot: Bot, config: EvalConfig) -> list[str]:
+def sample_posts(bot: Bot, config: EvalConfig, report: ProgressCallback = lambda stage: None) -> list[str]:
     """CONFIG.n posts as `tweetling generate` samples them (cut at the first newline), keeping
-    duplicates and copies so that the metrics see them; empty samples are left out."""
+    duplicates and copies so that the metrics see them; empty samples are left out. REPORT hears
+    how many are sampled, and about how long the rest should take, before each batch."""
     posts: list[str] = []
+    started = time.perf_counter()
     for number, start in enumerate(range(0, config.n, config.batch_size)):
+        left = f", about {(time.perf_counter() - started) / start * (config.n - start):.0f} s left" if start else ""
+        report(f"sampling posts: {start:,} of {config.n:,}{left}")
         count = min(config.batch_size, config.n - start)
         continuations = bot.sample(config.prompt, count, seed=config.seed + number, config=GenerateConfig())
         for continuation in continuations:
