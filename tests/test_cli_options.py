@@ -91,3 +91,8 @@ def test_a_file_whose_name_is_not_utf8_is_imported(tweetling_home, tmp_path):
     path.write_text("one post of mine that is long enough to keep\n")
     result = CliRunner().invoke(cli, ["import", str(path), "--account", "ann"])
     assert result.exit_code == 0, result.output
+
+
+def test_eval_refuses_a_seed_torch_cannot_take(tiny_bot):
+    result = CliRunner().invoke(cli, ["eval", "jack", "--seed", "999999999999999999999", "--no-base", "--no-style"])
+    assert result.exit_code == 1 and "the seed must be a whole number from 0 to" in result.stderr

@@ -18,6 +18,7 @@ from .bots import Bot
 from .dataset import Dataset, Example
 from .errors import TweetlingError
 from .generate import GenerateConfig, NgramIndex, cut_at_newline, words
+from .recipes import check_seed
 
 Embedder = Callable[[list[str]], np.ndarray]  # texts → one L2-normalised row per text
 ProgressCallback = Callable[[str], None]  # the stage that starts
@@ -42,6 +43,7 @@ class EvalConfig:
             raise TweetlingError("n, batch_size, memorization_ngram and style_posts must be at least 1")
         if self.n > limits.MAX_EVAL_POSTS:
             raise TweetlingError(f"eval samples at most {limits.MAX_EVAL_POSTS:,} posts, not {self.n:,}")
+        check_seed(self.seed + self.n // self.batch_size)  # each batch samples with the next seed
 
 
 def evaluate_bot(
