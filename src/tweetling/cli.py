@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 
 from . import limits
-from .errors import TweetlingError
+from .errors import TweetlingError, one_line
 from .export import DTYPES, GGUF_TYPES
 from .generate import DEFAULT_POSTS, DEFAULT_PROMPT, GenerateConfig
 from .models import DEFAULT_BASE
@@ -64,14 +64,11 @@ class _Group(click.Group):
         except OSError as error:
             if error.errno not in _MACHINE_ERRORS:
                 raise
-            name = str(error.filename or "")
-            where = f"{name if len(name) <= 200 else name[:100] + '…'}: " if name else ""
-            self._fail(ctx, f"{where}{error.strerror or error}")
+            self._fail(ctx, one_line(error))
 
     @staticmethod
     def _fail(ctx: click.Context, message: str) -> NoReturn:
-        one_line = " ".join(message.split())
-        err_console.print(f"[bold red]error:[/] {escape(one_line)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(' '.join(message.split()))}", highlight=False, soft_wrap=True)
         ctx.exit(1)
 
 
@@ -515,7 +512,6 @@ def train(
     With --continue, the accounts' bot is fine-tuned further on the posts fetched or imported
     since it was trained, plus a replayed sample of older ones, in a fraction of the time.
     """
-
     from .bots import read_metadata
     from .distributed import world
     from .pipeline import continue_bot, plan_continuation, train_bot
@@ -1051,10 +1047,9 @@ def sweep(
 @track_option("datasets and trainings")
 def serve(host: str, port: int, base_model: str | None, max_upload_mb: int, track: str | None) -> None:
     """Serve the bot maker (data, train, generate, post, and each bot's page) as a local web app."""
-    from .web.app import ServeConfig, check_can_listen
+    from .web.app import ServeConfig
     from .web.app import serve as serve_app
 
-    check_can_listen(host, port)  # before saying where the app is
     config = ServeConfig(
         host=host,
         port=port,
@@ -1062,8 +1057,9 @@ def serve(host: str, port: int, base_model: str | None, max_upload_mb: int, trac
         track=track,
         **({"base_model": base_model} if base_model else {}),
     )
+    app = serve_app(config, block=False)  # said once it listens
     console.print(f"tweetling web app on [bold]http://{escape(host)}:{port}[/] (Ctrl-C to stop)")
-    serve_app(config)
+    app.block_thread()
 
 
 # --- bots that post: connect, connections, disconnect, draft, queue, post, run -------------------

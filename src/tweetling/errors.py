@@ -33,3 +33,13 @@ class StoreBusyError(TweetlingError):
 
 class InsufficientDataError(TweetlingError):
     """Too little kept text to train on."""
+
+
+def one_line(error: BaseException) -> str:
+    """ERROR's message on one line; a file the machine refused (an OSError) names the file, cut
+    short when it is too long to read, and why."""
+    if isinstance(error, OSError):
+        name = str(error.filename or "")
+        where = f"{name if len(name) <= 200 else name[:100] + '…'}: " if name else ""
+        return f"{where}{error.strerror or error}"
+    return " ".join(str(error).split())

@@ -278,7 +278,7 @@ def _accounts(folder: Path, meta: BotMeta) -> list[str]:
     return meta.accounts or [folder.name]
 
 
-def check_avatar_count(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[Path, ...]) -> None:
+def _check_avatar_count(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[Path, ...]) -> None:
     """Refuse more avatars than the bot has accounts: which account each was meant for is unclear."""
     accounts = _accounts(folder, meta)
     if len(avatars) > len(accounts):
@@ -297,7 +297,7 @@ def check_avatars(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[Path,
 
 def authors_of(folder: Path, meta: BotMeta, avatars: list[Path] | tuple[Path, ...] = ()) -> list[Author]:
     """The bot's accounts with their display names and avatars (given paths first, then the folder's)."""
-    check_avatar_count(folder, meta, avatars)
+    _check_avatar_count(folder, meta, avatars)
     accounts = _accounts(folder, meta)
     authors = []
     for i, account in enumerate(accounts):

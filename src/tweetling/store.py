@@ -19,6 +19,7 @@ from . import limits, paths
 from .errors import InputError, StoreBusyError, TweetlingError
 from .posts import Post, Profile
 from .provenance import Origin
+from .terminal import whole_characters
 
 Migration = Callable[[sqlite3.Connection], None]
 MIGRATIONS: list[Migration] = []
@@ -672,11 +673,8 @@ def _raw_json(post: Post) -> str | None:
 
 
 def _repaired(value: str | None) -> str | None:
-    """VALUE with each lone UTF-16 surrogate (which UTF-8 cannot hold) replaced by U+FFFD; a pair
-    split in two is joined back into its character."""
-    if value is None or value.isascii():
-        return value
-    return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    """VALUE (which may be missing) with its lone UTF-16 surrogates replaced, as SQLite needs."""
+    return None if value is None else whole_characters(value)
 
 
 def _post_from_row(row: sqlite3.Row) -> Post:

@@ -32,6 +32,12 @@ def terminal_safe(text: str, replacement: str = "") -> str:
     return _CONTROL.sub(replacement, _SEQUENCE.sub(replacement, text))
 
 
+def whole_characters(text: str) -> str:
+    """TEXT with each lone UTF-16 surrogate (half a pair, from a server or a JSON escape; UTF-8,
+    SQLite and tokenizers refuse it) replaced by U+FFFD; a pair split in two is joined back."""
+    return text if text.isascii() else text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 def escape(text: str) -> str:
     """TEXT for rich's console.print: control characters removed and rich markup escaped.
 

@@ -323,7 +323,6 @@ _RESUMABLE_CHANGES = ("max_time_s", "checkpoint_every", "threads")
 
 def _saved_state(checkpoint: Path | None, identity: dict, plan: str, device) -> dict:
     """The training state saved in CHECKPOINT, when it was made with IDENTITY and the batch PLAN."""
-
     if checkpoint is None or not checkpoint.exists():
         raise TweetlingError(f"no checkpoint to resume from at {checkpoint}")
     saved = _load_checkpoint(checkpoint, map_location=device)
@@ -685,7 +684,6 @@ def checkpoint_extra(checkpoint: Path) -> dict:
 def checkpoint_summary(checkpoint: Path) -> dict:
     """What CHECKPOINT was made with and how far it got, read without loading the tensors:
     {"identity": {"config", "base", "dataset"}, "extra": {...}, "step": N}."""
-
     saved = _load_checkpoint(checkpoint, map_location="cpu", mmap=True)
     return {"identity": saved.get("identity", {}), "extra": saved.get("extra", {}), "step": saved["state"]["step"]}
 

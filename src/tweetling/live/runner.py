@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from ..errors import TweetlingError
+from ..errors import TweetlingError, one_line
 from ..store import Store
 from .compose import Blocklist
 from .connections import get_connection
@@ -51,14 +51,6 @@ def parse_duration(text: str) -> float:
 
 # A rate limit asking for longer ends the step instead: said, not a silent block of an hour.
 MAX_RATE_LIMIT_WAIT_S = 15 * 60
-
-
-def one_line(error: BaseException) -> str:
-    """ERROR as one line: a file the machine refused names the file and why."""
-    if isinstance(error, OSError) and not isinstance(error, TweetlingError):
-        where = f"{error.filename}: " if error.filename else ""
-        return f"{where}{error.strerror or error}"
-    return " ".join(str(error).split())
 
 
 # A bot posting more often floods its followers and breaks servers' rules for bots; and a bare

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from ..errors import SourceError
 from ..sources.http import HttpClient, HttpStatusError, OnWait, RetryPolicy, server_text
+from ..terminal import whole_characters
 from .compose import plain
 from .credentials import Secret
 
@@ -73,11 +74,6 @@ def sent(remote_id: object, url: object, service: str) -> Sent:
         log.warning("%s answered a post URL that is no web address: recorded without it", service)
         url = None
     return Sent(whole_characters(remote_id), whole_characters(url) if url else None)
-
-
-def whole_characters(text: str) -> str:
-    """TEXT with each lone UTF-16 surrogate replaced by U+FFFD (a split pair joined again)."""
-    return text if text.isascii() else text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 @dataclass(frozen=True)
